@@ -1,0 +1,63 @@
+"""The layer protocol: the contract every custom layer follows, ours and users' own.
+
+A layer mirrors a ``torch.nn`` module:
+
+* It is constructed with the same keyword arguments as its torch twin, e.g.
+  ``Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0)``,
+  ``MaxPool2d(kernel_size, stride=None)`` (stride defaults to kernel_size), ``Linear(in_features,
+  out_features)``, ``LogSoftmax(dim=1)``, ``BatchNorm2d(num_features, eps=1e-5, momentum=0.1)``,
+  ``Dropout(p=0.5)``, ``Residual(channels, kernel_size=3)``.
+* ``array_kind`` (class attribute): ``"numpy"`` (numpy.ndarray) or ``"list"`` (nested Python lists
+  of floats). Absent means ``"numpy"``.
+* ``params``: dict from torch's parameter names to arrays of torch's shapes (``weight`` is
+  ``(out, in, kh, kw)`` or ``(out, in)``, ``bias`` is ``(out,)``; batchnorm also holds the buffers
+  ``running_mean`` and ``running_var``). Empty for layers without parameters. Whoever drives the
+  layer may replace entries of ``params`` before calling ``forward``.
+* ``forward(x) -> y`` and ``backward(dy) -> dx``, NCHW, batch first. After ``backward``, ``grads``
+  is a dict with the trainable params' keys (``weight``, ``bias``) holding d(sum(y * dy))/d(param);
+  each backward overwrites it, never accumulates.
+* Layers that behave differently in training and evaluation (batchnorm, dropout) have a
+  ``training`` attribute (True by default, like torch).
+* Losses: ``forward(logp, target) -> float`` (the mean over the batch), ``backward() -> dlogp``.
+
+Dropout's mask can be injected (``layer.mask = ...``, the scaled keep-mask of x's shape, values 0 or
+1/(1-p)) so that a check can share torch's mask; when ``mask`` is None a new one is drawn.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+ARRAY_KINDS = ("numpy", "list")
+TRAINABLE = ("weight", "bias")
+
+
+@runtime_checkable
+class Layer(Protocol):
+    params: dict[str, Any]
+    grads: dict[str, Any]
+
+    def forward(self, x: Any) -> Any: ...
+
+    def backward(self, dy: Any) -> Any: ...
+
+
+@runtime_checkable
+class Loss(Protocol):
+    def forward(self, logp: Any, target: Any) -> float: ...
+
+    def backward(self) -> Any: ...
+
+
+def array_kind(layer: Any) -> str:
+    """The array type a layer reads and writes: ``"numpy"`` unless it says ``"list"``."""
+    kind = getattr(layer, "array_kind", "numpy")
+    if kind not in ARRAY_KINDS:
+        raise ValueError(f"{type(layer).__name__}.array_kind is {kind!r}; expected one of {ARRAY_KINDS}")
+    return kind
+
+
+def missing_methods(layer: Any, *, loss: bool = False) -> list[str]:
+    """The protocol members a layer object lacks (empty when it follows the protocol)."""
+    needed = ("forward", "backward") if loss else ("forward", "backward", "params")
+    return [name for name in needed if not hasattr(layer, name)]

@@ -1,0 +1,1 @@
+"""The from-scratch harness: hybrid swapper, checks, reports and the CLI."""

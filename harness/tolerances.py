@@ -1,0 +1,62 @@
+"""The one tolerance table: (atol, rtol) per dtype and tensor kind, each with its reason.
+
+A value passes when |actual - expected| <= atol + rtol * |expected| (torch.testing.assert_close's rule).
+``--atol/--rtol`` on the CLI override the table.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Tolerance(NamedTuple):
+    atol: float
+    rtol: float
+    reason: str
+
+
+TENSOR_KINDS = ("output", "grad_input", "grad_weight", "grad_bias", "loss", "running_mean", "running_var", "fd", "optim")
+
+_FLOAT64_SUM = "float64: only summation order differs (eps 2.2e-16 times sqrt of up to ~2e3 terms); bugs are >1e-4"
+
+TABLE: dict[str, dict[str, Tolerance]] = {
+    "float64": {
+        "output": Tolerance(1e-10, 1e-9, _FLOAT64_SUM),
+        "grad_input": Tolerance(1e-10, 1e-9, _FLOAT64_SUM),
+        # weight gradients sum over batch and every output pixel (4 * 24 * 24 = 2304 terms for conv1)
+        "grad_weight": Tolerance(1e-10, 1e-9, _FLOAT64_SUM),
+        "grad_bias": Tolerance(1e-10, 1e-9, _FLOAT64_SUM),
+        "loss": Tolerance(1e-12, 1e-10, "float64: a mean of a few log-probabilities"),
+        "running_mean": Tolerance(1e-10, 1e-9, _FLOAT64_SUM),
+        "running_var": Tolerance(1e-10, 1e-9, _FLOAT64_SUM),
+        # central differences with eps=1e-6: truncation ~eps^2 * f''' and cancellation ~1e-16/eps
+        "fd": Tolerance(1e-6, 1e-5, "central finite differences, eps=1e-6: error ~1e-10 to 1e-7"),
+        "optim": Tolerance(1e-12, 0.0, "optimiser update rules: the same few flops per element as torch"),
+    },
+    "float32": {
+        # conv1 sums 25 products, fc1 256; float32 eps is 1.2e-7, and torch's kernels sum in another order
+        "output": Tolerance(1e-5, 1e-4, "float32: different summation order over up to 2.4e3 terms"),
+        "grad_input": Tolerance(1e-5, 1e-4, "float32: different summation order over up to 2.4e3 terms"),
+        # a weight gradient sums over N * H_out * W_out products, the longest sums in the network
+        "grad_weight": Tolerance(1e-4, 1e-4, "float32: sums over the batch and every output pixel"),
+        "grad_bias": Tolerance(1e-4, 1e-4, "float32: sums over the batch and every output pixel"),
+        "loss": Tolerance(1e-6, 1e-5, "float32: a mean of a few log-probabilities"),
+        "running_mean": Tolerance(1e-5, 1e-4, "float32: a mean over N * H * W values"),
+        "running_var": Tolerance(1e-5, 1e-4, "float32: a variance over N * H * W values"),
+        "fd": Tolerance(1e-2, 1e-2, "finite differences in float32 are only a smoke test; use float64"),
+        "optim": Tolerance(1e-6, 1e-5, "float32 rounding of the same update rule"),
+    },
+}
+
+
+def tolerance(dtype: str, tensor: str) -> Tolerance:
+    """The (atol, rtol) for a tensor kind in a dtype; ``grad_<param>`` of other params uses grad_weight's."""
+    dtype = str(dtype).replace("torch.", "")
+    if dtype not in TABLE:
+        raise ValueError(f"no tolerances for dtype {dtype!r}; known: {sorted(TABLE)}")
+    table = TABLE[dtype]
+    if tensor in table:
+        return table[tensor]
+    if tensor.startswith("grad_"):
+        return table["grad_weight"]
+    raise ValueError(f"no tolerance for tensor kind {tensor!r}; known: {TENSOR_KINDS}")

@@ -1,0 +1,13 @@
+"""The errors the CLI turns into exit codes: bad input is exit 2, a parity mismatch exit 1."""
+
+
+class UserInputError(Exception):
+    """Bad input from the user (a file, a dataset, an option): one line saying what and how to fix it.
+
+    The CLI prints ``error: <message>`` and exits with code 2.
+    """
+
+
+EXIT_OK = 0
+EXIT_MISMATCH = 1
+EXIT_BAD_INPUT = 2

@@ -1,0 +1,82 @@
+"""The reference LeNet-5 in PyTorch: named submodules in forward order, He initialisation."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from lenet_parity.reference.config import LeNetConfig
+from lenet_parity.reference.layers import LayerSpec, layer_plan
+
+
+class Residual(nn.Module):
+    """y = x + conv2d(x, weight, bias, padding=k//2): a shape-preserving residual connection."""
+
+    def __init__(self, channels: int, kernel_size: int = 3):
+        super().__init__()
+        self.channels, self.kernel_size = channels, kernel_size
+        self.weight = nn.Parameter(torch.empty(channels, channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.empty(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + F.conv2d(x, self.weight, self.bias, padding=self.kernel_size // 2)  # (N, C, H, W)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, kernel_size={self.kernel_size}"
+
+
+_TORCH_CLASSES = {
+    "Conv2d": nn.Conv2d,
+    "MaxPool2d": nn.MaxPool2d,
+    "ReLU": nn.ReLU,
+    "Linear": nn.Linear,
+    "Flatten": nn.Flatten,
+    "LogSoftmax": nn.LogSoftmax,
+    "BatchNorm2d": nn.BatchNorm2d,
+    "BatchNorm1d": nn.BatchNorm1d,
+    "Dropout": nn.Dropout,
+    "Residual": Residual,
+    "NLLLoss": nn.NLLLoss,
+}
+
+
+def build_torch_layer(spec: LayerSpec) -> nn.Module:
+    return _TORCH_CLASSES[spec.cls](**spec.kwargs)
+
+
+class LeNet(nn.Module):
+    """LeNet-5: conv1 relu1 pool1 conv2 relu2 pool2 flatten fc1 relu3 fc2 relu4 fc3 logsoftmax.
+
+    Shapes for MNIST: (N,1,28,28) -conv1-> (N,6,24,24) -pool1-> (N,6,12,12) -conv2-> (N,16,8,8)
+    -pool2-> (N,16,4,4) -flatten-> (N,256) -fc1-> 120 -fc2-> 84 -fc3-> 10 -> log-probabilities.
+    """
+
+    def __init__(self, config: LeNetConfig = LeNetConfig()):
+        super().__init__()
+        self.config = config
+        self.plan = layer_plan(config)
+        for spec in self.plan:
+            self.add_module(spec.name, build_torch_layer(spec))
+        init_he(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for spec in self.plan:
+            x = getattr(self, spec.name)(x)
+        return x  # (N, num_classes) log-probabilities
+
+    def layer_names(self) -> list[str]:
+        return [spec.name for spec in self.plan]
+
+
+def init_he(model: nn.Module) -> None:
+    """He (Kaiming) normal weights for ReLU, zero biases; residual convs start small."""
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, Residual):
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            with torch.no_grad():
+                module.weight.mul_(0.1)  # start near the identity so the block does not swamp its input
+            nn.init.zeros_(module.bias)
