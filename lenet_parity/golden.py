@@ -32,7 +32,7 @@ def _shortest_float32(value: float) -> str:
     for digits in range(1, 10):
         text = f"{value:.{digits}g}"
         if struct.pack("<f", float(text)) == packed:
-            return text
+            return "-0.0" if text == "-0" else text  # JSON's -0 would read back as the integer 0
     return repr(value)
 
 

@@ -26,6 +26,29 @@ class Residual(nn.Module):
         return f"channels={self.channels}, kernel_size={self.kernel_size}"
 
 
+class Dropout(nn.Dropout):
+    """Inverted dropout that keeps its mask, so a check can hand torch's mask to a custom layer.
+
+    ``last_mask`` is the scaled keep-mask (0 or 1/(1-p)) of the last training forward; set
+    ``next_mask`` to force the mask of the next forward (Phase 0 and hybrid checks do).
+    """
+
+    def __init__(self, p: float = 0.5):
+        super().__init__(p)
+        self.last_mask: torch.Tensor | None = None
+        self.next_mask: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if self.next_mask is not None:
+            mask, self.next_mask = self.next_mask.to(x.dtype), None
+        else:
+            mask = torch.empty_like(x).bernoulli_(1 - self.p) / (1 - self.p)
+        self.last_mask = mask
+        return x * mask
+
+
 _TORCH_CLASSES = {
     "Conv2d": nn.Conv2d,
     "MaxPool2d": nn.MaxPool2d,
@@ -35,7 +58,7 @@ _TORCH_CLASSES = {
     "LogSoftmax": nn.LogSoftmax,
     "BatchNorm2d": nn.BatchNorm2d,
     "BatchNorm1d": nn.BatchNorm1d,
-    "Dropout": nn.Dropout,
+    "Dropout": Dropout,
     "Residual": Residual,
     "NLLLoss": nn.NLLLoss,
 }

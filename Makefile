@@ -1,0 +1,50 @@
+# lenet-parity: `make check` is the main job, `make test` runs the test suite. Both set themselves up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CLI    := $(BIN)/lenet-parity
+# Golden captures use a fixed thread count (recorded in the file); this keeps the rest reproducible too.
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: help setup data data-fashion weights phase0 train check test test-fast bench clean
+
+help:
+	@echo "make check   set up, fetch MNIST, run every layer check (numpy and pure-Python backends)"
+	@echo "make test    set up, fetch MNIST, run the test suite"
+	@echo "other: setup data data-fashion weights phase0 train bench clean"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+data: setup
+	$(CLI) data fetch --dataset mnist
+
+data-fashion: setup
+	$(CLI) data fetch --dataset fashion-mnist
+
+weights: setup
+	$(CLI) export-weights --seed 42 --out weights/lenet_seed42.json
+
+phase0: data
+	$(CLI) phase0 --weights weights/lenet_seed42.json --out phase0/_reference.json
+
+train: data
+	$(CLI) train --backend torch --out runs/torch
+
+check: data
+	@echo "lenet-parity: layer checks are not built yet (issue 4); set-up and data are done."
+
+test: data
+	$(BIN)/python -m pytest
+
+test-fast: data
+	$(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,65 @@
+"""Conv2d in NumPy, mirroring torch.nn.Conv2d (cross-correlation, NCHW, weight (out, in, kh, kw)).
+
+Forward is im2col + one batched matmul; backward is two matmuls and a col2im.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lenet_parity.custom_layers.numpy._checks import (as_float, pair, param, positive_int, require_cache,
+                                                        torch_default_init, upstream)
+from lenet_parity.custom_layers.numpy.im2col import col2im, geometry, im2col, narrow, widen
+
+
+class Conv2d:
+    array_kind = "numpy"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, bias: bool = True):
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.out_channels = positive_int(out_channels, "out_channels")
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = pair(stride, "stride")
+        self.padding = pair(padding, "padding", minimum=0)
+        self.has_bias = bool(bias)
+        kh, kw = self.kernel_size
+        fan_in = self.in_channels * kh * kw
+        self.params: dict[str, np.ndarray] = {
+            "weight": torch_default_init((self.out_channels, self.in_channels, kh, kw), fan_in)}
+        if self.has_bias:
+            self.params["bias"] = torch_default_init((self.out_channels,), fan_in)
+        self.grads: dict[str, np.ndarray] = {}
+        self._cache = None
+
+    def forward(self, x: Any) -> np.ndarray:
+        x = as_float(x, "Conv2d.forward", (4,), "(N, C, H, W)")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2d.forward: x has {x.shape[1]} channels, expected {self.in_channels}")
+        w = param(self, "weight", (self.out_channels, self.in_channels, *self.kernel_size), x.dtype)
+        g = geometry(x.shape, self.kernel_size, self.stride, self.padding, "Conv2d.forward")
+        cols = im2col(x, g)  # (N, C*kh*kw, ho*pitch)
+        w2 = w.reshape(self.out_channels, -1)  # (O, C*kh*kw)
+        y = np.matmul(w2, cols)  # (N, O, ho*pitch)
+        if self.has_bias:
+            y += param(self, "bias", (self.out_channels,), x.dtype)[:, None]
+        self._cache = (cols, w2, g, x.dtype)
+        return narrow(y, g)  # (N, O, ho, wo)
+
+    def backward(self, dy: Any) -> np.ndarray:
+        cols, w2, g, dtype = require_cache(self)
+        dy = upstream(dy, (g.n, self.out_channels, g.ho, g.wo), dtype, "Conv2d")
+        dy_wide = widen(dy, g)  # (N, O, ho*pitch), zeros in the garbage columns
+        dw = np.matmul(dy_wide, cols.transpose(0, 2, 1)).sum(axis=0)  # (O, C*kh*kw)
+        self.grads = {"weight": dw.reshape(self.out_channels, self.in_channels, *self.kernel_size)}
+        if self.has_bias:
+            self.grads["bias"] = dy.sum(axis=(0, 2, 3))
+        return col2im(np.matmul(w2.T, dy_wide), g)  # (N, C, H, W)
+
+    def __repr__(self) -> str:
+        s = f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        return s + (")" if self.has_bias else ", bias=False)")

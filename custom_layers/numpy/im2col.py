@@ -1,0 +1,121 @@
+"""im2col / col2im: unfold (N, C, H, W) into window columns for one matmul, and fold gradients back.
+
+Mirrors torch.nn.functional.unfold / fold. A loop over the kh*kw kernel offsets copies (or adds) one
+strided slice per offset; nothing loops over pixels or batch items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Geometry:
+    n: int
+    c: int
+    h: int  # input height and width, before padding
+    w: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+    ho: int  # output height and width
+    wo: int
+    # Row pitch of the column grid. With stride 1 it is the padded width: every kernel offset is then
+    # ONE contiguous run of the flattened padded input (the "wide" trick), and the pitch - wo extra
+    # columns per row hold garbage that narrow() drops and widen() zeroes. Otherwise pitch == wo.
+    pitch: int
+
+    @property
+    def hp(self) -> int:
+        return self.h + 2 * self.ph
+
+    @property
+    def wp(self) -> int:
+        return self.w + 2 * self.pw
+
+    @property
+    def wide(self) -> bool:
+        return (self.sh, self.sw) == (1, 1)
+
+
+def geometry(shape: tuple, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+             name: str = "layer") -> Geometry:
+    n, c, h, w = shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1  # torch's floor mode
+    if h + 2 * ph < kh or w + 2 * pw < kw:
+        raise ValueError(f"{name}: input {h}x{w} (padded {h + 2 * ph}x{w + 2 * pw}) is smaller than "
+                         f"the kernel {kh}x{kw}")
+    pitch = w + 2 * pw if (sh, sw) == (1, 1) else wo
+    return Geometry(n, c, h, w, kh, kw, sh, sw, ph, pw, ho, wo, pitch)
+
+
+def _padded_flat(x: np.ndarray, g: Geometry) -> np.ndarray:
+    """Zero-padded x flattened per (n, c), with kw - 1 spare zeros so the last wide run stays in bounds."""
+    flat = np.zeros((g.n, g.c, g.hp * g.wp + g.kw - 1), dtype=x.dtype)
+    flat[:, :, :g.hp * g.wp].reshape(g.n, g.c, g.hp, g.wp)[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w] = x
+    return flat
+
+
+def _slices(g: Geometry, i: int, j: int) -> tuple[slice, slice]:
+    return slice(i, i + g.sh * (g.ho - 1) + 1, g.sh), slice(j, j + g.sw * (g.wo - 1) + 1, g.sw)
+
+
+def im2col(x: np.ndarray, g: Geometry) -> np.ndarray:
+    """(N, C, H, W) -> cols (N, C*kh*kw, ho*pitch), rows ordered (c, i, j) like weight.reshape(O, -1)."""
+    length = g.ho * g.pitch
+    cols = np.empty((g.n, g.c, g.kh, g.kw, length), dtype=x.dtype)
+    if g.wide:
+        flat = _padded_flat(x, g)
+        for i in range(g.kh):
+            for j in range(g.kw):
+                start = i * g.wp + j
+                cols[:, :, i, j] = flat[:, :, start:start + length]
+    else:
+        xp = x if g.ph == g.pw == 0 else np.pad(x, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
+        for i in range(g.kh):
+            for j in range(g.kw):
+                rows, columns = _slices(g, i, j)
+                cols[:, :, i, j] = xp[:, :, rows, columns].reshape(g.n, g.c, length)
+    return cols.reshape(g.n, g.c * g.kh * g.kw, length)
+
+
+def col2im(dcols: np.ndarray, g: Geometry) -> np.ndarray:
+    """The adjoint of im2col: (N, C*kh*kw, ho*pitch) -> dx (N, C, H, W), summing overlapping windows."""
+    length = g.ho * g.pitch
+    dcols = dcols.reshape(g.n, g.c, g.kh, g.kw, length)
+    if g.wide:
+        flat = np.zeros((g.n, g.c, g.hp * g.wp + g.kw - 1), dtype=dcols.dtype)
+        for i in range(g.kh):
+            for j in range(g.kw):
+                start = i * g.wp + j
+                flat[:, :, start:start + length] += dcols[:, :, i, j]
+        dxp = flat[:, :, :g.hp * g.wp].reshape(g.n, g.c, g.hp, g.wp)
+    else:
+        dxp = np.zeros((g.n, g.c, g.hp, g.wp), dtype=dcols.dtype)
+        for i in range(g.kh):
+            for j in range(g.kw):
+                rows, columns = _slices(g, i, j)
+                dxp[:, :, rows, columns] += dcols[:, :, i, j].reshape(g.n, g.c, g.ho, g.wo)
+    return np.ascontiguousarray(dxp[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w])
+
+
+def narrow(y_wide: np.ndarray, g: Geometry) -> np.ndarray:
+    """(N, O, ho*pitch) -> (N, O, ho, wo), dropping the wide grid's garbage columns."""
+    y = y_wide.reshape(y_wide.shape[0], y_wide.shape[1], g.ho, g.pitch)
+    return y if g.pitch == g.wo else np.ascontiguousarray(y[..., :g.wo])
+
+
+def widen(dy: np.ndarray, g: Geometry) -> np.ndarray:
+    """(N, O, ho, wo) -> (N, O, ho*pitch) with zeros in the garbage columns, so they contribute nothing."""
+    n, o = dy.shape[:2]
+    if g.pitch == g.wo:
+        return dy.reshape(n, o, g.ho * g.wo)
+    wide = np.zeros((n, o, g.ho, g.pitch), dtype=dy.dtype)
+    wide[..., :g.wo] = dy
+    return wide.reshape(n, o, g.ho * g.pitch)

@@ -1,0 +1,128 @@
+"""Conv2d in pure Python, mirroring torch.nn.Conv2d (F.conv2d): NCHW, weight (out, in, kh, kw), bias (out,).
+
+Computed with im2col: a kernel tap (c, ky, kx) sees one "plane" of input values, one per output pixel;
+an output pixel is the dot product of its patch (one value per tap) with the flattened kernel.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from itertools import chain
+from operator import add, mul
+
+from lenet_parity.custom_layers.python._lists import (check_same_shape, check_shape, flatten, pair,
+                                                      positive_int, reshape, shape_of, uniform, zeros)
+
+
+def im2col(x: list, kh: int, kw: int, sh: int, sw: int, h_out: int, w_out: int) -> list[list[float]]:
+    """The planes of an (already padded) x: planes[(c*kh + ky)*kw + kx][(n*h_out + oy)*w_out + ox]
+    is x[n][c][oy*sh + ky][ox*sw + kx]. Built from row slices, so no Python loop runs per value."""
+    row_span, col_span = sh * (h_out - 1) + 1, sw * (w_out - 1) + 1
+    planes = []
+    for c in range(len(x[0])):
+        for ky in range(kh):
+            rows = [row for img in x for row in img[c][ky:ky + row_span:sh]]  # (N * h_out) input rows
+            for kx in range(kw):
+                planes.append(list(chain.from_iterable([row[kx:kx + col_span:sw] for row in rows])))
+    return planes
+
+
+def col2im(dplanes: list[list[float]], shape: tuple[int, ...], kh: int, kw: int, sh: int, sw: int,
+           h_out: int, w_out: int) -> list:
+    """The adjoint of im2col: add each plane's values back where they were read (overlaps accumulate)."""
+    dx = zeros(shape)  # (N, C, H_padded, W_padded)
+    row_span, col_span = sh * (h_out - 1) + 1, sw * (w_out - 1) + 1
+    planes = iter(dplanes)
+    for c in range(shape[1]):
+        for ky in range(kh):
+            rows = [row for img in dx for row in img[c][ky:ky + row_span:sh]]  # the same rows im2col read
+            for kx in range(kw):
+                plane = next(planes)
+                for i, row in enumerate(rows):
+                    row[kx:kx + col_span:sw] = map(add, row[kx:kx + col_span:sw], plane[i * w_out:(i + 1) * w_out])
+    return dx
+
+
+def pad(x: list, ph: int, pw: int) -> list:
+    """Zero padding of the last two dimensions (x itself when there is none)."""
+    if ph == 0 and pw == 0:
+        return x
+    width = len(x[0][0][0]) + 2 * pw
+    side = [0.0] * pw
+    return [[[[0.0] * width for _ in range(ph)] + [side + row + side for row in ch] + [[0.0] * width for _ in range(ph)]
+             for ch in img] for img in x]
+
+
+class Conv2d:
+    """y[n, o] = bias[o] + sum over (c, ky, kx) of weight[o, c, ky, kx] * x_padded[n, c, oy*sh + ky, ox*sw + kx]."""
+
+    array_kind = "list"
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, *, seed=None):
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.out_channels = positive_int(out_channels, "out_channels")
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = pair(stride, "stride")
+        self.padding = pair(padding, "padding", minimum=0)
+        kh, kw = self.kernel_size
+        # torch's default init, kaiming_uniform_(a=sqrt(5)), reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        bound = 1.0 / math.sqrt(in_channels * kh * kw)
+        rng = random.Random(seed)
+        self.params = {"weight": uniform((out_channels, in_channels, kh, kw), bound, rng),
+                       "bias": uniform((out_channels,), bound, rng)}
+        self.grads: dict = {}
+        self._cache = None
+
+    def forward(self, x: list) -> list:
+        who = f"Conv2d({self.in_channels}, {self.out_channels})"
+        n_batch, c_in, height, width = check_shape(x, (4,), who, "(N, C, H, W)")
+        if c_in != self.in_channels:
+            raise ValueError(f"{who}: expected x with {self.in_channels} channels, got {c_in}")
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        if height + 2 * ph < kh or width + 2 * pw < kw:
+            raise ValueError(f"{who}: padded input {height + 2 * ph}x{width + 2 * pw} is smaller than the kernel {kh}x{kw}")
+        weight, bias = self._checked_params()
+        h_out, w_out = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
+        w_rows = [flatten(w_o) for w_o in weight]  # (C_out, C_in*kh*kw), taps in the planes' order
+        planes = im2col(pad(x, ph, pw), kh, kw, sh, sw, h_out, w_out)  # (C_in*kh*kw, N*H_out*W_out)
+        patches = list(zip(*planes))  # (N*H_out*W_out, C_in*kh*kw): one patch per output pixel
+        y_flat = [[b_o + sum(map(mul, p, w_o)) for p in patches] for w_o, b_o in zip(w_rows, bias)]
+        self._cache = (x, planes, w_rows, (h_out, w_out))
+        return to_nchw(y_flat, n_batch, h_out, w_out)  # (N, C_out, H_out, W_out)
+
+    def backward(self, dy: list) -> list:
+        if self._cache is None:
+            raise RuntimeError("Conv2d.backward() called before forward()")
+        x, planes, w_rows, (h_out, w_out) = self._cache
+        n_batch, c_in, height, width = shape_of(x)
+        check_same_shape(dy, (n_batch, self.out_channels, h_out, w_out), "Conv2d.backward")
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        dy_flat = [flatten([img[o] for img in dy]) for o in range(self.out_channels)]  # (C_out, N*H_out*W_out)
+        # dW = dY . planes^T: each weight's gradient is a dot product over every output pixel of the batch
+        dw_rows = [[sum(map(mul, dy_o, plane)) for plane in planes] for dy_o in dy_flat]
+        self.grads = {"weight": [reshape(dw_o, (c_in, kh, kw)) for dw_o in dw_rows],
+                      "bias": [sum(dy_o) for dy_o in dy_flat]}
+        # dplanes = W^T . dY: a dot product over the output channels per (tap, output pixel)
+        dy_pixels = list(zip(*dy_flat))  # (N*H_out*W_out, C_out)
+        dplanes = [[sum(map(mul, w_tap, d)) for d in dy_pixels] for w_tap in zip(*w_rows)]
+        dx = col2im(dplanes, (n_batch, c_in, height + 2 * ph, width + 2 * pw), kh, kw, sh, sw, h_out, w_out)
+        if ph or pw:
+            dx = [[[row[pw:pw + width] for row in ch[ph:ph + height]] for ch in img] for img in dx]
+        return dx  # (N, C_in, H, W)
+
+    def _checked_params(self) -> tuple[list, list]:
+        """The current weight and bias (the driver may have replaced them), with their shapes checked."""
+        weight, bias = self.params["weight"], self.params["bias"]
+        kh, kw = self.kernel_size
+        expected = {"weight": (self.out_channels, self.in_channels, kh, kw), "bias": (self.out_channels,)}
+        for name, value in (("weight", weight), ("bias", bias)):
+            check_same_shape(value, expected[name], "Conv2d", name=f"params['{name}']")
+        return weight, bias
+
+
+def to_nchw(y_flat: list[list[float]], n_batch: int, h_out: int, w_out: int) -> list:
+    """(C, N*H*W) channel rows -> (N, C, H, W) nested lists."""
+    size = h_out * w_out
+    return [[[y_c[i:i + w_out] for i in range(n * size, (n + 1) * size, w_out)] for y_c in y_flat]
+            for n in range(n_batch)]

@@ -1,0 +1,63 @@
+"""MaxPool2d in pure Python, mirroring torch.nn.MaxPool2d (F.max_pool2d), NCHW, no padding.
+
+Backward sends each window's gradient to the FIRST maximum in row-major order, as torch does when
+values tie, and windows that overlap (stride < kernel_size) add their gradients.
+"""
+
+from __future__ import annotations
+
+from lenet_parity.custom_layers.python._lists import check_same_shape, check_shape, pair, zeros
+
+
+class MaxPool2d:
+    """y[n, c, oy, ox] = max of x[n, c, oy*sh : oy*sh + kh, ox*sw : ox*sw + kw]."""
+
+    array_kind = "list"
+
+    def __init__(self, kernel_size, stride=None):
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride")
+        self.params: dict = {}
+        self.grads: dict = {}
+        self._cache = None
+
+    def forward(self, x: list) -> list:
+        who = f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
+        _, _, height, width = check_shape(x, (4,), who, "(N, C, H, W)")
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        if height < kh or width < kw:
+            raise ValueError(f"{who}: input {height}x{width} is smaller than the window {kh}x{kw}")
+        h_out, w_out = (height - kh) // sh + 1, (width - kw) // sw + 1
+        starts = range(0, sw * (w_out - 1) + 1, sw)  # left column of each window
+        y = []
+        for img in x:
+            y_img = []
+            for ch in img:
+                y_ch = []
+                for oy in range(h_out):
+                    # max down each column of the window's rows first, then across each window's columns
+                    col_max = list(map(max, zip(*ch[oy * sh:oy * sh + kh])))
+                    y_ch.append([max(col_max[x0:x0 + kw]) for x0 in starts])
+                y_img.append(y_ch)
+            y.append(y_img)
+        self._cache = (x, y)
+        return y  # (N, C, H_out, W_out)
+
+    def backward(self, dy: list) -> list:
+        if self._cache is None:
+            raise RuntimeError("MaxPool2d.backward() called before forward()")
+        x, y = self._cache
+        n_batch, channels, h_out, w_out = len(y), len(y[0]), len(y[0][0]), len(y[0][0][0])
+        check_same_shape(dy, (n_batch, channels, h_out, w_out), "MaxPool2d.backward")
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        dx = zeros((n_batch, channels, len(x[0][0]), len(x[0][0][0])))
+        for x_img, y_img, dy_img, dx_img in zip(x, y, dy, dx):
+            for x_ch, y_ch, dy_ch, dx_ch in zip(x_img, y_img, dy_img, dx_img):
+                for oy, (y_row, dy_row) in enumerate(zip(y_ch, dy_ch)):
+                    rows = x_ch[oy * sh:oy * sh + kh]
+                    for ox, (m, g) in enumerate(zip(y_row, dy_row)):
+                        x0 = ox * sw
+                        window = [v for row in rows for v in row[x0:x0 + kw]]  # row-major
+                        ky, kx = divmod(window.index(m), kw)  # index() finds the first maximum
+                        dx_ch[oy * sh + ky][x0 + kx] += g
+        return dx  # (N, C, H, W)

@@ -1,0 +1,131 @@
+"""Phase 0: one forward and backward pass of the reference LeNet on a fixed 4-image batch, every layer recorded.
+
+For each layer in forward order: its input ``x``, output ``y``, the gradient arriving at its output ``dy``,
+the gradient of its input ``dx``, its params and their ``grads`` (batchnorm: the running buffers before
+and after; dropout: the mask). Captured in float32 and in float64 (the same weights in double precision).
+The default LeNet comes from ``weights/lenet_seed42.json``; a second model with the residual, batchnorm
+and dropout options records just those layers. Written by ``make phase0``; read by the snapshot checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from lenet_parity.golden import encode_tensor, write_document
+from lenet_parity.reference.config import LeNetConfig
+from lenet_parity.reference.determinism import CAPTURE_THREADS, seed_everything, torch_generator
+from lenet_parity.reference.model import LeNet
+from lenet_parity.reference.phase0_format import PHASE0_KIND, PHASE0_VERSION
+from lenet_parity.reference.weights import build_torch_model
+
+BATCH_INDICES = [0, 1, 2, 3]  # the first four MNIST test images: digits 7, 2, 1, 0
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+VARIANTS_CONFIG = LeNetConfig(residual=True, batchnorm=True, dropout=0.5)
+VARIANT_KINDS = ("batchnorm", "residual", "dropout")
+
+
+def phase0_batch(data_root: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Phase 0 batch: (4, 1, 28, 28) float32 normalised images and their (4,) int64 labels."""
+    import torchvision
+
+    test = torchvision.datasets.MNIST(str(data_root), train=False, download=False)
+    images, labels = test.data, test.targets  # uint8 (N, 28, 28), int64 (N,)
+    x = images[BATCH_INDICES].to(torch.float32).div(255).sub(MNIST_MEAN).div(MNIST_STD).unsqueeze(1)
+    return x, labels[BATCH_INDICES].clone()
+
+
+def _encode(t: torch.Tensor) -> dict[str, Any]:
+    t = t.detach().cpu().contiguous()
+    return encode_tensor(t.reshape(-1).tolist(), list(t.shape), str(t.dtype).replace("torch.", ""), encoding="base64")
+
+
+def capture_pass(model: LeNet, x: torch.Tensor, target: torch.Tensor, *, kinds: tuple[str, ...] | None = None,
+                 dropout_seed: int = 0) -> dict[str, Any]:
+    """One recorded forward + NLL backward through ``model`` layer by layer; ``kinds`` limits what is kept."""
+    model.train()
+    model.zero_grad(set_to_none=True)
+    generator = torch_generator(dropout_seed)
+    records, inputs, outputs = [], [], []
+    h = x.clone().requires_grad_(True)
+    for spec in model.plan:
+        layer = getattr(model, spec.name)
+        before = {k: v.detach().clone() for k, v in layer.named_buffers() if k != "num_batches_tracked"}
+        if spec.kind == "dropout":  # draw the mask from our own generator so it is recorded and reproducible
+            layer.next_mask = torch.bernoulli(torch.full(h.shape, 1 - layer.p, dtype=h.dtype), generator=generator) / (1 - layer.p)
+        inputs.append(h)
+        out = layer(h)
+        out.retain_grad()
+        outputs.append(out)
+        records.append((spec, layer, before))
+        h = out
+    loss = F.nll_loss(h, target)
+    loss.backward()
+
+    layers = []
+    for (spec, layer, before), inp, out in zip(records, inputs, outputs):
+        if kinds is not None and spec.kind not in kinds:
+            continue
+        entry: dict[str, Any] = {"name": spec.name, "kind": spec.kind, "cls": spec.cls, "kwargs": spec.kwargs,
+                                 "x": _encode(inp), "y": _encode(out), "dy": _encode(out.grad), "dx": _encode(inp.grad)}
+        params = dict(layer.named_parameters())
+        entry["params"] = {k: _encode(v) for k, v in params.items()}
+        entry["params"].update({k: _encode(v) for k, v in before.items()})
+        entry["grads"] = {k: _encode(v.grad) for k, v in params.items()}
+        if before:
+            entry["buffers_after"] = {k: _encode(getattr(layer, k)) for k in before}
+        if spec.kind == "dropout":
+            entry["mask"] = _encode(layer.last_mask)
+        layers.append(entry)
+    logp = outputs[-1]
+    return {
+        "input": _encode(x),
+        "targets": [int(t) for t in target],
+        "log_probs": _encode(logp),
+        "loss": float(loss.item()),
+        "layers": layers,
+        "loss_layer": {"name": "loss", "kind": "loss", "cls": "NLLLoss", "kwargs": {},
+                       "x": _encode(logp), "dx": _encode(logp.grad), "loss": float(loss.item())},
+    }
+
+
+def _capture_model(model: LeNet, x: torch.Tensor, target: torch.Tensor, kinds) -> dict[str, Any]:
+    captures = {}
+    for dtype in (torch.float32, torch.float64):
+        copy = LeNet(model.config).to(dtype)
+        copy.load_state_dict(model.state_dict())  # float32 values, widened exactly to float64
+        captures[str(dtype).replace("torch.", "")] = capture_pass(copy, x.to(dtype), target, kinds=kinds)
+    return {"config": model.config.to_dict(), **captures}
+
+
+def capture_phase0(weights_path: str | os.PathLike, data_root: str | os.PathLike, out_path: str | os.PathLike,
+                   *, seed: int = 42) -> dict[str, Any]:
+    """Capture Phase 0 with a fixed thread count and write it atomically to ``out_path``."""
+    torch.set_num_threads(CAPTURE_THREADS)
+    seed_everything(seed)
+    x, target = phase0_batch(data_root)
+    base = build_torch_model(weights_path)
+    seed_everything(seed)
+    variants = LeNet(VARIANTS_CONFIG)  # He init from the seed; its params are recorded in the file
+    document = {
+        "format_version": PHASE0_VERSION,
+        "kind": PHASE0_KIND,
+        "torch_version": torch.__version__,
+        "num_threads": CAPTURE_THREADS,
+        "seed": seed,
+        "weights": {"file": Path(weights_path).as_posix(),
+                    "sha256": hashlib.sha256(Path(weights_path).read_bytes()).hexdigest()},
+        "batch": {"dataset": "mnist", "split": "test", "indices": BATCH_INDICES,
+                  "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD}},
+        "models": {
+            "lenet": _capture_model(base, x, target, None),
+            "lenet_variants": _capture_model(variants, x, target, VARIANT_KINDS),
+        },
+    }
+    write_document(out_path, document)
+    return document

