@@ -83,3 +83,36 @@ def phase0_cmd(weights, data_root, out):
 
     capture_phase0(weights, data_root, out)
     click.echo(f"wrote {out}")
+
+
+@main.command("train")
+@click.option("--backend", type=click.Choice(["torch", "numpy", "python"]), default="torch", show_default=True)
+@click.option("--dataset", type=click.Choice(["mnist", "fashion-mnist", "cifar10"]), default="mnist", show_default=True)
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True)
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=Path("weights/lenet_seed42.json"),
+              show_default=True, callback=existing_file("weights file", "make weights"), help="Initial weights.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run folder (log.csv, best.json, summary.json); default runs/BACKEND.")
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.01, show_default=True)
+@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=0.7, show_default=True,
+              help="Learning rate of epoch e: lr * lr_decay ** (e - 1).")
+@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--patience", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--shift", type=click.IntRange(0, 4), default=2, show_default=True, help="Random-shift augmentation, pixels.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the data order and augmentation.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Train on the first N training images only.")
+@click.option("--log-every", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
+@click.option("--resume/--no-resume", default=True, show_default=True, help="Continue an interrupted run in --out.")
+def train_cmd(backend, dataset, data_root, weights, out, epochs, lr, lr_decay, momentum, batch_size, patience, shift,
+              seed, limit, log_every, dtype, resume):
+    """Train LeNet (SGD with momentum, patience early stopping, CSV log, resumable) with any backend."""
+    from lenet_parity.harness.training_run import run_training
+    from lenet_parity.reference.training import Recipe
+
+    recipe = Recipe(lr=lr, lr_decay=lr_decay, momentum=momentum, shift=shift, batch_size=batch_size, epochs=epochs,
+                    patience=patience, log_every=log_every, seed=seed, limit=limit)
+    run_training(backend, dataset=dataset, data_root=data_root, weights_path=weights, out=out or Path("runs") / backend,
+                 recipe=recipe, resume=resume, dtype=dtype)

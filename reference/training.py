@@ -49,6 +49,7 @@ class Recipe:
     lr: float = 0.01
     lr_decay: float = 0.7  # the learning rate of epoch e is lr * lr_decay ** (e - 1)
     momentum: float = 0.9
+    shift: int = 2  # augmentation: each training image moved by up to this many pixels (0 disables it)
     batch_size: int = 64
     epochs: int = 20  # an upper bound: early stopping usually ends the run first
     patience: int = 2  # stop after this many epochs without a better validation loss
@@ -76,6 +77,27 @@ def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Te
     return list(perm.split(batch_size))
 
 
+def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator, fill) -> torch.Tensor:
+    """Translate each image by a seeded random (dy, dx) in [-max_shift, max_shift], filling with background.
+
+    ``fill`` is the normalised value of a blank pixel: a number, or one per channel.
+    """
+    if max_shift == 0:
+        return x
+    n, c, h, w = x.shape
+    s = max_shift
+    fill = torch.as_tensor(fill, dtype=x.dtype).reshape(-1, 1, 1)  # (C or 1, 1, 1)
+    padded = torch.nn.functional.pad(x - fill, (s, s, s, s)) + fill  # (N, C, H + 2s, W + 2s)
+    offsets = torch.randint(0, 2 * s + 1, (n, 2), generator=generator)
+    out = torch.empty_like(x)
+    for oy in range(2 * s + 1):  # 25 slices for s=2, whatever the batch size
+        for ox in range(2 * s + 1):
+            rows = ((offsets[:, 0] == oy) & (offsets[:, 1] == ox)).nonzero().flatten()
+            if len(rows):
+                out[rows] = padded[rows, :, oy:oy + h, ox:ox + w]
+    return out
+
+
 def evaluate(backend: Backend, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, float]:
     """(mean NLL, accuracy) over a dataset, in evaluation mode."""
     total_loss, correct = 0.0, 0
@@ -95,8 +117,11 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], recipe: Recipe, run_dir: Path,
-          *, resume: bool = True, meta: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
+          *, resume: bool = True, meta: dict[str, Any] | None = None, progress: bool = True,
+          background=0.0) -> dict[str, Any]:
     """Train until early stopping or ``recipe.epochs``; ``run_dir`` gets log.csv, best.json, resume.pkl, summary.json.
+
+    ``background`` is the normalised value of a blank pixel, used to fill shifted images.
 
     An interrupted run resumes from the last completed epoch (the CSV is cut back to match).
     """
@@ -123,10 +148,11 @@ def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], 
         started = time.perf_counter()
         backend.set_lr(recipe.lr * recipe.lr_decay ** (epoch - 1))
         batches = batch_order(len(x_train), recipe.batch_size, recipe.seed, epoch)
+        augment = torch.Generator().manual_seed(recipe.seed * 1_000_003 + epoch + 500_000)
         bar = tqdm(batches, desc=f"{backend.name} epoch {epoch}", disable=not progress, leave=False, unit="batch")
         running, count = 0.0, 0
         for idx in bar:
-            loss = backend.train_step(x_train[idx], y_train[idx])
+            loss = backend.train_step(random_shift(x_train[idx], recipe.shift, augment, background), y_train[idx])
             if not math.isfinite(loss):
                 raise FloatingPointError(f"training loss became {loss} at epoch {epoch}, step {state.step + 1}")
             state.step += 1

@@ -53,9 +53,10 @@ def zeros(shape: tuple[int, ...]) -> list:
     return [zeros(shape[1:]) for _ in range(shape[0])]
 
 
-def uniform(shape: tuple[int, ...], bound: float, rng: random.Random) -> list:
-    """A nested list of draws from U(-bound, bound), in row-major order."""
-    flat = [rng.uniform(-bound, bound) for _ in range(math.prod(shape))]
+def uniform(shape: tuple[int, ...], bound: float, rng: random.Random | None = None) -> list:
+    """A nested list of draws from U(-bound, bound) in row-major order (rng: Python's global generator)."""
+    draw = (rng or random).uniform  # the module's functions use the generator that random.seed() seeds
+    flat = [draw(-bound, bound) for _ in range(math.prod(shape))]
     return reshape(flat, shape)
 
 
@@ -101,6 +102,15 @@ def join_channels(chans: list[list], shape: tuple[int, ...]) -> list:
         return [list(row) for row in zip(*chans)]
     size = math.prod(inner)
     return [[reshape(ch[n * size:(n + 1) * size], inner) for ch in chans] for n in range(n_batch)]
+
+
+def checked_param(layer: Any, key: str, shape: tuple[int, ...]) -> Any:
+    """layer.params[key], whose shape is checked: the driver may have replaced it."""
+    who = type(layer).__name__
+    if key not in layer.params:
+        raise ValueError(f"{who}.params has no {key!r}")
+    check_same_shape(layer.params[key], shape, who, name=f"params[{key!r}]")
+    return layer.params[key]
 
 
 def pair(value: Any, name: str, *, minimum: int = 1) -> tuple[int, int]:

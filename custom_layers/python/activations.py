@@ -38,3 +38,6 @@ class ReLU:
             raise RuntimeError("ReLU.backward() called before forward()")
         check_same_shape(dy, shape_of(self._x), "ReLU.backward")
         return map_rows(_relu_grad_row, self._x, dy)
+
+    def __repr__(self) -> str:
+        return "ReLU()"

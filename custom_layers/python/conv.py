@@ -7,12 +7,11 @@ an output pixel is the dot product of its patch (one value per tap) with the fla
 from __future__ import annotations
 
 import math
-import random
 from itertools import chain
 from operator import add, mul
 
-from lenet_parity.custom_layers.python._lists import (check_same_shape, check_shape, flatten, pair,
-                                                      positive_int, reshape, shape_of, uniform, zeros)
+from lenet_parity.custom_layers.python._lists import (check_same_shape, check_shape, checked_param, flatten,
+                                                      pair, positive_int, reshape, uniform, zeros)
 
 
 def im2col(x: list, kh: int, kw: int, sh: int, sw: int, h_out: int, w_out: int) -> list[list[float]]:
@@ -59,18 +58,20 @@ class Conv2d:
 
     array_kind = "list"
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, *, seed=None):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
         self.in_channels = positive_int(in_channels, "in_channels")
         self.out_channels = positive_int(out_channels, "out_channels")
         self.kernel_size = pair(kernel_size, "kernel_size")
         self.stride = pair(stride, "stride")
         self.padding = pair(padding, "padding", minimum=0)
+        self.has_bias = bool(bias)
         kh, kw = self.kernel_size
-        # torch's default init, kaiming_uniform_(a=sqrt(5)), reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        # torch's default init, kaiming_uniform_(a=sqrt(5)), reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in));
+        # drawn from Python's global generator, which seed_everything() seeds
         bound = 1.0 / math.sqrt(in_channels * kh * kw)
-        rng = random.Random(seed)
-        self.params = {"weight": uniform((out_channels, in_channels, kh, kw), bound, rng),
-                       "bias": uniform((out_channels,), bound, rng)}
+        self.params = {"weight": uniform((out_channels, in_channels, kh, kw), bound)}
+        if self.has_bias:
+            self.params["bias"] = uniform((out_channels,), bound)
         self.grads: dict = {}
         self._cache = None
 
@@ -82,27 +83,29 @@ class Conv2d:
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         if height + 2 * ph < kh or width + 2 * pw < kw:
             raise ValueError(f"{who}: padded input {height + 2 * ph}x{width + 2 * pw} is smaller than the kernel {kh}x{kw}")
-        weight, bias = self._checked_params()
+        weight = checked_param(self, "weight", (self.out_channels, self.in_channels, kh, kw))
+        # without a bias, adding 0.0 changes no value, and one code path is easier to read
+        bias = checked_param(self, "bias", (self.out_channels,)) if self.has_bias else [0.0] * self.out_channels
         h_out, w_out = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
         w_rows = [flatten(w_o) for w_o in weight]  # (C_out, C_in*kh*kw), taps in the planes' order
         planes = im2col(pad(x, ph, pw), kh, kw, sh, sw, h_out, w_out)  # (C_in*kh*kw, N*H_out*W_out)
         patches = list(zip(*planes))  # (N*H_out*W_out, C_in*kh*kw): one patch per output pixel
         y_flat = [[b_o + sum(map(mul, p, w_o)) for p in patches] for w_o, b_o in zip(w_rows, bias)]
-        self._cache = (x, planes, w_rows, (h_out, w_out))
+        self._cache = ((n_batch, c_in, height, width), planes, w_rows, (h_out, w_out))
         return to_nchw(y_flat, n_batch, h_out, w_out)  # (N, C_out, H_out, W_out)
 
     def backward(self, dy: list) -> list:
         if self._cache is None:
             raise RuntimeError("Conv2d.backward() called before forward()")
-        x, planes, w_rows, (h_out, w_out) = self._cache
-        n_batch, c_in, height, width = shape_of(x)
+        (n_batch, c_in, height, width), planes, w_rows, (h_out, w_out) = self._cache
         check_same_shape(dy, (n_batch, self.out_channels, h_out, w_out), "Conv2d.backward")
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         dy_flat = [flatten([img[o] for img in dy]) for o in range(self.out_channels)]  # (C_out, N*H_out*W_out)
         # dW = dY . planes^T: each weight's gradient is a dot product over every output pixel of the batch
         dw_rows = [[sum(map(mul, dy_o, plane)) for plane in planes] for dy_o in dy_flat]
-        self.grads = {"weight": [reshape(dw_o, (c_in, kh, kw)) for dw_o in dw_rows],
-                      "bias": [sum(dy_o) for dy_o in dy_flat]}
+        self.grads = {"weight": [reshape(dw_o, (c_in, kh, kw)) for dw_o in dw_rows]}
+        if self.has_bias:
+            self.grads["bias"] = [sum(dy_o) for dy_o in dy_flat]
         # dplanes = W^T . dY: a dot product over the output channels per (tap, output pixel)
         dy_pixels = list(zip(*dy_flat))  # (N*H_out*W_out, C_out)
         dplanes = [[sum(map(mul, w_tap, d)) for d in dy_pixels] for w_tap in zip(*w_rows)]
@@ -111,14 +114,11 @@ class Conv2d:
             dx = [[[row[pw:pw + width] for row in ch[ph:ph + height]] for ch in img] for img in dx]
         return dx  # (N, C_in, H, W)
 
-    def _checked_params(self) -> tuple[list, list]:
-        """The current weight and bias (the driver may have replaced them), with their shapes checked."""
-        weight, bias = self.params["weight"], self.params["bias"]
-        kh, kw = self.kernel_size
-        expected = {"weight": (self.out_channels, self.in_channels, kh, kw), "bias": (self.out_channels,)}
-        for name, value in (("weight", weight), ("bias", bias)):
-            check_same_shape(value, expected[name], "Conv2d", name=f"params['{name}']")
-        return weight, bias
+    def __repr__(self) -> str:
+        s = f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        return s + (")" if self.has_bias else ", bias=False)")
 
 
 def to_nchw(y_flat: list[list[float]], n_batch: int, h_out: int, w_out: int) -> list:

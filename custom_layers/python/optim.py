@@ -7,7 +7,7 @@ backend-neutral parts (which params, state_dict); the NumPy twin, numpy/optim.py
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from lenet_parity.custom_layers.protocol import TRAINABLE, array_kind
 

@@ -1,4 +1,4 @@
-"""MaxPool2d in pure Python, mirroring torch.nn.MaxPool2d (F.max_pool2d), NCHW, no padding.
+"""MaxPool2d in pure Python, mirroring torch.nn.MaxPool2d (F.max_pool2d): NCHW, no padding or dilation.
 
 Backward sends each window's gradient to the FIRST maximum in row-major order, as torch does when
 values tie, and windows that overlap (stride < kernel_size) add their gradients.
@@ -6,7 +6,19 @@ values tie, and windows that overlap (stride < kernel_size) add their gradients.
 
 from __future__ import annotations
 
+from math import isnan
+
 from lenet_parity.custom_layers.python._lists import check_same_shape, check_shape, pair, zeros
+
+
+def torch_argmax(window: list) -> int:
+    """torch's kernel rule, ``val > maxval || isnan(val)``: a later value wins only if it is strictly
+    greater, or NaN (so the first maximum wins a tie, and a NaN always wins)."""
+    best = 0
+    for i, v in enumerate(window):
+        if v > window[best] or v != v:
+            best = i
+    return best
 
 
 class MaxPool2d:
@@ -15,14 +27,15 @@ class MaxPool2d:
     array_kind = "list"
 
     def __init__(self, kernel_size, stride=None):
+        self._kernel_arg, self._stride_arg = kernel_size, kernel_size if stride is None else stride
         self.kernel_size = pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None else pair(stride, "stride")
+        self.stride = pair(self._stride_arg, "stride")
         self.params: dict = {}
         self.grads: dict = {}
         self._cache = None
 
     def forward(self, x: list) -> list:
-        who = f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
+        who = f"MaxPool2d(kernel_size={self._kernel_arg}, stride={self._stride_arg})"
         _, _, height, width = check_shape(x, (4,), who, "(N, C, H, W)")
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         if height < kh or width < kw:
@@ -34,10 +47,16 @@ class MaxPool2d:
             y_img = []
             for ch in img:
                 y_ch = []
-                for oy in range(h_out):
-                    # max down each column of the window's rows first, then across each window's columns
-                    col_max = list(map(max, zip(*ch[oy * sh:oy * sh + kh])))
-                    y_ch.append([max(col_max[x0:x0 + kw]) for x0 in starts])
+                if isnan(sum(map(sum, ch))):  # a NaN (or inf - inf) in the channel: Python's max() would
+                    for oy in range(h_out):   # not let a NaN win as torch does, so apply torch's rule
+                        rows = ch[oy * sh:oy * sh + kh]
+                        windows = [[v for row in rows for v in row[x0:x0 + kw]] for x0 in starts]
+                        y_ch.append([window[torch_argmax(window)] for window in windows])
+                else:
+                    for oy in range(h_out):
+                        # max down each column of the window's rows first, then across each window's columns
+                        col_max = list(map(max, zip(*ch[oy * sh:oy * sh + kh])))
+                        y_ch.append([max(col_max[x0:x0 + kw]) for x0 in starts])
                 y_img.append(y_ch)
             y.append(y_img)
         self._cache = (x, y)
@@ -58,6 +77,11 @@ class MaxPool2d:
                     for ox, (m, g) in enumerate(zip(y_row, dy_row)):
                         x0 = ox * sw
                         window = [v for row in rows for v in row[x0:x0 + kw]]  # row-major
-                        ky, kx = divmod(window.index(m), kw)  # index() finds the first maximum
-                        dx_ch[oy * sh + ky][x0 + kx] += g
+                        # index() finds the first maximum; NaN equals nothing, so ask torch's rule
+                        i = window.index(m) if m == m else torch_argmax(window)
+                        dx_ch[oy * sh + i // kw][x0 + i % kw] += g
         return dx  # (N, C, H, W)
+
+    def __repr__(self) -> str:
+        return (f"MaxPool2d(kernel_size={self._kernel_arg}, stride={self._stride_arg}, padding=0, "
+                f"dilation=1, ceil_mode=False)")

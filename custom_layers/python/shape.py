@@ -41,3 +41,6 @@ class Flatten:
         x_shape, y_shape = self._shapes
         check_same_shape(dy, y_shape, "Flatten.backward")
         return reshape(flatten(dy), x_shape)
+
+    def __repr__(self) -> str:
+        return f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim})"

@@ -65,6 +65,9 @@ class _SoftmaxBase:
         check_same_shape(dy, shape, f"{type(self).__name__}.backward")
         return y, self._to_rows(dy, shape), shape
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self.dim})"
+
 
 class LogSoftmax(_SoftmaxBase):
     """y = x - log(sum(exp(x))) along dim."""

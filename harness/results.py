@@ -1,0 +1,96 @@
+"""Check results: one record per (layer, tensor, mode, dtype), and the run that collects them in order."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from lenet_parity.harness.compare import Comparison
+
+# tensor names, in the words of the reports and the --json output
+TENSORS = ("output", "grad_input", "grad_weight", "grad_bias", "loss", "running_mean", "running_var")
+
+
+@dataclass
+class CheckResult:
+    layer: str  # the model's submodule name: conv1, pool2, fc3, loss, ...
+    tensor: str  # output, grad_input, grad_weight, grad_bias, loss, running_mean, running_var
+    mode: str  # snapshot, hybrid, sweep, train
+    dtype: str  # float32 or float64
+    comparison: Comparison | None = None
+    error: str | None = None  # the layer crashed, lacks a method, returned a wrong type: the reason
+    case: str = ""  # what was run, e.g. a sweep configuration or a training step
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and self.comparison is not None and self.comparison.passed
+
+    @property
+    def atol(self) -> float | None:
+        return self.comparison.atol if self.comparison else None
+
+    @property
+    def rtol(self) -> float | None:
+        return self.comparison.rtol if self.comparison else None
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.comparison
+
+        def num(value):
+            return value if value is None or math.isfinite(value) else str(value)
+
+        return {
+            "layer": self.layer, "tensor": self.tensor, "mode": self.mode, "dtype": self.dtype, "case": self.case,
+            "passed": self.passed, "error": self.error,
+            "reason": c.reason if c else "error",
+            "max_abs_err": num(c.max_abs_err) if c else None, "max_rel_err": num(c.max_rel_err) if c else None,
+            "mismatched": c.mismatched if c else None, "numel": c.numel if c else None,
+            "worst_index": list(c.worst_index) if c and c.worst_index is not None else None,
+            "actual_at_worst": num(c.actual_at_worst) if c and c.actual_at_worst is not None else None,
+            "expected_at_worst": num(c.expected_at_worst) if c and c.expected_at_worst is not None else None,
+            "atol": self.atol, "rtol": self.rtol,
+            "min_atol_to_pass": num(c.min_atol_to_pass) if c else None,
+        }
+
+    def describe(self) -> str:
+        """One line naming the layer, tensor and what went wrong."""
+        where = f"{self.layer}.{self.tensor} [{self.mode}, {self.dtype}{', ' + self.case if self.case else ''}]"
+        if self.error:
+            return f"{where}: {self.error}"
+        return f"{where}: {self.comparison.summary()[5:]}"
+
+
+@dataclass
+class CheckRun:
+    """Results in the order they were checked (forward, then backward), so the first failure is the first divergence."""
+
+    results: list[CheckResult] = field(default_factory=list)
+
+    def add(self, result: CheckResult) -> CheckResult:
+        self.results.append(result)
+        return result
+
+    def extend(self, results) -> None:
+        self.results.extend(results)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.passed for r in self.results)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.passed]
+
+    @property
+    def first_failure(self) -> CheckResult | None:
+        return next((r for r in self.results if not r.passed), None)
+
+    def to_json(self) -> dict[str, Any]:
+        first = self.first_failure
+        return {
+            "passed": self.passed,
+            "first_failure": {"layer": first.layer, "tensor": first.tensor, "mode": first.mode, "dtype": first.dtype}
+            if first else None,
+            "results": [r.to_json() for r in self.results],
+        }
