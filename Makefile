@@ -25,7 +25,11 @@ $(STAMP): pyproject.toml
 data: setup
 	$(CLI) data fetch --dataset mnist
 
+# Fashion-MNIST comes from Debian's dataset-fashion-mnist; install it when we are root, else say how.
 data-fashion: setup
+	@test -d /usr/share/datasets/fashion-mnist || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q dataset-fashion-mnist || { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; }; \
+	  else echo "hint: sudo apt-get install dataset-fashion-mnist"; fi; }
 	$(CLI) data fetch --dataset fashion-mnist
 
 weights: setup

@@ -98,6 +98,7 @@ def phase0_cmd(weights, data_root, out):
 @click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=0.7, show_default=True,
               help="Learning rate of epoch e: lr * lr_decay ** (e - 1).")
 @click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True)
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--patience", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--shift", type=click.IntRange(0, 4), default=2, show_default=True, help="Random-shift augmentation, pixels.")
@@ -106,13 +107,44 @@ def phase0_cmd(weights, data_root, out):
 @click.option("--log-every", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue an interrupted run in --out.")
-def train_cmd(backend, dataset, data_root, weights, out, epochs, lr, lr_decay, momentum, batch_size, patience, shift,
-              seed, limit, log_every, dtype, resume):
+def train_cmd(backend, dataset, data_root, weights, out, epochs, lr, lr_decay, momentum, weight_decay, batch_size,
+              patience, shift, seed, limit, log_every, dtype, resume):
     """Train LeNet (SGD with momentum, patience early stopping, CSV log, resumable) with any backend."""
     from lenet_parity.harness.training_run import run_training
     from lenet_parity.reference.training import Recipe
 
-    recipe = Recipe(lr=lr, lr_decay=lr_decay, momentum=momentum, shift=shift, batch_size=batch_size, epochs=epochs,
+    recipe = Recipe(lr=lr, lr_decay=lr_decay, momentum=momentum, weight_decay=weight_decay, shift=shift, batch_size=batch_size, epochs=epochs,
                     patience=patience, log_every=log_every, seed=seed, limit=limit)
     run_training(backend, dataset=dataset, data_root=data_root, weights_path=weights, out=out or Path("runs") / backend,
                  recipe=recipe, resume=resume, dtype=dtype)
+
+
+_CHECK_TYPES = ["conv", "pool", "relu", "dense", "flatten", "logsoftmax", "loss", "batchnorm", "dropout", "residual", "all"]
+
+
+@main.command("check")
+@click.argument("layer_type", metavar="TYPE", type=click.Choice(_CHECK_TYPES))
+@click.option("--layer", default=None, help="One layer by name (conv2, pool1, bn3, ...); it must be of TYPE unless TYPE is all.")
+@click.option("--backend", type=click.Choice(["numpy", "python"]), default=None, help="Our layers to check  [default: numpy]")
+@click.option("--impl", default=None, metavar="MODULE:CLASS",
+              help="Your own layer, MODULE:CLASS or path/to/file.py:CLASS, built with torch's arguments for each layer of TYPE.")
+@click.option("--mode", type=click.Choice(["snapshot", "hybrid", "sweep", "train", "all"]), default="all", show_default=True,
+              help="snapshot: alone on Phase 0; hybrid: swapped into torch's LeNet; sweep: alone on other shapes; "
+                   "train: SGD steps in the hybrid model.")
+@click.option("--dtype", type=click.Choice(["float32", "float64", "both"]), default="both", show_default=True)
+@click.option("--phase0", type=click.Path(dir_okay=False, path_type=Path), default=Path("phase0/_reference.json"), show_default=True)
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=Path("weights/lenet_seed42.json"), show_default=True)
+@click.option("--atol", type=float, default=None, help="Absolute tolerance for every tensor (with --rtol), instead of the table.")
+@click.option("--rtol", type=float, default=None, help="Relative tolerance for every tensor (with --atol), instead of the table.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every result as JSON.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write JUnit XML, a test case per layer x tensor.")
+@click.option("-v", "--verbose", is_flag=True, help="A row for every check, not only a summary.")
+@click.pass_context
+def check_cmd(ctx, layer_type, layer, backend, impl, mode, dtype, phase0, weights, atol, rtol, json_path, junit_path, verbose):
+    """Check layers of TYPE against PyTorch, forward and backward; exit 0 all passed, 1 a mismatch, 2 bad input."""
+    from lenet_parity.harness.check_runner import check_command
+
+    ctx.exit(check_command(layer_type, layer=layer, backend=backend, impl=impl, mode=mode, dtype=dtype, phase0=phase0,
+                           weights=weights, atol=atol, rtol=rtol, json_path=json_path, junit_path=junit_path,
+                           verbose=verbose))

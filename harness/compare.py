@@ -110,6 +110,7 @@ def compare(actual: Any, expected: Any, *, atol: float, rtol: float, name: str =
         bad = diff > allowed
         rel = np.where(diff == 0, 0.0, diff / np.abs(e64))
         excess = np.where(np.isinf(diff), np.inf, diff / np.maximum(allowed, np.finfo(np.float64).tiny))
+        excess = np.nan_to_num(excess, nan=0.0, posinf=np.inf)  # a NaN matched by NaN is not the worst element
     flat_worst = int(np.argmax(excess))
     worst = np.unravel_index(flat_worst, e.shape)
     result.worst_index = tuple(int(i) for i in worst)

@@ -10,46 +10,110 @@ from xml.etree import ElementTree as ET
 import click
 
 from lenet_parity.atomic import atomic_write_text
-from lenet_parity.harness.results import CheckRun
+from lenet_parity.harness.results import CheckResult, CheckRun
+
+
+MODE_ORDER = ("snapshot", "hybrid", "sweep", "train")
+TENSOR_ORDER = ("output", "loss", "running_mean", "running_var", "grad_input", "grad_weight", "grad_bias")
+MAX_DETAILS = 12  # failures explained in full at the end; the rest are in the table, --json and -v
+
+
+def _cell(results: list[CheckResult]) -> str:
+    """One matrix cell: ok / FAIL for the results of one layer x tensor x mode x dtype (all its cases)."""
+    if not results:
+        return " " * 4
+    if all(r.passed for r in results):
+        return click.style("ok  ", fg="green")
+    return click.style("FAIL", fg="red", bold=True)
+
+
+def _matrix(run: CheckRun) -> list[str]:
+    """A row per layer x tensor, a column per mode and dtype: pass or fail at a glance."""
+    columns = [(m, d) for m in MODE_ORDER for d in ("float32", "float64")
+               if any(r.mode == m and r.dtype == d for r in run.results)]
+    columns += sorted({(r.mode, r.dtype) for r in run.results} - set(columns))
+    layers = list(dict.fromkeys(r.layer for r in run.results))  # first appearance: forward order
+    cells: dict[tuple, list[CheckResult]] = {}
+    for r in run.results:
+        cells.setdefault((r.layer, r.tensor, r.mode, r.dtype), []).append(r)
+    modes = list(dict.fromkeys(m for m, _ in columns))
+    top = f"{'layer':12} {'tensor':14} " + " ".join(f"{m:<{10 * sum(c[0] == m for c in columns) - 1}}" for m in modes)
+    sub = f"{'':12} {'':14} " + " ".join(f"{d.replace('float', 'f'):<4}{'':5}" for _, d in columns)
+    lines = [click.style(top.rstrip(), bold=True), click.style(sub.rstrip(), bold=True)]
+    for layer in layers:
+        tensors = list(dict.fromkeys(r.tensor for r in run.results if r.layer == layer))
+        tensors.sort(key=lambda t: TENSOR_ORDER.index(t) if t in TENSOR_ORDER else len(TENSOR_ORDER))
+        for tensor in tensors:
+            row = " ".join(f"{_cell(cells.get((layer, tensor, m, d), []))}{'':5}" for m, d in columns)
+            lines.append(f"{layer:12} {tensor:14} {row}".rstrip())
+    return lines
+
+
+def _detail(r: CheckResult) -> list[str]:
+    """A failure in full: where and what, and for values the worst element and the tolerance that would pass."""
+    lines = [click.style(f"FAIL {r.describe()}", fg="red")]
+    c = r.comparison
+    if r.error is None and c is not None and c.reason in ("values", "nonfinite"):
+        would_pass = f"; would pass with atol >= {c.min_atol_to_pass:.3g}" if c.reason == "values" else ""
+        lines.append(f"     worst at {c.worst_index}: got {c.actual_at_worst!r}, expected {c.expected_at_worst!r}{would_pass}")
+    return lines
+
+
+def _details(run: CheckRun) -> list[str]:
+    """The first failure of each mode x layer x tensor in full (up to MAX_DETAILS)."""
+    causes = [r for r in run.failures if not (r.error or "").startswith("not run")]  # the matrix shows the rest
+    firsts = list({(r.mode, r.layer, r.tensor): r for r in reversed(causes)}.values())
+    firsts.sort(key=run.results.index)
+    lines = [line for r in firsts[:MAX_DETAILS] for line in _detail(r)]
+    hidden = len(run.failures) - min(len(firsts), MAX_DETAILS)
+    if hidden:
+        lines.append(f"... and {hidden} more failures (-v lists every row, --json writes them all)")
+    return lines
+
+
+def _row(r: CheckResult) -> str:
+    """One result on one line, for --verbose."""
+    mark = click.style("ok  ", fg="green") if r.passed else click.style("FAIL", fg="red", bold=True)
+    head = f"{mark} {r.mode:8} {r.dtype:7} {r.layer:10} {r.tensor:12}"
+    c = r.comparison
+    if r.error:
+        detail = click.style(r.error, fg="red")
+    elif c.reason in ("shape", "dtype"):
+        actual, expected = (c.shape_actual, c.shape_expected) if c.reason == "shape" else (c.dtype_actual, c.dtype_expected)
+        detail = f"{c.reason} {actual} != expected {expected}"
+    else:
+        detail = (f"{c.max_abs_err:10.3g} {c.max_rel_err:10.3g} {c.mismatched:>6}/{c.numel:<6} "
+                  f"atol {c.atol:g} rtol {c.rtol:g}")
+    return f"{head} {detail}" + (f"  ({r.case})" if r.case else "")
 
 
 def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
-    """A row per layer x tensor when something failed (or with verbose); a summary line when all passed."""
+    """All passed: the notes and one summary line (verbose: every row too). A failure: the layer x tensor
+    matrix, the failures in full, and the first failure named last."""
     lines = []
-    if verbose or not run.passed:
-        header = f"{'':4} {'mode':8} {'dtype':7} {'layer':10} {'tensor':12} {'max abs':>10} {'max rel':>10} {'mismatch':>10}  tolerance"
-        lines.append(click.style(header, bold=True))
-        for r in run.results:
-            if r.passed and not verbose:
-                continue
-            c = r.comparison
-            mark = click.style("ok  ", fg="green") if r.passed else click.style("FAIL", fg="red", bold=True)
-            if r.error:
-                detail = click.style(r.error, fg="red")
-                lines.append(f"{mark} {r.mode:8} {r.dtype:7} {r.layer:10} {r.tensor:12} {detail}")
-                continue
-            if c.reason in ("shape", "dtype"):
-                detail = f"{c.reason}: {c.shape_actual if c.reason == 'shape' else c.dtype_actual} != expected " \
-                         f"{c.shape_expected if c.reason == 'shape' else c.dtype_expected}"
-                lines.append(f"{mark} {r.mode:8} {r.dtype:7} {r.layer:10} {r.tensor:12} {detail}")
-                continue
-            row = (f"{mark} {r.mode:8} {r.dtype:7} {r.layer:10} {r.tensor:12} {c.max_abs_err:10.3g} "
-                   f"{c.max_rel_err:10.3g} {c.mismatched:>5}/{c.numel:<5} atol {c.atol:g} rtol {c.rtol:g}")
-            if r.case:
-                row += f"  ({r.case})"
-            lines.append(row)
-            if not r.passed:
-                lines.append(f"{'':5}worst at {c.worst_index}: got {c.actual_at_worst!r}, expected {c.expected_at_worst!r}; "
-                             f"would pass with atol >= {c.min_atol_to_pass:.3g}")
+    if verbose:
+        header = f"{'':4} {'mode':8} {'dtype':7} {'layer':10} {'tensor':12} {'max abs':>10} {'max rel':>10} {'mismatched':>13}  tolerance"
+        lines += [click.style(header, bold=True)] + [_row(r) for r in run.results]
+    if not run.passed and run.results:
+        if verbose:
+            lines.append("")
+        lines += _matrix(run) + [""] + _details(run)
+    lines += [click.style(f"note: {n}", fg="yellow") for n in run.notes]
     counts = Counter(r.passed for r in run.results)
     layers = len({r.layer for r in run.results})
-    summary = f"{counts[True]} passed, {counts[False]} failed ({layers} layers, {len(run.results)} tensor checks)"
+    modes = ", ".join(dict.fromkeys(r.mode for r in run.results)) or "none"
+    dtypes = ", ".join(dict.fromkeys(r.dtype for r in run.results)) or "none"
+    summary = (f"{counts[True]} passed, {counts[False]} failed ({layers} layers, {len(run.results)} tensor checks; "
+               f"modes {modes}; {dtypes})")
     if run.passed:
         lines.append(click.style(f"PASS  {summary}", fg="green", bold=True))
     else:
-        first = run.first_failure
         lines.append(click.style(f"FAIL  {summary}", fg="red", bold=True))
-        lines.append(click.style(f"first failure: {first.describe()}", fg="red"))
+        first = run.first_failure
+        if first is not None:
+            lines.append(click.style(f"first failure: {first.describe()}", fg="red", bold=True))
+        else:
+            lines.append(click.style("nothing was checked", fg="red", bold=True))
     return "\n".join(lines)
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from lenet_parity.harness.compare import Comparison
 
 # tensor names, in the words of the reports and the --json output
-TENSORS = ("output", "grad_input", "grad_weight", "grad_bias", "loss", "running_mean", "running_var")
+TENSORS = ("output", "grad_input", "grad_weight", "grad_bias", "loss", "running_mean", "running_var",
+           "weight", "bias")  # weight, bias: a param's value after the train mode's N steps
 
 
 @dataclass
@@ -56,9 +57,16 @@ class CheckResult:
     def describe(self) -> str:
         """One line naming the layer, tensor and what went wrong."""
         where = f"{self.layer}.{self.tensor} [{self.mode}, {self.dtype}{', ' + self.case if self.case else ''}]"
-        if self.error:
-            return f"{where}: {self.error}"
-        return f"{where}: {self.comparison.summary()[5:]}"
+        c = self.comparison
+        if self.error or c is None:
+            return f"{where}: {self.error or 'not checked'}"
+        if c.reason == "shape":
+            return f"{where}: shape {c.shape_actual} != expected {c.shape_expected}"
+        if c.reason == "dtype":
+            return f"{where}: dtype {c.dtype_actual} != expected {c.dtype_expected}"
+        nonfinite = " (NaN or Inf where torch is finite)" if c.reason == "nonfinite" else ""
+        return (f"{where}: {c.mismatched}/{c.numel} mismatched{nonfinite}, max abs {c.max_abs_err:.3g} "
+                f"(atol {c.atol:g}), max rel {c.max_rel_err:.3g} (rtol {c.rtol:g})")
 
 
 @dataclass
@@ -66,6 +74,11 @@ class CheckRun:
     """Results in the order they were checked (forward, then backward), so the first failure is the first divergence."""
 
     results: list[CheckResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was not checked and why (a skipped mode, a configuration)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     def add(self, result: CheckResult) -> CheckResult:
         self.results.append(result)
@@ -93,4 +106,5 @@ class CheckRun:
             "first_failure": {"layer": first.layer, "tensor": first.tensor, "mode": first.mode, "dtype": first.dtype}
             if first else None,
             "results": [r.to_json() for r in self.results],
+            "notes": list(self.notes),
         }

@@ -24,11 +24,13 @@ def make_backend(name: str, weights_path: Path, recipe: Recipe, *, dtype: str = 
         from lenet_parity.reference.weights import build_torch_model
 
         model = build_torch_model(weights).to(getattr(torch, dtype))
-        return TorchBackend(model, lr=recipe.lr, momentum=recipe.momentum, seed=recipe.seed), weights.config
+        return TorchBackend(model, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
+                            seed=recipe.seed), weights.config
     if name in ("numpy", "python"):
         from lenet_parity.harness.custom_backend import CustomBackend
 
-        return CustomBackend.from_weights(name, weights, lr=recipe.lr, momentum=recipe.momentum, dtype=dtype), weights.config
+        return CustomBackend.from_weights(name, weights, lr=recipe.lr, momentum=recipe.momentum,
+                                          weight_decay=recipe.weight_decay, dtype=dtype), weights.config
     raise UserInputError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 

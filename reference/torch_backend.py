@@ -16,9 +16,9 @@ from lenet_parity.reference.weights import export_weights, load_into_torch
 class TorchBackend:
     name = "torch"
 
-    def __init__(self, model: LeNet, *, lr: float, momentum: float, seed: int = 42):
+    def __init__(self, model: LeNet, *, lr: float, momentum: float, weight_decay: float = 0.0, seed: int = 42):
         self.model, self.seed = model, seed
-        self.optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         self.model.train()

@@ -47,8 +47,10 @@ class Backend(Protocol):
 @dataclass(frozen=True)
 class Recipe:
     lr: float = 0.01
-    lr_decay: float = 0.7  # the learning rate of epoch e is lr * lr_decay ** (e - 1)
+    lr_decay: float = 0.7  # the learning rate of epoch e is lr * lr_decay ** (e - 1) * plateau_factor ** (worse epochs)
+    plateau_factor: float = 1.0  # after an epoch without a better validation loss, the learning rate is multiplied by this
     momentum: float = 0.9
+    weight_decay: float = 0.0  # L2 penalty, torch.optim.SGD's weight_decay
     shift: int = 2  # augmentation: each training image moved by up to this many pixels (0 disables it)
     batch_size: int = 64
     epochs: int = 20  # an upper bound: early stopping usually ends the run first
@@ -66,6 +68,7 @@ class RunState:
     best_val_loss: float = math.inf
     best_epoch: int = 0
     bad_epochs: int = 0
+    lr_scale: float = 1.0  # plateau_factor ** (epochs that did not improve)
     stopped_early: bool = False
     rows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -146,7 +149,7 @@ def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], 
     while state.epoch < recipe.epochs and not state.stopped_early:
         epoch = state.epoch + 1
         started = time.perf_counter()
-        backend.set_lr(recipe.lr * recipe.lr_decay ** (epoch - 1))
+        backend.set_lr(recipe.lr * recipe.lr_decay ** (epoch - 1) * state.lr_scale)
         batches = batch_order(len(x_train), recipe.batch_size, recipe.seed, epoch)
         augment = torch.Generator().manual_seed(recipe.seed * 1_000_003 + epoch + 500_000)
         bar = tqdm(batches, desc=f"{backend.name} epoch {epoch}", disable=not progress, leave=False, unit="batch")
@@ -172,6 +175,7 @@ def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], 
             backend.save_weights(paths["best"], {**meta, "epoch": epoch, "val_loss": val_loss, "val_acc": val_acc})
         else:
             state.bad_epochs += 1
+            state.lr_scale *= recipe.plateau_factor
             state.stopped_early = state.bad_epochs >= recipe.patience
         state.epoch = epoch
         _write_csv(paths["csv"], state.rows)

@@ -10,7 +10,8 @@ NumPy-only tests at the end: dtype preservation, float32 parity with torch, repr
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -40,18 +41,23 @@ class Case:
     fd: bool = True  # finite differences are valid (no ties, no kinks within eps)
     python: bool = True  # small enough for the pure-Python backend
     training: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 CASES = [
     Case("conv-N1", "Conv2d", dict(in_channels=1, out_channels=2, kernel_size=3), (1, 1, 5, 5)),
-    Case("conv-nonsquare-pad", "Conv2d", dict(in_channels=3, out_channels=4, kernel_size=3, padding=1), (2, 3, 7, 5)),
-    Case("conv-stride2-pad", "Conv2d", dict(in_channels=2, out_channels=3, kernel_size=3, stride=2, padding=1), (2, 2, 9, 8)),
-    Case("conv-stride2-even-kernel", "Conv2d", dict(in_channels=2, out_channels=3, kernel_size=2, stride=2), (2, 2, 8, 7)),
-    Case("conv-stride3-pad2", "Conv2d", dict(in_channels=2, out_channels=2, kernel_size=3, stride=3, padding=2), (3, 2, 6, 7)),
+    Case("conv-nonsquare-pad", "Conv2d", dict(in_channels=3, out_channels=4, kernel_size=3, padding=1),
+         (2, 3, 7, 5)),
+    Case("conv-stride2-pad", "Conv2d", dict(in_channels=2, out_channels=3, kernel_size=3, stride=2, padding=1),
+         (2, 2, 9, 8)),
+    Case("conv-stride2-even-kernel", "Conv2d", dict(in_channels=2, out_channels=3, kernel_size=2, stride=2),
+         (2, 2, 8, 7)),
+    Case("conv-stride3-pad2", "Conv2d", dict(in_channels=2, out_channels=2, kernel_size=3, stride=3, padding=2),
+         (3, 2, 6, 7)),
     Case("conv-1x1", "Conv2d", dict(in_channels=4, out_channels=3, kernel_size=1), (2, 4, 3, 5)),
-    Case("conv-lenet-conv1", "Conv2d", dict(in_channels=1, out_channels=6, kernel_size=5), (4, 1, 28, 28), python=False),
-    Case("conv-lenet-conv2", "Conv2d", dict(in_channels=6, out_channels=16, kernel_size=5), (4, 6, 12, 12), python=False),
+    Case("conv-lenet-conv1", "Conv2d", dict(in_channels=1, out_channels=6, kernel_size=5), (4, 1, 28, 28),
+         python=False),
+    Case("conv-lenet-conv2", "Conv2d", dict(in_channels=6, out_channels=16, kernel_size=5), (4, 6, 12, 12),
+         python=False),
     Case("pool-N1", "MaxPool2d", dict(kernel_size=2), (1, 1, 4, 4)),
     Case("pool-nonsquare", "MaxPool2d", dict(kernel_size=2), (2, 3, 6, 8)),
     Case("pool-odd-floor", "MaxPool2d", dict(kernel_size=2), (2, 2, 5, 7)),
@@ -147,7 +153,8 @@ def build(backend: str, case: Case, module: nn.Module, state: dict, dtype=np.flo
     kind = array_kind(layer)
     for key, value in state.items():
         layer.params[key] = to_kind(value.astype(dtype), kind)
-    module.load_state_dict({k: torch.tensor(v, dtype=module_dtype(module)) for k, v in state.items()}, strict=False)
+    tensors = {k: torch.tensor(v, dtype=module_dtype(module)) for k, v in state.items()}
+    module.load_state_dict(tensors, strict=False)
     if hasattr(layer, "training"):
         layer.training = case.training
     return layer
@@ -236,8 +243,7 @@ def test_maxpool_ties_go_to_the_first_maximum(backend):
     # every window of a constant input ties: torch sends each window's gradient to its top-left element
     pool = backend_module(backend).MaxPool2d(kernel_size=2)
     x, dy = np.full((1, 1, 4, 4), 3.0), np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
-    run_ours(pool, x, dy)
-    dx = to_numpy(pool.backward(to_kind(dy, array_kind(pool))))
+    _, dx, _ = run_ours(pool, x, dy)
     expected = np.zeros((1, 1, 4, 4))
     expected[0, 0, ::2, ::2] = dy[0, 0]
     assert_match(dx, expected, dtype="float64", tensor="grad_input", name="pool.ties.grad_input")
@@ -264,18 +270,20 @@ def test_huge_logits_stay_finite(backend, cls, rng):
         out, expected = to_numpy(layer.forward(to_kind(x, kind))), F.log_softmax(torch.tensor(x), 1).numpy()
         grad = to_numpy(layer.backward(to_kind(rng.standard_normal(x.shape), kind)))
     else:
-        tgt = target.tolist() if kind == "list" else target
-        out, expected = layer.forward(to_kind(x, kind), tgt), F.cross_entropy(torch.tensor(x), torch.tensor(target)).item()
+        out = layer.forward(to_kind(x, kind), target.tolist() if kind == "list" else target)
+        expected = F.cross_entropy(torch.tensor(x), torch.tensor(target)).item()
         grad = to_numpy(layer.backward())
     assert np.all(np.isfinite(out)) and np.all(np.isfinite(grad)), f"{cls} is not finite at logits of 1e4"
     assert_match(out, expected, dtype="float64", tensor="output", name=f"{cls}.output at 1e4")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("momentum", [0.3, None], ids=["momentum0.3", "cumulative"])
 @pytest.mark.parametrize("cls, shape", [("BatchNorm2d", (3, 2, 4, 3)), ("BatchNorm1d", (6, 4))])
-def test_batchnorm_running_stats_then_eval(backend, cls, shape, rng):
-    # three training steps (running stats: unbiased variance, momentum), then evaluation on them
-    case = Case("bn", cls, dict(num_features=shape[1], momentum=0.3), shape)
+def test_batchnorm_running_stats_then_eval(backend, cls, shape, momentum, rng):
+    # three training steps (running stats: unbiased variance, momentum or a cumulative average), then
+    # evaluation on them
+    case = Case("bn", cls, dict(num_features=shape[1], momentum=momentum), shape)
     module = torch_module(case)
     layer = build(backend, case, module, random_state(module, rng))
     for step in range(3):
@@ -295,7 +303,7 @@ def test_batchnorm_running_stats_then_eval(backend, cls, shape, rng):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_dropout_draws_a_fresh_inverted_mask(backend, rng):
     p = 0.25
-    drop = backend_module(backend).Dropout(p=p)
+    drop = backend_module(backend).Dropout(p=p, seed=12)
     x = rng.standard_normal((20, 100)) + 5.0  # no zeros in x, so a zero in y is a dropped element
     y1, y2 = (np.asarray(to_numpy(drop.forward(to_kind(x, array_kind(drop))))) for _ in range(2))
     for y in (y1, y2):
@@ -303,6 +311,15 @@ def test_dropout_draws_a_fresh_inverted_mask(backend, rng):
         assert abs(kept.mean() - (1 - p)) < 0.05, f"kept fraction {kept.mean():.3f}, expected {1 - p}"
         assert_match(y[kept], x[kept] / (1 - p), dtype="float64", tensor="output", name="dropout.kept")
     assert (y1 != 0).tolist() != (y2 != 0).tolist(), "two training forwards drew the same mask"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dropout_seed_makes_masks_reproducible(backend, rng):
+    L, x = backend_module(backend), rng.standard_normal((4, 50)) + 5.0
+    first, again, other = (L.Dropout(p=0.5, seed=s) for s in (3, 3, 4))
+    masks = [np.asarray(to_numpy(d.forward(to_kind(x, array_kind(d))))) != 0 for d in (first, again, other)]
+    assert masks[0].tolist() == masks[1].tolist(), "the same seed drew different masks"
+    assert masks[0].tolist() != masks[2].tolist(), "different seeds drew the same mask"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -389,3 +406,167 @@ def test_replaced_params_are_used(backend, case, rng):
     module.load_state_dict({k: torch.tensor(v) for k, v in fresh.items()}, strict=False)
     dy = rng.standard_normal(out_shape(case, x))
     assert_same_as_torch(run_ours(layer, x, dy), run_torch(module, x, dy), "float64", f"{case.id}.replaced")
+
+
+# ---- NumPy backend only: dtypes, float32 parity, torch's extra arguments, repr, non-finite values, errors --
+
+ONE_PER_CLASS = [c for c in CASES if c.id in (
+    "conv-stride2-pad", "pool-overlap-k3s2", "relu-4d", "linear", "flatten-4d", "logsoftmax", "softmax",
+    "bn2d-train", "bn1d-eval", "dropout-p0.5", "dropout-eval", "residual-k3")]
+LENET_SHAPED = [c for c in CASES if "lenet" in c.id]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ONE_PER_CLASS, ids=lambda c: c.id)
+def test_numpy_preserves_dtype(case, dtype, rng):
+    module = torch_module(case)
+    layer = build("numpy", case, module, random_state(module, rng), dtype=dtype)
+    x = make_x(case, rng).astype(dtype)
+    if case.cls == "Dropout":
+        share_dropout_mask(layer, case, x, seed=5)
+    y = layer.forward(x)
+    dx = layer.backward(rng.standard_normal(y.shape).astype(dtype))
+    dtypes = {"output": y.dtype, "grad_input": dx.dtype, **{f"grad_{k}": g.dtype for k, g in layer.grads.items()},
+              **{k: np.asarray(v).dtype for k, v in layer.params.items()}}
+    assert all(d == dtype for d in dtypes.values()), f"{case.id}: {np.dtype(dtype).name} in, got {dtypes}"
+
+
+@pytest.mark.parametrize("case", ONE_PER_CLASS + LENET_SHAPED, ids=lambda c: c.id)
+def test_numpy_float32_matches_torch_float32(case, rng):
+    module = torch_module(case, dtype=torch.float32)
+    layer = build("numpy", case, module, random_state(module, rng), dtype=np.float32)
+    x = make_x(case, rng).astype(np.float32)
+    seed = 13
+    if case.cls == "Dropout":
+        torch.manual_seed(seed)
+        layer.mask = F.dropout(torch.ones(x.shape), case.kwargs["p"], training=True).numpy()
+    dy = rng.standard_normal(out_shape(case, x.astype(np.float64))).astype(np.float32)
+    assert_same_as_torch(run_ours(layer, x, dy), run_torch(module, x, dy, seed), "float32", f"{case.id}.float32")
+    for key in ("running_mean", "running_var"):
+        if key in layer.params:
+            assert_match(layer.params[key], getattr(module, key).numpy(), dtype="float32", tensor=key,
+                         name=f"{case.id}.float32.{key}", check_dtype=True)
+
+
+TORCH_EXTRAS = [
+    Case("conv-rect-kernel-tuple-args", "Conv2d",
+         dict(in_channels=2, out_channels=3, kernel_size=(3, 2), stride=(2, 1), padding=(1, 2)), (2, 2, 7, 6)),
+    Case("conv-no-bias", "Conv2d", dict(in_channels=2, out_channels=3, kernel_size=3, bias=False), (2, 2, 5, 6)),
+    Case("pool-rect-kernel", "MaxPool2d", dict(kernel_size=(2, 3), stride=(1, 2)), (2, 2, 5, 8)),
+    Case("linear-3d-input", "Linear", dict(in_features=4, out_features=3), (2, 5, 4)),
+    Case("linear-no-bias", "Linear", dict(in_features=4, out_features=3, bias=False), (3, 4)),
+    Case("flatten-dims-1-2", "Flatten", dict(start_dim=1, end_dim=2), (2, 3, 4, 5)),
+    Case("logsoftmax-dim0", "LogSoftmax", dict(dim=0), (5, 3)),
+    Case("softmax-dim-last-4d", "Softmax", dict(dim=-1), (2, 3, 2, 4)),
+]
+
+
+@pytest.mark.parametrize("case", TORCH_EXTRAS, ids=lambda c: c.id)
+def test_numpy_torch_extra_arguments(case, rng):
+    module = torch_module(case)
+    layer = build("numpy", case, module, random_state(module, rng))
+    x = make_x(case, rng)
+    dy = rng.standard_normal(out_shape(case, x))
+    assert_same_as_torch(run_ours(layer, x, dy), run_torch(module, x, dy), "float64", case.id)
+    assert_all(check_layer_gradients(layer, x, seed=1, name=case.id))
+
+
+@pytest.mark.parametrize("cls", ["NLLLoss", "CrossEntropyLoss"])
+def test_numpy_loss_sum_reduction(cls, rng):
+    loss = getattr(backend_module("numpy"), cls)(reduction="sum")
+    x, target, _ = loss_inputs(cls, (5, 4), "normal", rng, "numpy")
+    xt = torch.tensor(x, requires_grad=True)
+    expected = getattr(nn, cls)(reduction="sum")(xt, torch.tensor(target))
+    expected.backward()
+    assert_match(loss.forward(x, target), expected.item(), dtype="float64", tensor="loss", name=f"{cls}.sum")
+    assert_match(loss.backward(), xt.grad.numpy(), dtype="float64", tensor="grad_input", name=f"{cls}.sum.grad")
+
+
+REPR_CASES = [
+    ("Conv2d", dict(in_channels=1, out_channels=6, kernel_size=5)),
+    ("Conv2d", dict(in_channels=2, out_channels=3, kernel_size=(3, 2), stride=2, padding=1, bias=False)),
+    ("MaxPool2d", dict(kernel_size=2)), ("MaxPool2d", dict(kernel_size=3, stride=2)), ("ReLU", {}),
+    ("Linear", dict(in_features=256, out_features=120)), ("Flatten", {}), ("LogSoftmax", dict(dim=1)),
+    ("Softmax", dict(dim=1)), ("NLLLoss", {}), ("CrossEntropyLoss", {}), ("BatchNorm2d", dict(num_features=6)),
+    ("BatchNorm1d", dict(num_features=84, eps=1e-3, momentum=0.2)),
+    ("BatchNorm2d", dict(num_features=3, momentum=None)),
+    ("Dropout", dict(p=0.5)), ("Dropout", dict(p=0.25)), ("Residual", dict(channels=6, kernel_size=3)),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs", REPR_CASES, ids=[f"{c}-{i}" for i, (c, _) in enumerate(REPR_CASES)])
+def test_numpy_repr_matches_torch(cls, kwargs):
+    theirs = (TorchResidual if cls == "Residual" else getattr(nn, cls))(**kwargs)
+    assert repr(getattr(backend_module("numpy"), cls)(**kwargs)) == repr(theirs)
+
+
+def test_numpy_nonfinite_values_like_torch(rng):
+    # an inf or NaN in x must not leak into weight gradients it does not touch (the conv's wide trick
+    # is switched off); a NaN in a pooling window takes the gradient like in torch's kernel (the last
+    # NaN); an inf in dy gives 0, not NaN, where ReLU and max-pool pass no gradient
+    x = rng.standard_normal((2, 2, 6, 7))
+    x[0, 1, 2, 3], x[1, 0, 5, 6], x[1, 1, 0, 0], x[1, 1, 0, 1] = np.inf, np.nan, np.nan, np.nan
+    conv_kwargs = dict(in_channels=2, out_channels=3, kernel_size=3, padding=1)
+    for case in (Case("conv-nonfinite", "Conv2d", conv_kwargs, x.shape),
+                 Case("pool-nonfinite", "MaxPool2d", dict(kernel_size=2), x.shape),
+                 Case("pool-overlap-nonfinite", "MaxPool2d", dict(kernel_size=3, stride=1), x.shape)):
+        module = torch_module(case)
+        layer = build("numpy", case, module, random_state(module, rng))
+        dy = rng.standard_normal(out_shape(case, np.nan_to_num(x)))
+        assert_same_as_torch(run_ours(layer, x, dy), run_torch(module, x, dy), "float64", case.id)
+    for case in (Case("relu-inf-dy", "ReLU", {}, (3, 5), x="zeros"),
+                 Case("pool-inf-dy", "MaxPool2d", dict(kernel_size=2), (2, 1, 4, 4))):
+        module = torch_module(case)
+        layer = build("numpy", case, module, {})
+        xc = make_x(case, rng)
+        dy = rng.standard_normal(out_shape(case, xc))
+        dy.flat[::3] = np.inf
+        assert_same_as_torch(run_ours(layer, xc, dy), run_torch(module, xc, dy), "float64", case.id)
+
+
+BAD_INPUTS = [
+    ("Conv2d", dict(in_channels=2, out_channels=3, kernel_size=3), np.zeros((2, 5, 5)), "4-D"),
+    ("Conv2d", dict(in_channels=2, out_channels=3, kernel_size=3), np.zeros((1, 3, 5, 5)), "channels"),
+    ("Conv2d", dict(in_channels=1, out_channels=1, kernel_size=5), np.zeros((1, 1, 4, 8)), "smaller than the kernel"),
+    ("Conv2d", dict(in_channels=1, out_channels=1, kernel_size=3), np.zeros((1, 1, 5, 5), dtype=np.int64), "floating"),
+    ("MaxPool2d", dict(kernel_size=3), np.zeros((1, 1, 2, 5)), "smaller than the kernel"),
+    ("Linear", dict(in_features=4, out_features=2), np.zeros((3, 5)), "expected (..., 4)"),
+    ("BatchNorm2d", dict(num_features=2), np.zeros((1, 2, 1, 1)), "more than 1 value per channel"),
+    ("BatchNorm1d", dict(num_features=2), np.zeros((3, 2, 2, 2)), "2-D or 3-D"),
+    ("LogSoftmax", dict(dim=2), np.zeros((3, 4)), "out of range"),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs, x, message", BAD_INPUTS, ids=[f"{b[0]}-{b[3]}" for b in BAD_INPUTS])
+def test_numpy_bad_input_is_a_clear_error(cls, kwargs, x, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        getattr(backend_module("numpy"), cls)(**kwargs).forward(x)
+
+
+def test_numpy_bad_calls_are_clear_errors():
+    L = backend_module("numpy")
+    with pytest.raises(ValueError, match="kernel_size"):
+        L.Conv2d(1, 2, kernel_size=0)
+    with pytest.raises(ValueError, match="probability"):
+        L.Dropout(p=1.5)
+    with pytest.raises(ValueError, match="odd"):
+        L.Residual(2, kernel_size=2)
+    with pytest.raises(RuntimeError, match="before forward"):
+        L.ReLU().backward(np.zeros(3))
+    conv = L.Conv2d(1, 2, kernel_size=3)
+    conv.params["weight"] = np.zeros((2, 1, 2, 2))
+    with pytest.raises(ValueError, match=r"params\['weight'\] has shape"):
+        conv.forward(np.zeros((1, 1, 4, 4)))
+    relu = L.ReLU()
+    relu.forward(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="dy has shape"):
+        relu.backward(np.zeros((3, 2)))
+    drop = L.Dropout(p=0.5)
+    drop.mask = np.ones((2, 2))
+    with pytest.raises(ValueError, match="mask has shape"):
+        drop.forward(np.zeros((2, 3)))
+    nll = L.NLLLoss()
+    with pytest.raises(ValueError, match="target values"):
+        nll.forward(np.zeros((2, 3)), np.array([0, 3]))
+    with pytest.raises(ValueError, match="integer class indices"):
+        nll.forward(np.zeros((2, 3)), np.array([0.0, 1.0]))

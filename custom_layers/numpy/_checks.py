@@ -28,8 +28,8 @@ def as_float(x: Any, name: str, ndims: tuple[int, ...] = (), layout: str = "") -
     if x.dtype.kind != "f":
         raise ValueError(f"{name}: expected a floating-point array, got dtype {x.dtype}")
     if ndims and x.ndim not in ndims:
-        ranks = " or ".join(f"{d}-D" for d in ndims)
-        raise ValueError(f"{name}: expected a {ranks} array {layout}, got shape {x.shape}".replace("  ", " "))
+        ranks = " or ".join(f"{d}-D" for d in ndims) + (f" {layout}" if layout else "")
+        raise ValueError(f"{name}: expected a {ranks} array, got shape {x.shape}")
     return x
 
 
@@ -56,6 +56,14 @@ def require_cache(layer: Any) -> Any:
     if cache is None:
         raise RuntimeError(f"{type(layer).__name__}.backward() called before forward()")
     return cache
+
+
+def masked(dy: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """np.where(keep, dy, 0): a multiply is ~10x faster than where() on a boolean mask, but 0 * inf is
+    NaN where torch's where() gives 0, so fall back to where() when dy holds inf or NaN."""
+    with np.errstate(invalid="ignore"):  # the NaN of 0 * inf is replaced below
+        dx = dy * keep
+    return dx if np.isfinite(dx).all() else np.where(keep, dy, 0)
 
 
 def torch_default_init(shape: tuple, fan_in: int) -> np.ndarray:

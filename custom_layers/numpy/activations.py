@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from lenet_parity.custom_layers.numpy._checks import as_float, require_cache, upstream
+from lenet_parity.custom_layers.numpy._checks import as_float, masked, require_cache, upstream
 
 
 class ReLU:
@@ -25,7 +25,7 @@ class ReLU:
     def backward(self, dy: Any) -> np.ndarray:
         positive, dtype = require_cache(self)
         dy = upstream(dy, positive.shape, dtype, "ReLU")
-        return np.where(positive, dy, 0)  # where, not dy * mask: an inf in dy must not become NaN
+        return masked(dy, positive)
 
     def __repr__(self) -> str:
         return "ReLU()"

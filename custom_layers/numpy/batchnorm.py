@@ -1,7 +1,8 @@
 """BatchNorm2d and BatchNorm1d in NumPy, mirroring torch.nn.BatchNorm2d / BatchNorm1d.
 
 Training normalises with the batch's biased variance but stores the unbiased one in ``running_var``
-(running = (1 - momentum) * running + momentum * batch, as torch); evaluation uses the running stats.
+(running = (1 - momentum) * running + momentum * batch, as torch; momentum=None: a cumulative average);
+evaluation uses the running stats.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ class _BatchNorm:
     ndims: tuple[int, ...] = ()
     layout = ""
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1):
         self.num_features = positive_int(num_features, "num_features")
         if not eps > 0:
             raise ValueError(f"{type(self).__name__}: eps must be > 0, got {eps!r}")
-        if momentum is None or not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"{type(self).__name__}: momentum must be a float in [0, 1] (None, torch's "
-                             f"cumulative average, is not supported), got {momentum!r}")
-        self.eps, self.momentum = float(eps), float(momentum)
+        if momentum is not None and not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None, got {momentum!r}")
+        self.eps, self.momentum = float(eps), momentum
+        self.num_batches_tracked = 0  # momentum=None makes the running stats a cumulative average, as in torch
         c = self.num_features
         self.params: dict[str, np.ndarray] = {
             "weight": np.ones(c, np.float32), "bias": np.zeros(c, np.float32),
@@ -52,7 +53,8 @@ class _BatchNorm:
             mean = x.mean(axis=axes)
             xc = x - mean.reshape(bshape)
             var = (xc * xc).mean(axis=axes)  # biased: divides by n, as torch normalises
-            m = self.momentum
+            self.num_batches_tracked += 1
+            m = 1.0 / self.num_batches_tracked if self.momentum is None else self.momentum
             running_mean = param(self, "running_mean", (c,), x.dtype)
             running_var = param(self, "running_var", (c,), x.dtype)
             self.params["running_mean"] = (1 - m) * running_mean + m * mean
@@ -78,7 +80,7 @@ class _BatchNorm:
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine=True, track_running_stats=True)")
+                f"affine=True, bias=True, track_running_stats=True)")
 
 
 class BatchNorm2d(_BatchNorm):

@@ -39,7 +39,8 @@ class Conv2d:
         if x.shape[1] != self.in_channels:
             raise ValueError(f"Conv2d.forward: x has {x.shape[1]} channels, expected {self.in_channels}")
         w = param(self, "weight", (self.out_channels, self.in_channels, *self.kernel_size), x.dtype)
-        g = geometry(x.shape, self.kernel_size, self.stride, self.padding, "Conv2d.forward")
+        g = geometry(x.shape, self.kernel_size, self.stride, self.padding, "Conv2d.forward",
+                     wide=bool(np.isfinite(x).all() and np.isfinite(w).all()))
         cols = im2col(x, g)  # (N, C*kh*kw, ho*pitch)
         w2 = w.reshape(self.out_channels, -1)  # (O, C*kh*kw)
         y = np.matmul(w2, cols)  # (N, O, ho*pitch)
@@ -52,8 +53,10 @@ class Conv2d:
         cols, w2, g, dtype = require_cache(self)
         dy = upstream(dy, (g.n, self.out_channels, g.ho, g.wo), dtype, "Conv2d")
         dy_wide = widen(dy, g)  # (N, O, ho*pitch), zeros in the garbage columns
-        dw = np.matmul(dy_wide, cols.transpose(0, 2, 1)).sum(axis=0)  # (O, C*kh*kw)
-        self.grads = {"weight": dw.reshape(self.out_channels, self.in_channels, *self.kernel_size)}
+        # cols @ dy_wide^T, not dy_wide @ cols^T: the same sums, but BLAS is ~2x faster at this shape
+        dw = np.matmul(cols, dy_wide.transpose(0, 2, 1)).sum(axis=0).T  # (O, C*kh*kw)
+        self.grads = {"weight": np.ascontiguousarray(dw).reshape(self.out_channels, self.in_channels,
+                                                                 *self.kernel_size)}
         if self.has_bias:
             self.grads["bias"] = dy.sum(axis=(0, 2, 3))
         return col2im(np.matmul(w2.T, dy_wide), g)  # (N, C, H, W)

@@ -1,7 +1,8 @@
 """Dropout in NumPy, mirroring torch.nn.Dropout: inverted dropout, y = x * mask, mask in {0, 1/(1-p)}.
 
 Set ``layer.mask`` (x's shape) to share torch's mask in a check; while it is None each training forward
-draws a new one from NumPy's global generator (seeded by seed_everything). Evaluation is the identity.
+draws a new one (from NumPy's global generator, which seed_everything seeds, unless ``seed`` is given).
+Evaluation is the identity.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from lenet_parity.custom_layers.numpy._checks import as_float, require_cache, up
 class Dropout:
     array_kind = "numpy"
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, *, seed: int | None = None):
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
         self.p = float(p)
+        self.rng = np.random if seed is None else np.random.default_rng(seed)  # global: seed_everything's
         self.mask: Any = None  # injected mask; None draws a fresh one per forward
         self.training = True
         self.params: dict[str, np.ndarray] = {}
@@ -29,7 +31,7 @@ class Dropout:
     def _draw(self, shape: tuple, dtype: np.dtype) -> np.ndarray:
         if self.p == 1.0:  # torch returns zeros rather than dividing by 1 - p = 0
             return np.zeros(shape, dtype)
-        keep = np.random.random_sample(shape) >= self.p  # kept with probability 1 - p (torch's bernoulli)
+        keep = self.rng.random(shape) >= self.p  # kept with probability 1 - p (torch's bernoulli)
         return keep.astype(dtype) / dtype.type(1 - self.p)  # divide like torch, not multiply by 1/(1-p)
 
     def forward(self, x: Any) -> np.ndarray:

@@ -1,7 +1,7 @@
 """im2col / col2im: unfold (N, C, H, W) into window columns for one matmul, and fold gradients back.
 
-Mirrors torch.nn.functional.unfold / fold. A loop over the kh*kw kernel offsets copies (or adds) one
-strided slice per offset; nothing loops over pixels or batch items.
+Mirrors torch.nn.functional.unfold / fold. One strided view (or a loop over the kh*kw kernel offsets)
+copies the windows, a loop over the offsets adds them back; nothing loops over pixels or batch items.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,10 @@ class Geometry:
     pw: int
     ho: int  # output height and width
     wo: int
-    # Row pitch of the column grid. With stride 1 it is the padded width: every kernel offset is then
-    # ONE contiguous run of the flattened padded input (the "wide" trick), and the pitch - wo extra
-    # columns per row hold garbage that narrow() drops and widen() zeroes. Otherwise pitch == wo.
+    # The "wide" trick (stride 1 only): the column grid's rows are the padded width long, so every kernel
+    # offset is ONE contiguous run of the flattened padded input; the pitch - wo extra columns per row hold
+    # other pixels, which narrow() drops and widen() multiplies by zero. Otherwise pitch == wo.
+    wide: bool
     pitch: int
 
     @property
@@ -38,21 +40,19 @@ class Geometry:
     def wp(self) -> int:
         return self.w + 2 * self.pw
 
-    @property
-    def wide(self) -> bool:
-        return (self.sh, self.sw) == (1, 1)
-
 
 def geometry(shape: tuple, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
-             name: str = "layer") -> Geometry:
+             name: str = "layer", wide: bool = True) -> Geometry:
+    """The window grid; ``wide=False`` forbids the wide trick (its extra columns would turn an inf of x
+    into 0 * inf = NaN in the weight gradient, where torch stays finite)."""
     n, c, h, w = shape
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1  # torch's floor mode
     if h + 2 * ph < kh or w + 2 * pw < kw:
         raise ValueError(f"{name}: input {h}x{w} (padded {h + 2 * ph}x{w + 2 * pw}) is smaller than "
                          f"the kernel {kh}x{kw}")
-    pitch = w + 2 * pw if (sh, sw) == (1, 1) else wo
-    return Geometry(n, c, h, w, kh, kw, sh, sw, ph, pw, ho, wo, pitch)
+    wide = wide and (sh, sw) == (1, 1)
+    return Geometry(n, c, h, w, kh, kw, sh, sw, ph, pw, ho, wo, wide, w + 2 * pw if wide else wo)
 
 
 def _padded_flat(x: np.ndarray, g: Geometry) -> np.ndarray:
@@ -70,12 +70,10 @@ def im2col(x: np.ndarray, g: Geometry) -> np.ndarray:
     """(N, C, H, W) -> cols (N, C*kh*kw, ho*pitch), rows ordered (c, i, j) like weight.reshape(O, -1)."""
     length = g.ho * g.pitch
     cols = np.empty((g.n, g.c, g.kh, g.kw, length), dtype=x.dtype)
-    if g.wide:
+    if g.wide:  # offset (i, j) is the run flat[..., i*wp + j : i*wp + j + length]: one strided view
         flat = _padded_flat(x, g)
-        for i in range(g.kh):
-            for j in range(g.kw):
-                start = i * g.wp + j
-                cols[:, :, i, j] = flat[:, :, start:start + length]
+        sn, sc, s1 = flat.strides
+        cols[...] = as_strided(flat, cols.shape, (sn, sc, g.wp * s1, s1, s1), writeable=False)
     else:
         xp = x if g.ph == g.pw == 0 else np.pad(x, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
         for i in range(g.kh):

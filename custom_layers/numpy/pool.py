@@ -1,7 +1,7 @@
 """MaxPool2d in NumPy, mirroring torch.nn.MaxPool2d (floor mode, no padding or dilation).
 
 Torch routes each window's gradient to the FIRST maximum in row-major order (a later element must be
-strictly greater to win), and sums the gradients of overlapping windows; so do we.
+strictly greater to win; a NaN always wins), and sums the gradients of overlapping windows; so do we.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lenet_parity.custom_layers.numpy._checks import as_float, pair, require_cache, upstream
+from lenet_parity.custom_layers.numpy._checks import as_float, masked, pair, require_cache, upstream
 from lenet_parity.custom_layers.numpy.im2col import geometry
 
 
@@ -26,8 +26,10 @@ class MaxPool2d:
         self.grads: dict[str, np.ndarray] = {}
         self._cache = None
 
-    def _windows(self, g):
-        """(offset index, row slice, column slice) of every kernel offset, in row-major order."""
+    @staticmethod
+    def _offsets(g):
+        """(offset index k, row slice, column slice) for each kernel offset in row-major order: the slices
+        pick that offset's element of every window, an (N, C, ho, wo) view."""
         for i in range(g.kh):
             for j in range(g.kw):
                 yield (i * g.kw + j, slice(i, i + g.sh * (g.ho - 1) + 1, g.sh),
@@ -36,17 +38,19 @@ class MaxPool2d:
     def forward(self, x: Any) -> np.ndarray:
         x = as_float(x, "MaxPool2d.forward", (4,), "(N, C, H, W)")
         g = geometry(x.shape, self.kernel_size, self.stride, (0, 0), "MaxPool2d.forward")
-        y = idx = None
-        for k, rows, cols in self._windows(g):
-            v = x[:, :, rows, cols]  # (N, C, ho, wo): this offset's element of every window
-            if y is None:
-                y, idx = v.copy(), np.zeros(v.shape, dtype=np.int16 if g.kh * g.kw < 2**15 else np.int64)
+        y = np.empty((g.n, g.c, g.ho, g.wo), dtype=x.dtype)
+        idx = np.zeros(y.shape, dtype=np.int8 if g.kh * g.kw <= 127 else np.int32)  # argmax offset
+        for k, rows, cols in self._offsets(g):
+            v = x[:, :, rows, cols]
+            if k == 0:
+                y[...] = v
                 continue
-            # strictly greater, so ties keep the earlier offset; a NaN always takes over, as in torch's
-            # kernel (`val > maxval || isnan(val)`)
-            better = (v > y) | np.isnan(v)
-            np.copyto(y, v, where=better)
-            np.copyto(idx, k, where=better)
+            better = v > y  # strict: a tie keeps the earlier offset
+            idx += better * (idx.dtype.type(k) - idx)  # idx = k where better; arithmetic beats masking
+            np.maximum(y, v, out=y)  # propagates NaN, like torch
+        if np.isnan(y).any():  # torch's kernel takes any NaN (`val > max || isnan(val)`): the last one wins
+            for k, rows, cols in self._offsets(g):
+                idx[np.isnan(x[:, :, rows, cols])] = k
         self._cache = (idx, g, x.dtype)
         return y  # (N, C, ho, wo)
 
@@ -55,12 +59,11 @@ class MaxPool2d:
         dy = upstream(dy, (g.n, g.c, g.ho, g.wo), dtype, "MaxPool2d")
         dx = np.zeros((g.n, g.c, g.h, g.w), dtype=dtype)
         overlapping = g.sh < g.kh or g.sw < g.kw
-        for k, rows, cols in self._windows(g):
-            hit = idx == k
-            if overlapping:  # one input element can be the max of several windows: sum their gradients
-                dx[:, :, rows, cols] += np.where(hit, dy, 0)
+        for k, rows, cols in self._offsets(g):
+            if overlapping:  # an element can be the max of several windows: sum their gradients
+                dx[:, :, rows, cols] += masked(dy, idx == k)
             else:
-                np.copyto(dx[:, :, rows, cols], dy, where=hit)
+                dx[:, :, rows, cols] = masked(dy, idx == k)
         return dx
 
     def __repr__(self) -> str:

@@ -7,6 +7,7 @@ torch does; evaluation (training = False) normalises with running_mean and runni
 from __future__ import annotations
 
 from math import sqrt
+from operator import mul
 
 from lenet_parity.custom_layers.python._lists import (check_same_shape, check_shape, join_channels, positive_int,
                                                       split_channels)
@@ -22,9 +23,9 @@ class _BatchNorm:
     def __init__(self, num_features, eps=1e-5, momentum=0.1):
         self.num_features = positive_int(num_features, "num_features")
         if not eps > 0:
-            raise ValueError(f"eps must be positive, got {eps!r}")
+            raise ValueError(f"{type(self).__name__}: eps must be positive, got {eps!r}")
         if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1] or None, got {momentum!r}")
+            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None, got {momentum!r}")
         self.eps, self.momentum = float(eps), momentum
         self.training = True
         self.num_batches_tracked = 0  # momentum=None makes the running stats a cumulative average, as in torch
@@ -70,7 +71,7 @@ class _BatchNorm:
         shape, x_hats, inv_stds, weight, training = self._cache
         check_same_shape(dy, shape, f"{type(self).__name__}.backward")
         dy_chans = split_channels(dy)
-        dw = [sum([g * v for g, v in zip(dy_c, xh)]) for dy_c, xh in zip(dy_chans, x_hats)]
+        dw = [sum(map(mul, dy_c, xh)) for dy_c, xh in zip(dy_chans, x_hats)]
         db = [sum(dy_c) for dy_c in dy_chans]
         self.grads = {"weight": dw, "bias": db}
         if not training:  # the running statistics are constants: dx = dy * weight / sqrt(running_var + eps)

@@ -53,6 +53,13 @@ def pad(x: list, ph: int, pw: int) -> list:
              for ch in img] for img in x]
 
 
+def to_nchw(y_flat: list[list[float]], n_batch: int, h_out: int, w_out: int) -> list:
+    """(C, N*H*W) channel rows -> (N, C, H, W) nested lists."""
+    size = h_out * w_out
+    return [[[y_c[i:i + w_out] for i in range(n * size, (n + 1) * size, w_out)] for y_c in y_flat]
+            for n in range(n_batch)]
+
+
 class Conv2d:
     """y[n, o] = bias[o] + sum over (c, ky, kx) of weight[o, c, ky, kx] * x_padded[n, c, oy*sh + ky, ox*sw + kx]."""
 
@@ -82,7 +89,8 @@ class Conv2d:
             raise ValueError(f"{who}: expected x with {self.in_channels} channels, got {c_in}")
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         if height + 2 * ph < kh or width + 2 * pw < kw:
-            raise ValueError(f"{who}: padded input {height + 2 * ph}x{width + 2 * pw} is smaller than the kernel {kh}x{kw}")
+            raise ValueError(f"{who}: padded input {height + 2 * ph}x{width + 2 * pw} is smaller than "
+                             f"the kernel {kh}x{kw}")
         weight = checked_param(self, "weight", (self.out_channels, self.in_channels, kh, kw))
         # without a bias, adding 0.0 changes no value, and one code path is easier to read
         bias = checked_param(self, "bias", (self.out_channels,)) if self.has_bias else [0.0] * self.out_channels
@@ -120,9 +128,3 @@ class Conv2d:
             s += f", padding={self.padding}"
         return s + (")" if self.has_bias else ", bias=False)")
 
-
-def to_nchw(y_flat: list[list[float]], n_batch: int, h_out: int, w_out: int) -> list:
-    """(C, N*H*W) channel rows -> (N, C, H, W) nested lists."""
-    size = h_out * w_out
-    return [[[y_c[i:i + w_out] for i in range(n * size, (n + 1) * size, w_out)] for y_c in y_flat]
-            for n in range(n_batch)]

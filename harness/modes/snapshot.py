@@ -1,0 +1,56 @@
+"""The snapshot mode: each layer alone against Phase 0 (no torch at check time).
+
+The recorded input and params go in and the output is compared; the recorded gradient of the output goes
+in and the gradients of the input and of each param are compared (batchnorm: also its running stats after
+the forward; dropout: torch's recorded mask is injected). The loss gets the recorded log-probabilities.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from lenet_parity.errors import UserInputError
+from lenet_parity.harness.layer_case import Case, run_case
+from lenet_parity.harness.results import CheckResult
+from lenet_parity.harness.tolerances import Tolerance
+from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
+from lenet_parity.reference.phase0_format import REGENERATE, LayerRecord, Phase0
+
+MODE = "snapshot"
+
+
+def _record(phase0: Phase0, name: str, dtype: str) -> LayerRecord:
+    for model in ("lenet", "lenet_variants"):
+        capture = phase0.captures.get((model, dtype))
+        if capture is not None and any(r.name == name for r in capture.layers):
+            return capture.layer(name)
+    raise UserInputError(f"{phase0.path}: Phase 0 has no {dtype} record of layer {name!r}; run: {REGENERATE}")
+
+
+def snapshot_case(phase0: Phase0, name: str, dtype: str) -> tuple[LayerSpec, Case]:
+    """The layer's spec and its Phase 0 case: recorded inputs in, torch's recorded outputs expected."""
+    if name == LOSS_SPEC.name:
+        capture = phase0.capture("lenet", dtype)
+        return LOSS_SPEC, Case(x=capture.log_probs, targets=capture.targets,
+                               expected={"loss": capture.loss, "grad_input": capture.dlogp})
+    r = _record(phase0, name, dtype)
+    expected: dict[str, Any] = {"output": r.y, **r.buffers_after, "grad_input": r.dx}
+    expected.update({f"grad_{k}": v for k, v in r.grads.items()})
+    return LayerSpec(r.name, r.kind, r.cls, dict(r.kwargs)), Case(x=r.x, dy=r.dy, params=r.params, mask=r.mask,
+                                                                  expected=expected)
+
+
+def run_snapshot(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *, dtype: str,
+                 phase0: Phase0 | None, weights_path: Path | None = None, tol: Tolerance | None = None,
+                 **_: Any) -> list[CheckResult]:
+    """Every named layer on its Phase 0 record: outputs in forward order, then gradients in backward order."""
+    if phase0 is None:
+        raise UserInputError(f"the snapshot mode needs Phase 0 (phase0/_reference.json); run: {REGENERATE}")
+    forward, backward = [], []
+    for name in layer_names:
+        spec, case = snapshot_case(phase0, name, dtype)
+        f_rows, b_rows = run_case(spec, make_layer, case, layer_name=name, mode=MODE, dtype=dtype, tol=tol)
+        forward += f_rows
+        backward = b_rows + backward  # the backward pass visits layers in reverse
+    return forward + backward

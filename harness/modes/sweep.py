@@ -1,0 +1,188 @@
+"""The sweep mode: each layer alone against torch.nn.functional on seeded configurations beyond LeNet's shapes.
+
+Each layer runs on its own constructor arguments with other input shapes (N=1, non-square, more channels);
+the first layer of each class also runs the class's extra configurations (stride, padding, non-square
+kernels, overlapping pools, no bias, other dims). Inputs include the nasty cases: tied maxima in pool
+windows, exact zeros at ReLU, logits of magnitude 1e4. Upstream gradients are random, never all ones.
+A configuration a layer's constructor cannot take (a user's --impl without ``stride``) is skipped, with a note.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from lenet_parity.harness.layer_case import Case, run_case
+from lenet_parity.harness.layer_factory import layer_catalogue
+from lenet_parity.harness.results import CheckResult
+from lenet_parity.harness.tolerances import Tolerance
+from lenet_parity.reference.layers import LayerSpec
+
+MODE = "sweep"
+
+
+@dataclass(frozen=True)
+class Config:
+    shape: tuple  # the input's shape
+    inputs: str = "normal"  # normal, ties (values k/2: tied maxima), zeros (30% exact zeros), huge (scale 1e4)
+    kwargs: dict | None = None  # None: the layer's own constructor arguments
+
+    def label(self) -> str:
+        args = "" if self.kwargs is None else " " + ", ".join(f"{k}={v}" for k, v in self.kwargs.items())
+        inputs = "" if self.inputs == "normal" else f" {self.inputs}"
+        return f"x{self.shape}{inputs}{args}"
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def own_configs(spec: LayerSpec) -> list[Config]:
+    """Other input shapes for the layer as it is built in LeNet."""
+    kw = spec.kwargs
+    if spec.cls == "Conv2d":
+        (kh, kw_), c = _pair(kw["kernel_size"]), kw["in_channels"]
+        return [Config((1, c, kh + 3, kw_ + 1)), Config((3, c, kh + 2, kw_ + 6))]
+    if spec.cls == "MaxPool2d":
+        kh, kw_ = _pair(kw["kernel_size"])
+        return [Config((1, 3, 3 * kh + 1, 4 * kw_ + 1)), Config((2, 4, 3 * kh, 2 * kw_), "ties")]
+    if spec.cls == "Linear":
+        return [Config((1, kw["in_features"])), Config((5, kw["in_features"]))]
+    if spec.cls == "BatchNorm2d":
+        return [Config((2, kw["num_features"], 3, 5)), Config((1, kw["num_features"], 4, 3))]
+    if spec.cls == "BatchNorm1d":
+        return [Config((3, kw["num_features"])), Config((2, kw["num_features"]), "huge")]
+    if spec.cls == "Residual":
+        return [Config((1, kw["channels"], 5, 7)), Config((2, kw["channels"], 4, 4))]
+    return {
+        "ReLU": [Config((1, 3, 5, 7), "zeros"), Config((4, 10), "zeros")],
+        "Flatten": [Config((1, 3, 4, 5)), Config((2, 16, 4, 4))],
+        "LogSoftmax": [Config((1, 10)), Config((3, 10), "huge"), Config((4, 10), "ties")],
+        "NLLLoss": [Config((1, 10)), Config((6, 10), "huge"), Config((5, 3))],
+        "Dropout": [Config((1, 3, 4, 5)), Config((2, 7))],
+    }.get(spec.cls, [])
+
+
+EXTRA_CONFIGS: dict[str, list[Config]] = {  # other constructor arguments, run once per class
+    "Conv2d": [
+        Config((2, 3, 9, 8), kwargs=dict(in_channels=3, out_channels=4, kernel_size=3, stride=2)),
+        Config((1, 2, 5, 6), kwargs=dict(in_channels=2, out_channels=3, kernel_size=3, padding=1)),
+        Config((2, 2, 7, 5), kwargs=dict(in_channels=2, out_channels=5, kernel_size=(3, 2), stride=(2, 1), padding=(1, 2))),
+        Config((2, 4, 3, 5), kwargs=dict(in_channels=4, out_channels=2, kernel_size=1, bias=False)),
+    ],
+    "MaxPool2d": [  # overlapping windows share tied maxima: the gradient goes to the first, and sums
+        Config((2, 3, 9, 7), "ties", kwargs=dict(kernel_size=3, stride=2)),
+        Config((1, 2, 5, 6), "ties", kwargs=dict(kernel_size=2, stride=1)),
+        Config((2, 2, 6, 9), kwargs=dict(kernel_size=(2, 3), stride=(1, 2))),
+        Config((1, 2, 7, 8), kwargs=dict(kernel_size=3)),  # floor mode drops the last row and column
+    ],
+    "Linear": [
+        Config((2, 7), kwargs=dict(in_features=7, out_features=3)),
+        Config((3, 5), kwargs=dict(in_features=5, out_features=4, bias=False)),
+    ],
+    "Flatten": [Config((2, 3, 4, 5), kwargs=dict(start_dim=2)), Config((2, 3, 4, 5), kwargs=dict(start_dim=1, end_dim=2))],
+    "LogSoftmax": [Config((3, 7), "huge", kwargs=dict(dim=-1)), Config((2, 6), "ties", kwargs=dict(dim=1))],
+    "BatchNorm2d": [Config((2, 3, 4, 5), kwargs=dict(num_features=3, eps=1e-3, momentum=0.3))],
+    "BatchNorm1d": [Config((4, 5), kwargs=dict(num_features=5, eps=1e-3, momentum=0.3)),
+                    Config((2, 5, 3), kwargs=dict(num_features=5))],  # (N, C, L) input
+    "Dropout": [Config((3, 6), kwargs=dict(p=0.2))],
+    "Residual": [Config((2, 2, 6, 5), kwargs=dict(channels=2, kernel_size=5)),
+                 Config((1, 3, 3, 4), kwargs=dict(channels=3, kernel_size=1))],
+}
+
+
+def _params(spec: LayerSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Random params of torch's shapes, scaled by 1/sqrt(fan_in) so outputs stay near unit size."""
+    kw = spec.kwargs
+    if spec.cls in ("Conv2d", "Residual"):
+        o, c = (kw["out_channels"], kw["in_channels"]) if spec.cls == "Conv2d" else (kw["channels"],) * 2
+        kh, kw_ = _pair(kw.get("kernel_size", 3))
+        shapes = {"weight": (o, c, kh, kw_), "bias": (o,)}
+        fan_in = c * kh * kw_
+    elif spec.cls == "Linear":
+        shapes, fan_in = {"weight": (kw["out_features"], kw["in_features"]), "bias": (kw["out_features"],)}, kw["in_features"]
+    elif spec.cls.startswith("BatchNorm"):
+        c = kw["num_features"]
+        return {"weight": 1 + 0.3 * rng.standard_normal(c), "bias": 0.3 * rng.standard_normal(c),
+                "running_mean": rng.standard_normal(c), "running_var": rng.uniform(0.5, 2.0, c)}
+    else:
+        return {}
+    if not kw.get("bias", True):
+        del shapes["bias"]
+    return {k: rng.standard_normal(s) / np.sqrt(fan_in) for k, s in shapes.items()}
+
+
+def _inputs(config: Config, rng: np.random.Generator) -> np.ndarray:
+    if config.inputs == "ties":
+        return rng.integers(-2, 3, config.shape) / 2  # few distinct values: many windows hold a tied maximum
+    x = rng.standard_normal(config.shape)
+    if config.inputs == "zeros":
+        x[rng.random(config.shape) < 0.3] = 0.0  # torch's ReLU passes no gradient at exactly 0
+    elif config.inputs == "huge":
+        x *= 1e4  # exp() overflows unless the maximum is subtracted first
+    return x
+
+
+def sweep_case(spec: LayerSpec, config: Config, dtype: str, seed_key: str) -> Case:
+    """Seeded inputs and params (the same values in both dtypes), and torch's answer for them."""
+    from lenet_parity.harness.modes import sweep_torch  # torch is imported only when a sweep runs
+
+    rng = np.random.default_rng(zlib.crc32(seed_key.encode()))
+    x = _inputs(config, rng).astype(dtype)
+    params = {k: v.astype(dtype) for k, v in _params(spec, rng).items()}
+    mask = targets = None
+    if spec.cls == "Dropout":
+        p = spec.kwargs.get("p", 0.5)
+        mask = (rng.random(config.shape) >= p).astype(dtype) / np.asarray(1 - p, dtype)  # torch divides by 1 - p
+    if spec.cls == "NLLLoss":
+        targets = rng.integers(0, config.shape[1], config.shape[0])
+        x = sweep_torch.log_softmax(x, dtype)  # the loss reads log-probabilities
+    expected, dy = sweep_torch.reference(spec, x, params, dtype, rng, mask=mask, targets=targets)
+    return Case(x=x, dy=dy, params=params, mask=mask, targets=targets, expected=expected, label=config.label())
+
+
+def run_sweep(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *, dtype: str, phase0: Any = None,
+              weights_path: Path | None = None, tol: Tolerance | None = None, notes: list[str] | None = None,
+              **_: Any) -> list[CheckResult]:
+    """Every named layer on its sweep configurations, case by case (forward rows, then backward rows)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tensors this small run ~10x slower with several threads on a busy machine
+    try:
+        return _sweep(layer_names, make_layer, dtype=dtype, phase0=phase0, tol=tol, notes=notes)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _sweep(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *, dtype: str, phase0: Any,
+           tol: Tolerance | None, notes: list[str] | None) -> list[CheckResult]:
+    catalogue = layer_catalogue(phase0)
+    accepts = getattr(make_layer, "accepts", lambda spec: True)
+    seen_classes: set[str] = set()
+    results: list[CheckResult] = []
+    for name in layer_names:
+        spec = catalogue[name][1]
+        configs = own_configs(spec)
+        if spec.cls not in seen_classes:
+            configs += EXTRA_CONFIGS.get(spec.cls, [])
+            seen_classes.add(spec.cls)
+        skipped = []
+        for config in configs:
+            case_spec = spec if config.kwargs is None else replace(spec, kwargs=config.kwargs)
+            if not accepts(case_spec):
+                skipped.append(config)
+                continue
+            case = sweep_case(case_spec, config, dtype, f"{name}/{config.label()}")
+            forward, backward = run_case(case_spec, make_layer, case, layer_name=name, mode=MODE, dtype=dtype, tol=tol)
+            results += forward + backward
+        if skipped and notes is not None:
+            keys = sorted({k for c in skipped for k in (c.kwargs or {}) if k not in spec.kwargs})
+            note = (f"sweep: {name}: skipped {len(skipped)} configuration(s) needing constructor arguments "
+                    f"{getattr(make_layer, 'label', 'the layer')} does not take ({', '.join(keys)})")
+            notes.append(note)
+    return results

@@ -1,0 +1,150 @@
+"""The train mode: N steps of SGD with momentum (torch.optim.SGD) on real MNIST batches, hybrid LeNet against torch.
+
+Both models start from the same weights and see the same batches and dropout masks; compared are the loss
+at every step (layer "loss", tensor "loss", case "step k") and, after the last step, each checked layer's
+params (tensors "weight", "bias") and batchnorm running stats, so drift that one batch hides shows up.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from lenet_parity.errors import UserInputError
+from lenet_parity.harness.compare import compare
+from lenet_parity.harness.modes.hybrid import (BASE, backward_pass, build_layers, capture_threads, forward_pass,
+                                               group_layers, swapped_copy, torch_model)
+from lenet_parity.harness.results import CheckResult
+from lenet_parity.harness.swap import SKIPPED_BUFFERS, SwapError
+from lenet_parity.harness.tolerances import Tolerance, tolerance
+from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
+from lenet_parity.reference.phase0_format import Phase0
+
+MODE = "train"
+
+
+def mnist_batches(data_root: Path, steps: int, batch_size: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The first ``steps`` batches of epoch 1 of the training loop's seeded order over MNIST's 60,000 images."""
+    import torchvision
+
+    from lenet_parity.reference.data_fetch import dataset_spec, fetch_hint, raw_folder
+    from lenet_parity.reference.datasets import DATASETS, normalise
+    from lenet_parity.reference.training import batch_order
+
+    raw = raw_folder("mnist", data_root)
+    missing = [f.name for f in dataset_spec("mnist").files if not (raw / f.name).is_file()]
+    if missing:
+        raise UserInputError(f"MNIST not found in {raw} (missing {', '.join(missing)}); {fetch_hint('mnist')}")
+    train = torchvision.datasets.MNIST(str(data_root), train=True, download=False)
+    order = batch_order(len(train.targets), batch_size, seed, 1)
+    if steps > len(order):
+        raise UserInputError(f"--steps {steps} is more than one epoch ({len(order)} batches of {batch_size})")
+    mean, std = DATASETS["mnist"].fixed_stats
+    return [(normalise(train.data[idx].unsqueeze(1), mean, std), train.targets[idx].to(torch.int64))
+            for idx in order[:steps]]  # (B, 1, 28, 28) float32, (B,) int64
+
+
+def _train(net: torch.nn.Module, loss_fn: Callable, batches: list, dtype: torch.dtype, *, lr: float,
+           momentum: float, masks_for_step: Callable[[int], Callable]) -> tuple[list[torch.Tensor], list[dict]]:
+    """SGD with momentum over the batches; the loss of each step and the dropout masks it used."""
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
+    losses, masks = [], []
+    for step, (x, y) in enumerate(batches, start=1):
+        optimizer.zero_grad(set_to_none=True)
+        try:
+            p = forward_pass(net, x.to(dtype), y, loss_fn, masks_for_step(step))
+            backward_pass(p)
+        except SwapError as exc:
+            exc.step = step  # for the report: when the layer broke
+            raise
+        optimizer.step()
+        losses.append(p.loss.detach().clone())
+        masks.append(p.masks)
+    return losses, masks
+
+
+def _state(net: torch.nn.Module, name: str) -> dict[str, torch.Tensor]:
+    """A layer's params and buffers by name (weight, bias, running_mean, running_var)."""
+    module = getattr(net, name)
+    tensors = dict(module.named_parameters(recurse=False))
+    tensors.update((k, v) for k, v in module.named_buffers(recurse=False) if k not in SKIPPED_BUFFERS)
+    return tensors
+
+
+def train_model(model: str, specs: list[LayerSpec], make_layer: Callable[[LayerSpec], Any], *, dtype: str,
+                weights_path: Path, seed: int, batches: list, tol: Tolerance | None, lr: float,
+                momentum: float) -> list[CheckResult]:
+    tdtype = getattr(torch, dtype)
+    pristine = torch_model(model, dtype, weights_path, seed=seed)
+    generator = torch.Generator().manual_seed(seed)
+
+    def draw(name: str, shape: tuple, mdtype: torch.dtype) -> torch.Tensor:
+        p = getattr(pristine, name).p
+        return torch.bernoulli(torch.full(shape, 1 - p, dtype=mdtype), generator=generator) / (1 - p)
+
+    ref = copy.deepcopy(pristine)
+    ref_losses, ref_masks = _train(ref, F.nll_loss, batches, tdtype, lr=lr, momentum=momentum,
+                                   masks_for_step=lambda step: draw)
+    label = "" if model == BASE else f"{model}, "
+    errors: list[CheckResult] = []
+    failed: set[str] = set()
+    while True:  # a layer that crashes is reported and training repeated without it
+        layers, build_errors = build_layers([s for s in specs if s.name not in failed], make_layer)
+        for name, message in build_errors.items():
+            errors.append(CheckResult(name, "output", MODE, dtype, error=message, case=f"{label}build"))
+            failed.add(name)
+        try:
+            net, loss_fn = swapped_copy(pristine, layers)
+            losses, _ = _train(net, loss_fn, batches, tdtype, lr=lr, momentum=momentum,
+                               masks_for_step=lambda step: lambda name, shape, mdtype: ref_masks[step - 1].get(name))
+            break
+        except SwapError as exc:
+            if exc.layer_name not in layers:
+                raise
+            tensor = "grad_input" if exc.stage == "backward" else ("loss" if exc.layer_name == LOSS_SPEC.name else "output")
+            errors.append(CheckResult(exc.layer_name, tensor, MODE, dtype, error=str(exc), case=f"{label}step {exc.step}"))
+            failed.add(exc.layer_name)
+
+    def row(layer: str, tensor: str, actual: Any, expected: Any, kind: str, case: str) -> CheckResult:
+        atol, rtol = (tol[0], tol[1]) if tol else tolerance(dtype, kind)[:2]
+        return CheckResult(layer, tensor, MODE, dtype, case=case,
+                           comparison=compare(actual, expected, atol=atol, rtol=rtol, name=f"{layer}.{tensor}"))
+
+    results = errors + [row(LOSS_SPEC.name, "loss", got, want, "train_loss", f"{label}step {k}")
+                        for k, (got, want) in enumerate(zip(losses, ref_losses), start=1)]
+    for spec in specs:
+        if spec.name == LOSS_SPEC.name or spec.name in failed:
+            continue
+        got = _state(net, spec.name)
+        for key, want in _state(ref, spec.name).items():
+            results.append(row(spec.name, key, got.get(key), want, "train_param", f"{label}after {len(batches)} steps"))
+    return results
+
+
+def run_train(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *, dtype: str, phase0: Phase0 | None,
+              weights_path: Path, tol: Tolerance | None = None, steps: int = 20, lr: float = 0.01,
+              momentum: float = 0.9, batch_size: int = 64, data_root: Path = Path("data"), seed: int = 42,
+              **_options: Any) -> list[CheckResult]:
+    """The named layers swapped into LeNet, trained ``steps`` SGD steps next to pure torch from the same weights.
+
+    Batches: the first ``steps`` of the training loop's seeded order (reference/training.py's batch_order,
+    epoch 1) over MNIST's training images, no augmentation. Layers of the variants model train in
+    LeNet(VARIANTS_CONFIG) seeded like Phase 0, with dropout masks drawn once and shared.
+    """
+    if steps < 1 or batch_size < 2 or not lr > 0 or not 0 <= momentum < 1:
+        raise UserInputError(f"train mode needs steps >= 1, batch_size >= 2, lr > 0 and 0 <= momentum < 1; got "
+                             f"steps={steps}, batch_size={batch_size}, lr={lr}, momentum={momentum}")
+    groups = group_layers(list(layer_names), phase0)
+    seed_of_variants = int(phase0.meta.get("seed", 42)) if phase0 is not None else 42
+    results = []
+    with capture_threads():
+        batches = mnist_batches(Path(data_root), steps, batch_size, seed)
+        for model, specs in groups.items():
+            results += train_model(model, specs, make_layer, dtype=dtype, weights_path=Path(weights_path),
+                                   seed=seed_of_variants if model != BASE else seed, batches=batches, tol=tol,
+                                   lr=lr, momentum=momentum)
+    return results
