@@ -68,11 +68,12 @@ def select_layers(kind: str, layer: str | None, catalogue: dict[str, tuple[str, 
 def run_checks(kind: str = "all", *, layer: str | None = None, make_layer: Callable[[LayerSpec], Any] | None = None,
                backend: str = "numpy", impl: str | None = None, modes: Iterable[str] | None = None,
                dtypes: Iterable[str] = DTYPES, phase0: Phase0 | str | Path = DEFAULT_PHASE0,
-               weights: str | Path = DEFAULT_WEIGHTS, tol: Tolerance | None = None) -> CheckRun:
+               weights: str | Path = DEFAULT_WEIGHTS, tol: Tolerance | None = None, **mode_options: Any) -> CheckRun:
     """Check the layers of ``kind`` (or the one ``layer``) in every mode and dtype; results in reading order.
 
     Layers come from ``make_layer(spec)`` if given, else from ``impl`` (``MODULE:CLASS`` or ``file.py:CLASS``),
     else from ``backend``. ``modes=None`` runs every mode that is available and notes the others.
+    ``mode_options`` (e.g. the train mode's ``steps`` and ``data_root``) go to every mode; each takes its own.
     """
     factory = make_layer or (ImplFactory(impl) if impl else BackendFactory(backend))
     run = CheckRun()
@@ -97,7 +98,7 @@ def run_checks(kind: str = "all", *, layer: str | None = None, make_layer: Calla
     for mode, function in functions.items():
         for dtype in dtypes:
             run.extend(function(names, factory, dtype=dtype, phase0=document, weights_path=Path(weights), tol=tol,
-                                notes=notes))
+                                notes=notes, **mode_options))
     for text in notes:
         run.note(text)
     return run
@@ -107,7 +108,7 @@ def check_command(kind: str, *, layer: str | None = None, backend: str | None = 
                   mode: str = "all", dtype: str = "both", phase0: str | Path = DEFAULT_PHASE0,
                   weights: str | Path = DEFAULT_WEIGHTS, atol: float | None = None, rtol: float | None = None,
                   json_path: str | Path | None = None, junit_path: str | Path | None = None,
-                  verbose: bool = False) -> int:
+                  verbose: bool = False, **mode_options: Any) -> int:
     """Run the checks, print the report, write --json/--junit; 0 when everything passed, 1 on a mismatch."""
     if impl and backend:
         raise UserInputError("--impl and --backend exclude each other: --impl checks your class, --backend ours")
@@ -122,10 +123,10 @@ def check_command(kind: str, *, layer: str | None = None, backend: str | None = 
     start = time.perf_counter()
     run = run_checks(kind, layer=layer, backend=backend or "numpy", impl=impl,
                      modes=None if mode == "all" else [mode], dtypes=DTYPES if dtype == "both" else (dtype,),
-                     phase0=phase0, weights=weights, tol=tol)
+                     phase0=phase0, weights=weights, tol=tol, **mode_options)
     elapsed = time.perf_counter() - start
     click.echo(report.terminal_report(run, verbose=verbose))
-    meta = {"command": "check", "type": kind, "layer": layer, "layers": impl or backend or "numpy",
+    meta = {"command": "check", "type": kind, "layer": layer, "implementation": impl or backend or "numpy",
             "modes": list(dict.fromkeys(r.mode for r in run.results)), "dtypes": list(dict.fromkeys(r.dtype for r in run.results)),
             "phase0": str(phase0), "weights": str(weights),
             "tolerance_override": None if tol is None else {"atol": atol, "rtol": rtol}, "seconds": round(elapsed, 3)}

@@ -11,6 +11,8 @@ from pathlib import Path
 import click
 
 from lenet_parity.errors import EXIT_BAD_INPUT, UserInputError
+from lenet_parity.reference.recipe import DEFAULT_RECIPE as _R, Recipe
+from lenet_parity.reference.layers import KINDS
 
 
 class _Group(click.Group):
@@ -93,33 +95,31 @@ def phase0_cmd(weights, data_root, out):
               show_default=True, callback=existing_file("weights file", "make weights"), help="Initial weights.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (log.csv, best.json, summary.json); default runs/BACKEND.")
-@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.01, show_default=True)
-@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=0.7, show_default=True,
+@click.option("--epochs", type=click.IntRange(min=1), default=_R.epochs, show_default=True, help="At most.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=_R.lr, show_default=True)
+@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=_R.lr_decay, show_default=True,
               help="Learning rate of epoch e: lr * lr_decay ** (e - 1).")
-@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True)
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--patience", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--shift", type=click.IntRange(0, 4), default=2, show_default=True, help="Random-shift augmentation, pixels.")
-@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the data order and augmentation.")
+@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=_R.momentum, show_default=True)
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=_R.weight_decay, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=_R.batch_size, show_default=True)
+@click.option("--patience", type=click.IntRange(min=1), default=_R.patience, show_default=True)
+@click.option("--shift", type=click.IntRange(0, 4), default=_R.shift, show_default=True,
+              help="Random-shift augmentation, in pixels (0: none).")
+@click.option("--seed", type=int, default=_R.seed, show_default=True, help="Seed of the data order and augmentation.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Train on the first N training images only.")
-@click.option("--log-every", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--log-every", type=click.IntRange(min=1), default=_R.log_every, show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue an interrupted run in --out.")
-def train_cmd(backend, dataset, data_root, weights, out, epochs, lr, lr_decay, momentum, weight_decay, batch_size,
-              patience, shift, seed, limit, log_every, dtype, resume):
+def train_cmd(backend, dataset, data_root, weights, out, dtype, resume, **recipe_options):
     """Train LeNet (SGD with momentum, patience early stopping, CSV log, resumable) with any backend."""
     from lenet_parity.harness.training_run import run_training
-    from lenet_parity.reference.training import Recipe
 
-    recipe = Recipe(lr=lr, lr_decay=lr_decay, momentum=momentum, weight_decay=weight_decay, shift=shift, batch_size=batch_size, epochs=epochs,
-                    patience=patience, log_every=log_every, seed=seed, limit=limit)
+    recipe = Recipe(**recipe_options)
     run_training(backend, dataset=dataset, data_root=data_root, weights_path=weights, out=out or Path("runs") / backend,
                  recipe=recipe, resume=resume, dtype=dtype)
 
 
-_CHECK_TYPES = ["conv", "pool", "relu", "dense", "flatten", "logsoftmax", "loss", "batchnorm", "dropout", "residual", "all"]
+_CHECK_TYPES = [*KINDS, "all"]
 
 
 @main.command("check")
@@ -134,6 +134,9 @@ _CHECK_TYPES = ["conv", "pool", "relu", "dense", "flatten", "logsoftmax", "loss"
 @click.option("--dtype", type=click.Choice(["float32", "float64", "both"]), default="both", show_default=True)
 @click.option("--phase0", type=click.Path(dir_okay=False, path_type=Path), default=Path("phase0/_reference.json"), show_default=True)
 @click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=Path("weights/lenet_seed42.json"), show_default=True)
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True,
+              help="MNIST for the train mode.")
+@click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True, help="SGD steps of the train mode.")
 @click.option("--atol", type=float, default=None, help="Absolute tolerance for every tensor (with --rtol), instead of the table.")
 @click.option("--rtol", type=float, default=None, help="Relative tolerance for every tensor (with --atol), instead of the table.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every result as JSON.")
@@ -141,10 +144,11 @@ _CHECK_TYPES = ["conv", "pool", "relu", "dense", "flatten", "logsoftmax", "loss"
               help="Write JUnit XML, a test case per layer x tensor.")
 @click.option("-v", "--verbose", is_flag=True, help="A row for every check, not only a summary.")
 @click.pass_context
-def check_cmd(ctx, layer_type, layer, backend, impl, mode, dtype, phase0, weights, atol, rtol, json_path, junit_path, verbose):
+def check_cmd(ctx, layer_type, layer, backend, impl, mode, dtype, phase0, weights, data_root, steps, atol, rtol, json_path,
+              junit_path, verbose):
     """Check layers of TYPE against PyTorch, forward and backward; exit 0 all passed, 1 a mismatch, 2 bad input."""
     from lenet_parity.harness.check_runner import check_command
 
     ctx.exit(check_command(layer_type, layer=layer, backend=backend, impl=impl, mode=mode, dtype=dtype, phase0=phase0,
                            weights=weights, atol=atol, rtol=rtol, json_path=json_path, junit_path=junit_path,
-                           verbose=verbose))
+                           verbose=verbose, data_root=data_root, steps=steps))

@@ -142,22 +142,23 @@ def plot_runs(result: RunComparison) -> None:
 
     batch = [r for r in result.rows if r.kind == "batch"]
     epoch = [r for r in result.rows if r.kind == "epoch"]
+    positive = [r.diff for r in result.rows if r.diff > 0]
+    floor = min(positive) / 10 if positive else 1e-18  # equal values (0) are drawn here: a log axis has no 0
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     for rows, style, what in ((batch, "-", "train"), (epoch, "o--", "val")):
         if rows:
             top.plot([r.step for r in rows], [r.a for r in rows], style, lw=1, label=f"A {what}: {result.path_a}")
             top.plot([r.step for r in rows], [r.b for r in rows], style, lw=1, label=f"B {what}: {result.path_b}")
-            tiny = 1e-300  # a zero difference cannot sit on a log axis
-            bottom.semilogy([r.step for r in rows], [max(r.diff, tiny) for r in rows], style, lw=1, label=what)
+            bottom.semilogy([r.step for r in rows], [max(r.diff, floor) for r in rows], style, lw=1, label=what)
     worst = result.largest_train or result.largest_val
     if worst is not None:
         bottom.axvline(worst.step, color="red", lw=0.8)
-        bottom.annotate(f"largest {worst.diff:.2e} (step {worst.step})", (worst.step, max(worst.diff, 1e-300)),
+        bottom.annotate(f"largest {worst.diff:.2e} (step {worst.step})", (worst.step, max(worst.diff, floor)),
                         textcoords="offset points", xytext=(5, 5), fontsize=8, color="red")
     top.set_ylabel("loss")
     top.set_title("loss trajectories")
     top.legend(fontsize=7)
-    bottom.set_ylabel("|A - B|")
+    bottom.set_ylabel(f"|A - B| (0 drawn at {floor:.0e})")
     bottom.set_xlabel("step")
     bottom.legend(fontsize=7)
     fig.tight_layout()

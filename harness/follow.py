@@ -126,25 +126,36 @@ def write_follow_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
-def plot_follow(path: Path, rows: list[dict[str, Any]], title: str) -> None:
+def read_follow_csv(path: Path) -> list[dict[str, Any]]:
+    with open(path, newline="") as handle:
+        return [dict(epoch=int(r["epoch"]), step=int(r["step"]), torch_loss=float(r["torch_loss"]),
+                     custom_loss=float(r["custom_loss"]), abs_diff=float(r["abs_diff"]),
+                     max_param_diff=float(r["max_param_diff"])) for r in csv.DictReader(handle)]
+
+
+def plot_follow(path: Path, rows: list[dict[str, Any]], title: str, atol: float | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     steps = [r["step"] for r in rows]
-    tiny = np.finfo(np.float64).tiny  # a zero difference cannot sit on a log axis
+    loss_diff = np.array([r["abs_diff"] for r in rows])
+    param_diff = np.array([r["max_param_diff"] for r in rows])
+    positive = np.concatenate([loss_diff[loss_diff > 0], param_diff[param_diff > 0]])
+    floor = positive.min() / 10 if positive.size else 1e-18  # exact agreement (0) drawn here: no log of 0
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    ax.semilogy(steps, [max(r["abs_diff"], tiny) for r in rows], ".", ms=2, label="|loss difference|")
-    ax.semilogy(steps, np.maximum.accumulate([max(r["abs_diff"], tiny) for r in rows]), "-", lw=1,
-                label="running max |loss difference|")
-    ax.semilogy(steps, [max(r["max_param_diff"], tiny) for r in rows], "-", lw=1, label="max |param difference|")
+    ax.semilogy(steps, np.maximum(loss_diff, floor), ".", ms=2, label=f"|loss difference| (0 drawn at {floor:.0e})")
+    ax.semilogy(steps, np.maximum.accumulate(np.maximum(loss_diff, floor)), "-", lw=1, label="running max |loss difference|")
+    ax.semilogy(steps, np.maximum(param_diff, floor), "-", lw=1, label="max |param difference|")
+    if atol is not None:
+        ax.axhline(atol, color="red", lw=0.8, ls="--", label=f"allowed loss difference {atol:g}")
     for epoch_end in [r["step"] for a, r in zip(rows, rows[1:]) if r["epoch"] != a["epoch"]]:
         ax.axvline(epoch_end, color="grey", lw=0.5)
     ax.set_xlabel("step")
     ax.set_ylabel("absolute difference")
     ax.set_title(title)
-    ax.legend(loc="lower right")
+    ax.legend(loc="center right", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -184,7 +195,7 @@ def follow(*, backend: str = "numpy", dtype: str = "float64", epochs: int = 1, w
     csv_path, png_path = out / "follow.csv", out / "follow.png"
     write_follow_csv(csv_path, rows)
     title = f"{backend} {dtype} vs torch {dtype}: per-step loss difference ({len(rows)} steps)"
-    plot_follow(png_path, rows, title)
+    plot_follow(png_path, rows, title, atol)
     # after the loop each model holds its own best checkpoint (the same epoch, chosen by the custom val loss)
     test_acc = {"torch": evaluate(reference, *data["test"], recipe.eval_batch_size)[1],
                 backend: evaluate(custom, *data["test"], recipe.eval_batch_size)[1]}

@@ -40,7 +40,7 @@ def build(make_layer: Callable[[Any], Any], spec: Any) -> tuple[Any, str]:
     call_text = f"{spec.cls}({', '.join(f'{k}={v!r}' for k, v in spec.kwargs.items())})"
     try:
         layer = make_layer(spec)
-    except Exception as exc:  # a user's constructor may raise anything
+    except (Exception, SystemExit) as exc:  # a user's constructor may raise anything, even call exit()
         raise LayerError(f"building {call_text} raised {describe_exception(exc)}") from exc
     try:
         return layer, array_kind(layer)
@@ -63,7 +63,7 @@ def call(layer: Any, method: str, *args: Any) -> Any:
         raise LayerError(f"{_name(layer)} has no {method}() method (the layer protocol needs forward and backward)")
     try:
         return fn(*args)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise LayerError(f"{_name(layer)}.{method}() raised {describe_exception(exc)}") from exc
 
 
@@ -84,6 +84,8 @@ def from_layer(value: Any, dtype: str, what: str) -> np.ndarray:
     if value is None:
         raise LayerError(f"{what} returned None (forgot a return statement?)")
     try:
+        if isinstance(value, (str, bytes, dict)):  # numpy would parse "0.5" as a number
+            raise TypeError(type(value).__name__)
         arr = to_numpy(value)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"dtype {arr.dtype}")

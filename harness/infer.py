@@ -120,12 +120,20 @@ def _logp(run: Callable[[Any], np.ndarray], x, batch_size: int, progress: bool, 
     from tqdm import tqdm
 
     chunks, seconds = [], 0.0
-    for start in tqdm(range(0, len(x), batch_size), desc=desc, disable=not progress, leave=False, unit="batch"):
+    for start in tqdm(range(0, len(x), batch_size), desc=desc, disable=None if progress else True, leave=False, unit="batch"):
         batch = x[start:start + batch_size]
         t = time.perf_counter()
         chunks.append(run(batch))
         seconds += time.perf_counter() - t
     return np.concatenate(chunks), seconds
+
+
+def load_test_set(dataset: str, data_root: str | os.PathLike):
+    """The normalised test images (a float32 torch tensor) and their labels (an int64 numpy array)."""
+    from lenet_parity.reference.datasets import load_splits
+
+    x, y = load_splits(dataset, data_root).test.tensors
+    return x, y.numpy()
 
 
 def top2_margin(logp: np.ndarray) -> np.ndarray:
@@ -138,7 +146,6 @@ def infer(backend: str, checkpoint: str | os.PathLike, *, dtype: str | None = No
           dataset: str = "mnist", limit: int | None = None, batch_size: int | None = None, compare: str | None = None,
           confusion_png: str | os.PathLike | None = None, progress: bool = True) -> InferResult:
     """Evaluate ``checkpoint`` (weights JSON) on the test set; ``dtype`` defaults to float64 for python, else float32."""
-    from lenet_parity.reference.datasets import load_splits
     from lenet_parity.reference.weights import read_weights
 
     if backend not in BACKENDS:
@@ -149,11 +156,9 @@ def infer(backend: str, checkpoint: str | os.PathLike, *, dtype: str | None = No
     if backend == "python" and dtype != "float64":
         raise UserInputError("the python backend computes with Python floats (float64): pass --dtype float64")
     weights = read_weights(checkpoint)
-    test = load_splits(dataset, data_root).test
-    x, y = test.tensors
+    x, labels = load_test_set(dataset, data_root)
     if limit is not None:
-        x, y = x[:limit], y[:limit]
-    labels = y.numpy()
+        x, labels = x[:limit], labels[:limit]
     batch_size = batch_size or DEFAULT_BATCH[backend]
     logp, seconds = _logp(_predictor(backend, weights, dtype), x, batch_size, progress, f"{backend} infer")
     predicted = logp.argmax(axis=1)  # the first maximum on a tie, as torch.argmax

@@ -48,9 +48,10 @@ def from_layer(value: Any, dtype: torch.dtype, shape: tuple | None, where: str) 
 
 
 def _nonfinite(t: torch.Tensor) -> str | None:
-    bad = ~torch.isfinite(t)
-    if not bad.any():
+    """None when every value is finite, else how many are not and where the first is."""
+    if torch.isfinite(t).all():
         return None
+    bad = ~torch.isfinite(t)
     index = tuple(int(i) for i in bad.nonzero()[0])
     return f"{int(bad.sum())} NaN/Inf values (first at {index}: {t[index].item()!r})"
 
@@ -155,7 +156,7 @@ class Bridge(nn.Module):
             raise SwapError(self.name, "forward", f"{type(layer).__name__}.forward: {describe_exception(exc)}") from exc
         if self.training and hasattr(self, "num_batches_tracked"):
             self.num_batches_tracked += 1  # as torch's batchnorm does, so state_dicts stay comparable
-        if self.check_finite and torch.isfinite(x).all() and (bad := _nonfinite(y)):
+        if self.check_finite and (bad := _nonfinite(y)) and torch.isfinite(x).all():
             raise SwapError(self.name, "forward", f"{type(layer).__name__}.forward returned {bad} from a finite input")
         return y, _snapshot(layer)
 
@@ -175,9 +176,9 @@ class Bridge(nn.Module):
             raise SwapError(self.name, "backward", f"{type(state).__name__}.backward: {describe_exception(exc)}") from exc
         if state is not self.layer:
             self.layer.grads = grads  # so a caller reading layer.grads sees this backward's gradients
-        if self.check_finite and torch.isfinite(dy).all():
+        if self.check_finite:  # dy is checked only when an output is bad: the common case costs half as much
             for what, t in [("dx", dx)] + [(f"grad_{n}", g) for n, g in zip(self.param_names, dparams)]:
-                if bad := _nonfinite(t):
+                if (bad := _nonfinite(t)) and torch.isfinite(dy).all():
                     raise SwapError(self.name, "backward", f"{type(state).__name__}.backward: {what} has {bad} from a finite dy")
         return dx, dparams
 
@@ -215,7 +216,7 @@ class LossBridge(nn.Module):
             loss = from_layer(value, logp.dtype, (), f"{type(self.layer).__name__}.forward's loss")
         except Exception as exc:
             raise SwapError(self.name, "forward", f"{type(self.layer).__name__}.forward: {describe_exception(exc)}") from exc
-        if self.check_finite and torch.isfinite(logp).all() and (bad := _nonfinite(loss)):
+        if self.check_finite and (bad := _nonfinite(loss)) and torch.isfinite(logp).all():
             raise SwapError(self.name, "forward", f"{type(self.layer).__name__}.forward returned {bad} from finite log-probabilities")
         return loss, _snapshot(self.layer)
 

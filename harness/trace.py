@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from lenet_parity.harness.layer_case import FORWARD_TENSORS
 from lenet_parity.harness.layer_factory import BackendFactory
 from lenet_parity.harness.modes.hybrid import BASE, VARIANTS, capture_threads, compare_model
 from lenet_parity.harness.results import CheckResult, CheckRun
@@ -18,8 +19,6 @@ from lenet_parity.harness.tolerances import Tolerance
 from lenet_parity.reference.layers import LayerSpec
 from lenet_parity.reference.phase0_format import DEFAULT_PHASE0, load_phase0
 from lenet_parity.reference.weights import DEFAULT_WEIGHTS
-
-FORWARD_TENSORS = ("output", "loss", "running_mean", "running_var")
 
 
 def trace(backend: str, *, dtype: str = "float32", weights_path: str | os.PathLike = DEFAULT_WEIGHTS,

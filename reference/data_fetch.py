@@ -122,7 +122,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 def _copy_hashed(src: IO[bytes], dst: Path, total: int | None, desc: str, progress: bool) -> str:
     """Stream ``src`` into ``dst`` and return the sha256 of what was written."""
     digest = hashlib.sha256()
-    with open(dst, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=desc, disable=not progress) as bar:
+    with open(dst, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=desc, disable=None if progress else True) as bar:
         while chunk := src.read(_CHUNK):
             digest.update(chunk)
             out.write(chunk)

@@ -20,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from lenet_parity.atomic import atomic_write_bytes, atomic_write_text
+from lenet_parity.reference.recipe import Recipe
 
 CSV_COLUMNS = ["kind", "epoch", "step", "train_loss", "val_loss", "val_acc", "epoch_seconds"]
 
@@ -44,23 +45,6 @@ class Backend(Protocol):
     def set_state(self, state: dict[str, Any]) -> None: ...
 
 
-@dataclass(frozen=True)
-class Recipe:
-    lr: float = 0.01
-    lr_decay: float = 0.7  # the learning rate of epoch e is lr * lr_decay ** (e - 1) * plateau_factor ** (worse epochs)
-    plateau_factor: float = 1.0  # after an epoch without a better validation loss, the learning rate is multiplied by this
-    momentum: float = 0.9
-    weight_decay: float = 0.0  # L2 penalty, torch.optim.SGD's weight_decay
-    shift: int = 2  # augmentation: each training image moved by up to this many pixels (0 disables it)
-    batch_size: int = 64
-    epochs: int = 20  # an upper bound: early stopping usually ends the run first
-    patience: int = 2  # stop after this many epochs without a better validation loss
-    log_every: int = 50  # a CSV row with the training loss every N batches
-    seed: int = 42  # the data order
-    limit: int | None = None  # train on the first N training images only (quick runs)
-    eval_batch_size: int = 1000
-
-
 @dataclass
 class RunState:
     epoch: int = 0  # epochs completed
@@ -68,7 +52,6 @@ class RunState:
     best_val_loss: float = math.inf
     best_epoch: int = 0
     bad_epochs: int = 0
-    lr_scale: float = 1.0  # plateau_factor ** (epochs that did not improve)
     stopped_early: bool = False
     rows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -149,10 +132,12 @@ def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], 
     while state.epoch < recipe.epochs and not state.stopped_early:
         epoch = state.epoch + 1
         started = time.perf_counter()
-        backend.set_lr(recipe.lr * recipe.lr_decay ** (epoch - 1) * state.lr_scale)
+        backend.set_lr(recipe.lr * recipe.lr_decay ** (epoch - 1))
         batches = batch_order(len(x_train), recipe.batch_size, recipe.seed, epoch)
         augment = torch.Generator().manual_seed(recipe.seed * 1_000_003 + epoch + 500_000)
-        bar = tqdm(batches, desc=f"{backend.name} epoch {epoch}", disable=not progress, leave=False, unit="batch")
+        # disable=None: tqdm stays quiet when stderr is not a terminal (CI logs, nohup)
+        bar = tqdm(batches, desc=f"{backend.name} epoch {epoch}", disable=None if progress else True, leave=False,
+                   unit="batch")
         running, count = 0.0, 0
         for idx in bar:
             loss = backend.train_step(random_shift(x_train[idx], recipe.shift, augment, background), y_train[idx])
@@ -175,7 +160,6 @@ def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], 
             backend.save_weights(paths["best"], {**meta, "epoch": epoch, "val_loss": val_loss, "val_acc": val_acc})
         else:
             state.bad_epochs += 1
-            state.lr_scale *= recipe.plateau_factor
             state.stopped_early = state.bad_epochs >= recipe.patience
         state.epoch = epoch
         _write_csv(paths["csv"], state.rows)

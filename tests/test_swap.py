@@ -14,11 +14,21 @@ from conftest import WEIGHTS
 from lenet_parity.custom_layers import numpy as npl
 from lenet_parity.harness.compare import assert_match
 from lenet_parity.harness.layer_factory import BackendFactory
+from lenet_parity.harness.modes.hybrid import capture_threads
 from lenet_parity.harness.swap import Bridge, LossBridge, SwapError, swap, swap_many
 from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
 from lenet_parity.reference.model import LeNet, build_torch_layer
 from lenet_parity.reference.phase0 import VARIANTS_CONFIG
 from lenet_parity.reference.weights import build_torch_model
+
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny torch ops on two busy cores take 20-40 ms with two threads and microseconds with one (measured)."""
+    with capture_threads():
+        yield
+
 
 GRADCHECK_CASES = [  # small shapes: gradcheck differentiates every input element
     (LayerSpec("conv", "conv", "Conv2d", dict(in_channels=2, out_channels=3, kernel_size=(3, 2), stride=(2, 1),
@@ -246,5 +256,7 @@ def test_missing_param_gradient_and_bad_swaps_are_named():
         swap(net, "conv1", npl.Conv2d(1, 6, 5))
     with pytest.raises(ValueError, match="no submodule 'conv9'"):
         swap(net, "conv9", npl.Conv2d(1, 6, 5))
+    no_params = RaisesIn("forward")
+    del no_params.params
     with pytest.raises(SwapError, match="has no params dict"):
-        swap(net, "fc1", RaisesIn("forward"))
+        swap(net, "fc1", no_params)

@@ -45,6 +45,13 @@ class RunSpec:
         return Path(self.run_dir)
 
 
+def spec_from_dir(run_dir: str | Path, data_root: str | Path = "data") -> RunSpec:
+    """The RunSpec of an existing run folder (its spec.json)."""
+    saved = json.loads((Path(run_dir) / SPEC_FILE).read_text())
+    saved["recipe"] = Recipe(**saved["recipe"])
+    return RunSpec(**saved, run_dir=str(Path(run_dir).resolve()), data_root=str(data_root))
+
+
 def check_spec(spec: RunSpec) -> None:
     """Refuse a folder that holds another run (say a --quick one): its summary would be taken as this run's."""
     path = spec.path / SPEC_FILE
@@ -140,7 +147,8 @@ def execute_run(spec: RunSpec) -> str:
             if not (spec.path / "init.json").exists():
                 export_weights(model, spec.path / "init.json", seed=spec.seed, meta={"source": "initial weights"})
             if not is_done(spec):
-                backend = TorchBackend(model, lr=spec.recipe.lr, momentum=spec.recipe.momentum, seed=spec.seed)
+                backend = TorchBackend(model, lr=spec.recipe.lr, momentum=spec.recipe.momentum,
+                                       weight_decay=spec.recipe.weight_decay, seed=spec.seed)
                 background = [-m / s for m, s in zip(splits.mean, splits.std)]
                 meta = {"data": splits.describe(), "experiment": spec.to_json()}
                 train(backend, data, spec.recipe, spec.path, meta=meta, progress=False, background=background)

@@ -31,10 +31,12 @@ class Config:
     inputs: str = "normal"  # normal, ties (values k/2: tied maxima), zeros (30% exact zeros), huge (scale 1e4)
     kwargs: dict | None = None  # None: the layer's own constructor arguments
 
-    def label(self) -> str:
-        args = "" if self.kwargs is None else " " + ", ".join(f"{k}={v}" for k, v in self.kwargs.items())
-        inputs = "" if self.inputs == "normal" else f" {self.inputs}"
-        return f"x{self.shape}{inputs}{args}"
+    def label(self, cls: str) -> str:
+        """``x (1, 3, 7, 9) ties``, or with other arguments ``MaxPool2d(kernel_size=3, stride=2), x (2, 3, 9, 7) ties``."""
+        x = f"x {self.shape}" + ("" if self.inputs == "normal" else f" {self.inputs}")
+        if self.kwargs is None:
+            return x
+        return f"{cls}({', '.join(f'{k}={v}' for k, v in self.kwargs.items())}), {x}"
 
 
 def _pair(value: Any) -> tuple[int, int]:
@@ -142,7 +144,7 @@ def sweep_case(spec: LayerSpec, config: Config, dtype: str, seed_key: str) -> Ca
         targets = rng.integers(0, config.shape[1], config.shape[0])
         x = sweep_torch.log_softmax(x, dtype)  # the loss reads log-probabilities
     expected, dy = sweep_torch.reference(spec, x, params, dtype, rng, mask=mask, targets=targets)
-    return Case(x=x, dy=dy, params=params, mask=mask, targets=targets, expected=expected, label=config.label())
+    return Case(x=x, dy=dy, params=params, mask=mask, targets=targets, expected=expected, label=config.label(spec.cls))
 
 
 def run_sweep(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *, dtype: str, phase0: Any = None,
@@ -177,7 +179,7 @@ def _sweep(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *, dt
             if not accepts(case_spec):
                 skipped.append(config)
                 continue
-            case = sweep_case(case_spec, config, dtype, f"{name}/{config.label()}")
+            case = sweep_case(case_spec, config, dtype, f"{name}/{config.label(spec.cls)}")
             forward, backward = run_case(case_spec, make_layer, case, layer_name=name, mode=MODE, dtype=dtype, tol=tol)
             results += forward + backward
         if skipped and notes is not None:

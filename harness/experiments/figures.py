@@ -1,0 +1,127 @@
+"""Every figure of the report, drawn from what the experiments left on disk; a missing input names its command.
+
+make_figures returns {"figures": [{"name", "file", "title", "caption"}], "missing": [{"name", "why"}],
+"tables": {...}} and writes the same as figures.json next to the PNGs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lenet_parity.atomic import atomic_write_text
+from lenet_parity.harness.experiments import model_figures, parity, run_figures, saliency
+from lenet_parity.harness.experiments.robustness import RATES
+from lenet_parity.harness.experiments.runs import _splits, load_trained, spec_from_dir
+
+SALIENCY_IMAGES = 1000  # test images behind the saliency numbers
+
+
+def _read(path: Path):
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def make_figures(out: Path, *, robustness: Path | None, batch: Path | None, documents: list[dict[str, Any]],
+                 data_root: Path = Path("data"), log=print) -> dict[str, Any]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    figures, missing, tables = [], [], {}
+
+    def add(name, file, title, caption):
+        figures.append({"name": name, "file": str(file), "title": title, "caption": caption})
+        if log:
+            log(f"figure {file}")
+
+    runs = _read(Path(robustness) / "runs.json") if robustness else None
+    table = _read(Path(robustness) / "table.json") if robustness else None
+    if runs:
+        tables["robustness"], tables["claim"] = table, _read(Path(robustness) / "claim.json")
+        _run_figures(out, runs, table, Path(robustness), add, tables)
+        _model_figures(out, runs, data_root, add, tables)
+    else:
+        why = f"run: lenet-parity experiment robustness --out {robustness or 'reports/robustness'}"
+        for name in ("robustness", "curves", "epoch time", "margins", "reliability", "drift", "kernels", "saliency",
+                     "confusion", "misclassified", "data examples"):
+            missing.append({"name": name, "why": why})
+    batch_table = _read(Path(batch) / "table.json") if batch else None
+    if batch_table:
+        tables["batch_size"] = batch_table
+        add("batch size", run_figures.batch_size(batch_table, out / "batch_size.png"), "Accuracy against batch size",
+            "Clean model, default recipe except the batch size; the learning rate stays 0.01, so larger batches take "
+            "fewer steps per epoch. Labels: epochs run before early stopping.")
+    else:
+        missing.append({"name": "batch size", "why": f"run: lenet-parity experiment batch-size --out {batch or 'reports/batch-size'}"})
+    for i, document in enumerate(documents):
+        name = parity.label(document)
+        add(f"parity {name}", parity.heatmap(document, out / f"parity_{i}_{name}.png"), f"Parity heatmap: {name} layers",
+            "Each cell: the worst max abs error of that layer and tensor over its cases, coloured by its ratio to the "
+            "tolerance's atol (green well inside, yellow at the tolerance, red beyond); ✗ marks a failed check.")
+    if not documents:
+        missing.append({"name": "parity heatmap", "why": "give --check-json FILE (from lenet-parity check --json) or let "
+                                                         "the report run the checks"})
+    result = {"figures": figures, "missing": missing, "tables": tables}
+    atomic_write_text(out / "figures.json", json.dumps(result, indent=1, default=str) + "\n")
+    return result
+
+
+def _run_figures(out, runs, table, robustness: Path, add, tables) -> None:
+    seeds = len({r["seed"] for r in runs})
+    add("robustness", run_figures.robustness(table, out / "robustness.png"), "Robustness to pixel jitter and label corruption",
+        f"Test accuracy, clean validation loss and ECE against the rate, mean ± sample std over {seeds} seed(s). "
+        "Corruption is applied to the training split only.")
+    add("curves", run_figures.curves(runs, out / "curves.png"), "Training and validation curves across variants",
+        "Training loss is on the labels the model was given (corrupted ones included); validation is clean.")
+    add("epoch time", run_figures.epoch_time(runs, out / "epoch_time.png"), "Time per epoch",
+        "Wall-clock seconds of each training epoch (without the validation pass).")
+    add("margins", run_figures.margins(runs, out / "margins.png"), "Confidence-margin distributions",
+        "Top-1 minus top-2 softmax probability on the test set, pooled over seeds (log scale).")
+    add("reliability", run_figures.reliability(runs, out / "reliability.png"), "Calibration (reliability diagrams)",
+        "Accuracy per confidence bin; bars below the diagonal mean over-confidence, above it under-confidence.")
+    drift_table = _read(robustness / "drift.json")
+    if drift_table is None:
+        from lenet_parity.harness.experiments.drift import run_drift
+
+        drift_table = run_drift(robustness, log=None)["table"]
+    tables["drift"] = drift_table
+    add("drift", run_figures.drift(drift_table, out / "drift.png"), "Weight drift against the clean model, per layer",
+        "Each variant against the clean run of the same seed (same initial weights and batch order); "
+        "'clean vs its init' shows how far training itself moved the weights.")
+
+
+def _model_figures(out, runs, data_root: Path, add, tables) -> None:
+    first = min(r["seed"] for r in runs)
+    by_group = {r["group"]: r for r in runs if r["seed"] == first}
+    clean_spec = spec_from_dir(by_group["clean"]["run_dir"], data_root) if "clean" in by_group else None
+    if clean_spec is None:
+        return
+    splits = _splits(clean_spec.dataset, str(data_root))
+    mean, std = splits.mean, splits.std
+    x, y = (t[:clean_spec.test_limit] for t in splits.test.tensors)
+    clean = load_trained(clean_spec, splits)
+    add("kernels", model_figures.kernels(clean, out / "kernels.png", f"clean model, seed {first}"),
+        "Learned convolution kernels", "Blue negative, red positive, one symmetric scale per layer.")
+    models = {"clean": clean}
+    for kind in ("corrupt", "jitter"):
+        present = [g for g in by_group if g.startswith(kind)]
+        if present:
+            top = max(present, key=lambda g: int(g.split("-")[1].replace("pct", "")))
+            models[top] = load_trained(spec_from_dir(by_group[top]["run_dir"], data_root), splits)
+    picked = saliency.pick_digits(y)
+    add("saliency", saliency.saliency_figure(models, x[picked], y[picked], mean, std, out / "saliency.png"),
+        "Input-gradient saliency: clean, label-corrupted and jittered models",
+        f"The same test digits (the first of each class) for each model, seed {first}.")
+    all_models: dict[str, list] = {}
+    for r in runs:
+        all_models.setdefault(r["group"], []).append(load_trained(spec_from_dir(r["run_dir"], data_root), splits))
+    tables["saliency"] = saliency.saliency_table(all_models, x[:SALIENCY_IMAGES], y[:SALIENCY_IMAGES], mean, std)
+    path, scores = model_figures.confusion_figure(clean, x, y, out / "confusion.png", f"clean, seed {first}")
+    tables["confusion"] = scores
+    add("confusion", path, "Confusion matrix, per-class precision, recall, F1",
+        f"Clean model, seed {first}, on the test set; macro F1 {100 * scores['macro_f1']:.2f}%.")
+    path, wrong = model_figures.misclassified(clean, x, y, mean, std, out / "misclassified.png", f"clean, seed {first}")
+    add("misclassified", path, "Misclassified digits", f"{wrong} test digits the clean model gets wrong; the first 40.")
+    train_x, train_y = splits.train.tensors
+    add("data examples", model_figures.data_examples(train_x, train_y, mean, std, out / "data_examples.png", RATES, seed=first),
+        "The training data variants and the two features",
+        "Pixel jitter flips a pixel's state (off to fully on, on to off); label corruption moves a label to another class.")
