@@ -42,7 +42,8 @@ train: data
 	$(CLI) train --backend torch --out runs/torch
 
 check: data
-	@echo "lenet-parity: layer checks are not built yet (issue 4); set-up and data are done."
+	$(CLI) check all --backend numpy
+	$(CLI) check all --backend python
 
 test: data
 	$(BIN)/python -m pytest

@@ -10,6 +10,7 @@ import datetime
 import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,17 @@ TARGETS = {"numpy_over_torch_epoch": 1.0, "python_ms_per_image": 8.0}  # issue 5
 STARTED_FROM_MS = 26.0  # the pure-Python implementation this design started from, per image
 
 
+def _git() -> dict[str, Any]:
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": head.stdout.strip() or None, "dirty": bool(dirty.stdout.strip())}
+
+
 def environment(settings: list[Threads]) -> dict[str, Any]:
-    return {
+    return {"git": _git(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
         "platform": platform.platform(), "cpu_count": os.cpu_count(),
@@ -55,26 +65,28 @@ def _ms(seconds: float) -> str:
 def layer_tables(layers: list[dict[str, Any]], settings: list[Threads], py_note: str) -> str:
     out = []
     keys = [s.key for s in settings]
+    impls = [f"{lib}_{k}" for k in keys for lib in ("torch", "numpy")] + ["python"]
     for direction in ("forward", "backward"):
         head = f"{'layer':<11}{'clock':<5}"
         for k in keys:
             head += f"{'torch ' + k:>10}{'numpy ' + k:>10}{'np/torch':>9}"
         head += f"{'python':>11}{'py/torch 1t':>12}"
         out += [f"\n{direction.upper()}: ms per call at batch {BATCH}, median ({py_note})", head]
-        totals: dict[tuple[str, str], float] = {}
-        for rec in layers + [None]:
-            r = rec[direction] if rec else None
+        rows = [(rec["name"], rec[direction]) for rec in layers]
+        rows.append(("TOTAL", {i: {f"{c}_s": sum(rec[direction][i][f"{c}_s"] for rec in layers) for c in ("cpu", "wall")}
+                               for i in impls}))
+        for name, r in rows:
             for clock in ("cpu", "wall"):
-                def t(impl: str) -> float:
-                    if r is not None:
-                        totals[impl, clock] = totals.get((impl, clock), 0.0) + r[impl][f"{clock}_s"]
-                        return r[impl][f"{clock}_s"]
-                    return totals[impl, clock]
-                line = f"{(rec['name'] if rec else 'TOTAL') if clock == 'cpu' else '':<11}{clock:<5}"
+                t = {i: r[i][f"{clock}_s"] for i in impls}
+                line = f"{name if clock == 'cpu' else '':<11}{clock:<5}"
                 for k in keys:
-                    line += f"{_ms(t('torch_' + k)):>10}{_ms(t('numpy_' + k)):>10}{t('numpy_' + k) / t('torch_' + k):9.2f}"
-                line += f"{_ms(t('python')):>11}{t('python') / t('torch_1t'):12.0f}"
-                out.append(line)
+                    line += f"{_ms(t['torch_' + k]):>10}{_ms(t['numpy_' + k]):>10}{t['numpy_' + k] / t['torch_' + k]:9.2f}"
+                out.append(line + f"{_ms(t['python']):>11}{t['python'] / t['torch_1t']:12.0f}")
+        first = layers[0][direction].get("torch_1t_no_dx")
+        if first:
+            out.append(f"({layers[0]['name']}: torch computes dx above, like numpy and python; in training torch skips the "
+                       f"image's gradient: torch 1t {layers[0]['name']} backward without dx {first['cpu_s'] * 1e3:.3f} ms cpu, "
+                       f"{first['wall_s'] * 1e3:.3f} ms wall)")
     return "\n".join(out)
 
 
@@ -95,6 +107,8 @@ def training_table(tr: dict[str, Any], settings: list[Threads]) -> str:
                f"{tr['shared_batch_prep_wall_s_per_step'] * 1e3:.2f} ms/step wall")
     for s in settings:
         out.append(f"  {s.key}: {s.label}")
+    for note in tr.get("notes", []):
+        out.append(f"note: {note}")
     return "\n".join(out)
 
 
@@ -105,6 +119,8 @@ def inference_table(inf: dict[str, Any]) -> str:
         out.append(f"{name:<14}{_ms(t['cpu_s'])}{_ms(t['wall_s'])}")
     same = ", ".join(f"{k} {v}/{inf['images']}" for k, v in inf["same_class_as_torch"].items())
     out.append(f"predicted class equal to torch's: {same}")
+    gc_on, gc_off = inf["per_image"]["python"]["cpu_s"], inf["per_image"]["python_no_gc"]["cpu_s"]
+    out.append(f"the garbage collector's share of the pure-Python forward: {100 * (1 - gc_off / gc_on):.0f}% of cpu time")
     return "\n".join(out)
 
 
@@ -132,7 +148,8 @@ def targets_summary(report: dict[str, Any]) -> tuple[str, bool]:
 @click.option("--quick", is_flag=True, help="Fewer repeats; pure Python per layer at batch 8 scaled to 64; 200 training steps.")
 @click.option("--profile", "do_profile", is_flag=True, help="Also cProfile the NumPy training step and the pure-Python forward.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=ROOT / "reports" / "bench.json", show_default=True)
-@click.option("--part", type=click.Choice(["all", "layers", "model"]), default="all", show_default=True)
+@click.option("--part", type=click.Choice(["all", "layers", "model", "none"]), default="all", show_default=True,
+              help="What to measure (none: only --profile).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps to measure [default: 200 with --quick, else the epoch].")
 @click.option("--threads", type=click.IntRange(min=2), default=None, help="The multi-thread setting [default: torch's default, or the CPU count if that is 1].")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=ROOT / "data", show_default=True)

@@ -42,16 +42,17 @@ def layer_inputs(model: LeNet, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return inputs
 
 
-def _torch_impl(module: torch.nn.Module | None, x: np.ndarray, dy: np.ndarray, target: np.ndarray) -> Impl:
+def _torch_impl(module: torch.nn.Module | None, x: np.ndarray, dy: np.ndarray, target: np.ndarray,
+                need_dx: bool = True) -> Impl:
     """Forward with autograd recording (as in training); backward: torch.autograd.grad on a retained graph,
     for dx and every parameter (conv1's dx too, so that all backends do the same work)."""
-    x_t = torch.from_numpy(x).requires_grad_(True)
+    x_t = torch.from_numpy(x).requires_grad_(need_dx)
     if module is None:  # the loss: F.nll_loss, mean over the batch
         target_t = torch.from_numpy(target)
         forward = lambda: F.nll_loss(x_t, target_t)  # noqa: E731
         y = forward()
         return Impl(forward, lambda: torch.autograd.grad(y, [x_t], retain_graph=True))
-    inputs = [x_t, *module.parameters()]
+    inputs = [x_t, *module.parameters()] if need_dx else list(module.parameters())
     dy_t = torch.from_numpy(dy)
     forward = lambda: module(x_t)  # noqa: E731
     y = forward()
@@ -137,6 +138,9 @@ def bench_layers(model: LeNet, x: torch.Tensor, target: torch.Tensor, settings: 
                 cases.append(Case(f"torch_{s.key}", getattr(torch_impl, direction), s.apply, repeats))
                 cases.append(Case(f"numpy_{s.key}", getattr(np_impl, direction), s.apply, repeats))
             cases.append(Case("python", getattr(py_impl, direction), settings[0].apply, min(PY_REPEATS, repeats), loops=1))
+            if direction == "backward" and spec is model.plan[0]:  # training never asks for the input's gradient
+                no_dx = _torch_impl(module, x_np, dy_np, target_np, need_dx=False)
+                cases.append(Case("torch_1t_no_dx", no_dx.backward, settings[0].apply, repeats))
             timings = interleaved(cases, min_time)
             record[direction] = {name: t.to_dict(n / py_batch if name == "python" else 1.0)
                                  for name, t in timings.items()}

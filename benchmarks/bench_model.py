@@ -54,6 +54,7 @@ def bench_training(data: Data, models: Models, settings: list[Threads], *, steps
     prep_wall = 0.0
     augment = torch.Generator().manual_seed(recipe.seed * 1_000_003 + 1 + 500_000)  # training.py's, epoch 1
     for i, start in enumerate(range(0, steps, chunk)):
+        settings[0].apply()
         t0 = time.perf_counter()
         batches = [(random_shift(data.x_train[idx], recipe.shift, augment, data.background), data.y_train[idx])
                    for idx in order[start:min(start + chunk, steps)]]
@@ -87,6 +88,14 @@ def bench_training(data: Data, models: Models, settings: list[Threads], *, steps
             "median_chunk_ratio_wall": statistics.median(a / b for a, b in zip(walls[n], walls[t])),
             "median_chunk_ratio_cpu": statistics.median(a / b for a, b in zip(cpus[n], cpus[t])),
             "max_loss_diff": float(diffs.max()), "loss_diff_at_step": int(diffs.argmax()) + 1}
+    result["notes"] = []
+    one = result["backends"]["torch_1t"]["wall_s"]
+    for s in settings[1:]:
+        many = result["backends"][f"torch_{s.key}"]["wall_s"]
+        if many > 3 * one:  # seen at load ~8 on 2 cores: 25 ms/step becomes 300-700 ms/step
+            result["notes"].append(
+                f"torch with {s.torch} threads took {many / one:.0f}x the wall time of 1 thread: on a loaded machine its "
+                f"OpenMP threads spin-wait for each other (OMP_WAIT_POLICY=passive avoids most of it)")
     return result
 
 

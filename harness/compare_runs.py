@@ -58,6 +58,14 @@ class RunComparison:
         """The epoch row with the largest validation-loss difference."""
         return self._largest("epoch")
 
+    @property
+    def largest_diff(self) -> float:
+        return max(r.diff for r in self.rows)
+
+    def within(self, max_diff: float) -> bool:
+        """Whether every aligned loss (training and validation) differs by at most ``max_diff``."""
+        return self.largest_diff <= max_diff
+
     def table(self) -> str:
         lines = [f"{'kind':<6}{'epoch':>6}{'step':>8}  {'A':>12}{'B':>12}{'|A - B|':>12}  {'acc A':>8}{'acc B':>8}"]
         for r in self.rows:
@@ -147,18 +155,19 @@ def plot_runs(result: RunComparison) -> None:
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     for rows, style, what in ((batch, "-", "train"), (epoch, "o--", "val")):
         if rows:
-            top.plot([r.step for r in rows], [r.a for r in rows], style, lw=1, label=f"A {what}: {result.path_a}")
-            top.plot([r.step for r in rows], [r.b for r in rows], style, lw=1, label=f"B {what}: {result.path_b}")
+            top.semilogy([r.step for r in rows], [r.a for r in rows], style, lw=1, label=f"A {what}: {result.path_a}")
+            top.semilogy([r.step for r in rows], [r.b for r in rows], style, lw=1, label=f"B {what}: {result.path_b}")
             bottom.semilogy([r.step for r in rows], [max(r.diff, floor) for r in rows], style, lw=1, label=what)
     worst = result.largest_train or result.largest_val
     if worst is not None:
         bottom.axvline(worst.step, color="red", lw=0.8)
         bottom.annotate(f"largest {worst.diff:.2e} (step {worst.step})", (worst.step, max(worst.diff, floor)),
                         textcoords="offset points", xytext=(5, 5), fontsize=8, color="red")
-    top.set_ylabel("loss")
+    top.set_ylabel("loss (log scale)")
     top.set_title("loss trajectories")
     top.legend(fontsize=7)
-    bottom.set_ylabel(f"|A - B| (0 drawn at {floor:.0e})")
+    zeros = any(r.diff == 0 for r in result.rows)
+    bottom.set_ylabel(f"|A - B| (0 drawn at {floor:.0e})" if zeros else "|A - B|")
     bottom.set_xlabel("step")
     bottom.legend(fontsize=7)
     fig.tight_layout()

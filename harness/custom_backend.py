@@ -19,6 +19,8 @@ from lenet_parity.harness.custom_lenet import BACKENDS, CustomLeNet
 from lenet_parity.reference.weights import WeightsFile, read_weights
 
 OPTIMIZERS = ("sgd", "adam")
+# the loop evaluates 1000 images at a time; as nested lists (im2col of conv1) that is ~1 GB, so python goes by 100
+EVAL_CHUNK = {"python": 100}
 
 
 def _targets(y: Any, backend: str) -> Any:
@@ -72,11 +74,15 @@ class CustomBackend:
     def evaluate(self, x: Any, y: Any) -> tuple[float, int]:
         """(summed NLL, number correct) in evaluation mode."""
         self.model.eval()
-        logp = self.model.forward(x)
-        targets = _targets(y, self.name)
-        loss_sum = self.sum_loss.forward(logp, targets)
-        predicted = np.asarray(logp).argmax(axis=1)  # the first maximum on a tie, as torch.argmax
-        return float(loss_sum), int((predicted == np.asarray(targets)).sum())
+        chunk = EVAL_CHUNK.get(self.name) or len(x)
+        loss_sum, correct = 0.0, 0
+        for start in range(0, len(x), chunk):
+            logp = self.model.forward(x[start:start + chunk])
+            targets = _targets(y[start:start + chunk], self.name)
+            loss_sum += self.sum_loss.forward(logp, targets)
+            predicted = np.asarray(logp).argmax(axis=1)  # the first maximum on a tie, as torch.argmax
+            correct += int((predicted == np.asarray(targets)).sum())
+        return float(loss_sum), correct
 
     def set_lr(self, lr: float) -> None:
         self.optimizer.lr = float(lr)

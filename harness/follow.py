@@ -44,8 +44,7 @@ class LockstepBackend:
         return loss
 
     def evaluate(self, x, y) -> tuple[float, int]:
-        self.reference.evaluate(x, y)  # keeps both in the same mode (eval) between epochs
-        return self.custom.evaluate(x, y)
+        return self.custom.evaluate(x, y)  # the loop's validation and early stopping follow the custom model
 
     def set_lr(self, lr: float) -> None:
         if self.rows:  # the loop sets the rate at the start of every epoch
@@ -164,12 +163,15 @@ def plot_follow(path: Path, rows: list[dict[str, Any]], title: str, atol: float 
 
 def follow(*, backend: str = "numpy", dtype: str = "float64", epochs: int = 1, weights_path: Path = Path("weights/lenet_seed42.json"),
            data_root: Path = Path("data"), dataset: str = "mnist", out: Path = Path("runs/follow"), recipe=None,
-           atol: float = 1e-6, progress: bool = True) -> FollowResult:
+           atol: float = 1e-6, eval_limit: int | None = None, progress: bool = True) -> FollowResult:
     """Train ``backend`` and torch in lockstep for ``epochs`` epochs of ``recipe`` (default: the default Recipe).
 
     ``out`` gets follow.csv, follow.png and the shared loop's files (log.csv, best.json, summary.json).
+    ``eval_limit`` evaluates on the first N validation and test images only (the python backend is slow).
     """
     import dataclasses
+
+    import torch
 
     from lenet_parity.harness.training_run import make_backend
     from lenet_parity.reference.datasets import load_splits
@@ -179,10 +181,10 @@ def follow(*, backend: str = "numpy", dtype: str = "float64", epochs: int = 1, w
     recipe = dataclasses.replace(recipe or Recipe(), epochs=epochs, patience=epochs + 1)
     seed_everything(recipe.seed)
     splits = load_splits(dataset, data_root)
-    import torch
-
     to = getattr(torch, dtype)
     data = {k: (getattr(splits, k).tensors[0].to(to), getattr(splits, k).tensors[1]) for k in ("train", "val", "test")}
+    if eval_limit is not None:
+        data.update({k: (x[:eval_limit], y[:eval_limit]) for k, (x, y) in data.items() if k != "train"})
     reference, _ = make_backend("torch", weights_path, recipe, dtype=dtype)
     custom, _ = make_backend(backend, weights_path, recipe, dtype=dtype)
     lockstep = LockstepBackend(reference, custom)

@@ -133,29 +133,27 @@ class Bridge(nn.Module):
 
     def _forward(self, x: torch.Tensor, params: tuple) -> tuple[torch.Tensor, Any]:
         layer, dtype = self.layer, x.dtype
-        if hasattr(layer, "training"):
-            layer.training = self.training
-        for n, p in zip(self.param_names, params):
-            layer.params[n] = to_layer(p, self.kind)
-        for n in self.buffer_names:
-            layer.params[n] = to_layer(getattr(self, n), self.kind)
         mask, self.next_mask = self.next_mask, None
-        if mask is not None or hasattr(layer, "mask"):
-            layer.mask = None if mask is None or not self.training else to_layer(mask.to(dtype), self.kind)
-            self.last_mask = mask if self.training else None
         try:
+            if hasattr(layer, "training"):
+                layer.training = self.training
+            for n, p in zip(self.param_names, params):
+                layer.params[n] = to_layer(p, self.kind)
+            for n in self.buffer_names:
+                layer.params[n] = to_layer(getattr(self, n), self.kind)
+            if mask is not None or hasattr(layer, "mask"):  # None: a dropout layer draws its own
+                layer.mask = None if mask is None or not self.training else to_layer(mask.to(dtype), self.kind)
+                self.last_mask = mask if self.training else None
             y = layer.forward(to_layer(x, self.kind))
             y = from_layer(y, dtype, self._expected_shape(x), f"{type(layer).__name__}.forward's output")
-            for n in self.buffer_names:
+            for n in self.buffer_names:  # the running stats the layer updated go back to torch's buffers
                 value = from_layer(layer.params.get(n), dtype, tuple(getattr(self, n).shape), f"params[{n!r}]")
                 with torch.no_grad():
                     getattr(self, n).copy_(value)
-        except SwapError:
-            raise
         except Exception as exc:
             raise SwapError(self.name, "forward", f"{type(layer).__name__}.forward: {describe_exception(exc)}") from exc
         if self.training and hasattr(self, "num_batches_tracked"):
-            self.num_batches_tracked += 1  # as torch's batchnorm does, so state_dicts stay comparable
+            self.num_batches_tracked.add_(1)  # as torch's batchnorm does, so state_dicts stay comparable
         if self.check_finite and (bad := _nonfinite(y)) and torch.isfinite(x).all():
             raise SwapError(self.name, "forward", f"{type(layer).__name__}.forward returned {bad} from a finite input")
         return y, _snapshot(layer)

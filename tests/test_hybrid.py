@@ -191,3 +191,22 @@ def test_train_mode_reports_a_crash_with_its_step(phase0, mnist_root):
     assert all(r.passed for r in run.results if r.layer != "relu3")
     with pytest.raises(UserInputError, match="steps >= 1"):
         train(phase0, ["fc2"], BackendFactory("numpy"), mnist_root, dtype="float64", steps=0)
+
+
+def test_the_train_modes_sgd_is_torchs_bit_for_bit():
+    from lenet_parity.harness.modes.train_steps import SGD
+
+    torch.manual_seed(9)
+    ours, theirs = LeNet(), LeNet()
+    theirs.load_state_dict(ours.state_dict())
+    opt_ours = SGD(ours.parameters(), lr=0.05, momentum=0.9)
+    opt_theirs = torch.optim.SGD(theirs.parameters(), lr=0.05, momentum=0.9, foreach=False)
+    g = torch.Generator().manual_seed(10)
+    for _ in range(3):
+        x, y = torch.randn(4, 1, 28, 28, generator=g), torch.randint(0, 10, (4,), generator=g)
+        for net, opt in ((ours, opt_ours), (theirs, opt_theirs)):
+            net.zero_grad()
+            torch.nn.functional.nll_loss(net(x), y).backward()
+            opt.step()
+    for (name, a), b in zip(ours.named_parameters(), theirs.parameters()):
+        assert torch.equal(a, b), name

@@ -6,11 +6,13 @@ so a larger batch also means fewer, equally sized steps per epoch.
 
 from __future__ import annotations
 
+import json
 import statistics
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from lenet_parity.atomic import atomic_write_text
 from lenet_parity.harness.experiments.robustness import FIRST_SEED, QUICK_RECIPE, QUICK_TEST, QUICK_VAL
 from lenet_parity.harness.experiments.runs import RunSpec
 from lenet_parity.harness.experiments.sweep import MAX_WORKERS, run_sweep, write_table
@@ -41,6 +43,10 @@ def run_batch_size(out: Path | None = None, *, quick: bool = False, batch_sizes=
     out = Path(out or (QUICK_OUT if quick else DEFAULT_OUT))
     batch_sizes = tuple(batch_sizes or (QUICK_BATCH_SIZES if quick else BATCH_SIZES))
     specs = batch_size_specs(out, quick=quick, batch_sizes=batch_sizes, seeds=seeds, data_root=data_root)
+    command = (f"lenet-parity experiment batch-size{' --quick' if quick else ''} --seeds {seeds} --out {out}"
+               + "".join(f" --batch-size {b}" for b in batch_sizes))
+    atomic_write_text(out / "sweep.json", json.dumps({"command": command, "quick": quick, "seeds": seeds,
+                                                      "runs": len(specs)}, indent=1) + "\n")
     result = run_sweep(specs, out / "runs", workers=workers, log=log)
     table = []
     for b in batch_sizes:

@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 
-from lenet_parity.atomic import atomic_write_text
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.experiments.sweep import write_table
 

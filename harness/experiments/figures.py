@@ -37,6 +37,7 @@ def make_figures(out: Path, *, robustness: Path | None, batch: Path | None, docu
     table = _read(Path(robustness) / "table.json") if robustness else None
     if runs:
         tables["robustness"], tables["claim"] = table, _read(Path(robustness) / "claim.json")
+        tables["robustness_sweep"] = _read(Path(robustness) / "sweep.json")
         _run_figures(out, runs, table, Path(robustness), add, tables)
         _model_figures(out, runs, data_root, add, tables)
     else:
@@ -46,7 +47,7 @@ def make_figures(out: Path, *, robustness: Path | None, batch: Path | None, docu
             missing.append({"name": name, "why": why})
     batch_table = _read(Path(batch) / "table.json") if batch else None
     if batch_table:
-        tables["batch_size"] = batch_table
+        tables["batch_size"], tables["batch_sweep"] = batch_table, _read(Path(batch) / "sweep.json")
         add("batch size", run_figures.batch_size(batch_table, out / "batch_size.png"), "Accuracy against batch size",
             "Clean model, default recipe except the batch size; the learning rate stays 0.01, so larger batches take "
             "fewer steps per epoch. Labels: epochs run before early stopping.")
@@ -55,8 +56,9 @@ def make_figures(out: Path, *, robustness: Path | None, batch: Path | None, docu
     for i, document in enumerate(documents):
         name = parity.label(document)
         add(f"parity {name}", parity.heatmap(document, out / f"parity_{i}_{name}.png"), f"Parity heatmap: {name} layers",
-            "Each cell: the worst max abs error of that layer and tensor over its cases, coloured by its ratio to the "
-            "tolerance's atol (green well inside, yellow at the tolerance, red beyond); ✗ marks a failed check.")
+            "Each cell: the worst case of that layer and tensor, coloured by the share of its tolerance it used "
+            "(the smallest atol that would pass, with the table's rtol, over the table's atol: green well inside, "
+            "yellow near, red beyond); the text is its max abs error; ✗ marks a failed check.")
     if not documents:
         missing.append({"name": "parity heatmap", "why": "give --check-json FILE (from lenet-parity check --json) or let "
                                                          "the report run the checks"})

@@ -2,7 +2,8 @@
 
 A document is {"passed", "first_failure", "results": [{"layer", "tensor", "mode", "dtype", "passed",
 "max_abs_err", "atol", "rtol", "error", "case", ...}], "meta"?}. The heatmap colours each (layer, tensor)
-cell by max_abs_err / atol, the worst over its cases, on a log scale centred at 1 (the tolerance).
+cell by the share of the tolerance it used (min_atol_to_pass / atol, the worst over its cases), on a log
+scale centred at 1: at most 1 passes.
 """
 
 from __future__ import annotations
@@ -43,24 +44,31 @@ def run_documents(backends) -> list[dict[str, Any]]:
     documents = []
     for backend in backends:
         document = run_checks("all", backend=backend).to_json()
-        document.setdefault("meta", {}).update({"layers": backend, "source": f"check_runner.run_checks('all', backend='{backend}')"})
+        document.setdefault("meta", {}).update({"implementation": backend, "source": f"check_runner.run_checks('all', backend='{backend}')"})
         documents.append(document)
     return documents
 
 
 def label(document: dict[str, Any]) -> str:
     meta = document.get("meta") or {}
-    return str(meta.get("layers") or Path(str(meta.get("source", "checks"))).stem)
+    return str(meta.get("implementation") or meta.get("layers") or Path(str(meta.get("source", "checks"))).stem)
 
 
 def ratio(result: dict[str, Any]) -> float | None:
-    """max_abs_err / atol; None for a result without numbers (an error, a shape or dtype mismatch)."""
-    err, atol = result.get("max_abs_err"), result.get("atol")
+    """The share of the tolerance used: min_atol_to_pass / atol (<= 1 passes, since |a - e| <= atol + rtol |e|).
+
+    Files without min_atol_to_pass fall back to max_abs_err / atol. None for a result without numbers
+    (an error, a shape or dtype mismatch).
+    """
+    atol = result.get("atol")
+    err = result.get("min_atol_to_pass")
+    if not isinstance(err, (int, float)):
+        err = result.get("max_abs_err")
     if not isinstance(err, (int, float)) or not isinstance(atol, (int, float)):
         return None
     if atol == 0:
-        return 0.0 if err == 0 else math.inf
-    return err / atol
+        return 0.0 if err <= 0 else math.inf
+    return max(err, 0.0) / atol
 
 
 def cells(document: dict[str, Any]):
@@ -85,7 +93,7 @@ def heatmap(document: dict[str, Any], path: Path) -> Path:
     panels, layers, tensors, table = cells(document)
     columns = 2
     rows = -(-len(panels) // columns)
-    fig, axes = subplots(rows, columns, figsize=(7.2 * columns, 0.42 * len(layers) * rows + 1.5 * rows), squeeze=False)
+    fig, axes = subplots(rows, columns, figsize=(7.2 * columns, rows * max(2.8, 0.24 * len(layers) + 1.3)), squeeze=False)
     norm = TwoSlopeNorm(vmin=LOG_RANGE[0], vcenter=0.0, vmax=LOG_RANGE[1])
     image = None
     for ax, panel in zip(axes.flat, panels):
@@ -111,12 +119,12 @@ def heatmap(document: dict[str, Any], path: Path) -> Path:
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     if image is not None:
-        bar = fig.colorbar(image, ax=axes, fraction=0.025, pad=0.02)
-        bar.set_label("log10(max abs error / atol), worst case of the cell")
+        bar = fig.colorbar(image, ax=axes, fraction=0.025, pad=0.02, shrink=min(1.0, 0.3 * rows + 0.4))
+        bar.set_label("log10(share of tolerance used); > 0 fails", fontsize=8)
     verdict = "PASS" if document.get("passed") else "FAIL"
     fig.suptitle(f"parity of the {label(document)} layers against torch: {verdict} "
                  f"({sum(r['passed'] for r in document['results'])}/{len(document['results'])} tensor checks; "
-                 f"numbers: max abs error)", fontsize=11)
+                 f"cell text: max abs error)", fontsize=11)
     return save(fig, path)
 
 

@@ -40,6 +40,7 @@ def read_log(run_dir: Path) -> list[dict[str, str]]:
 
 
 def subplots(*args, **kwargs):
+    kwargs.setdefault("layout", "constrained")  # no blank bands around suptitles and colour bars
     return plt.subplots(*args, **kwargs)
 
 

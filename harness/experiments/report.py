@@ -33,6 +33,7 @@ th { background: #f0f0f3; } td.l, th.l { text-align: left; }
 .verdict.pass { border-color: #137333; } .verdict.fail { border-color: #b3261e; }
 figure { margin: 18px 0 28px; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 13px; color: #444; margin-top: 4px; } .scroll { overflow-x: auto; }
+summary { cursor: pointer; margin: 8px 0; }
 """
 
 
@@ -79,7 +80,12 @@ def parity_section(documents: list[dict[str, Any]], figures: dict[str, dict]) ->
                 + (f"; first failure: {esc(first['layer'])}.{esc(first['tensor'])} [{esc(first['mode'])}, "
                    f"{esc(first['dtype'])}]" if first else ""))
         source = (document.get("meta") or {}).get("source", "")
-        parts.append(f'<div class="verdict {"pass" if ok else "fail"}">{line}<br><span class=meta>{esc(source)}</span></div>')
+        notes = "".join(f"<br>note: {esc(n)}" for n in document.get("notes") or [])
+        parts.append(f'<div class="verdict {"pass" if ok else "fail"}">{line}{notes}<br>'
+                     f'<span class=meta>{esc(source)}</span></div>')
+        entry = figures.get(f"parity {name}")
+        if entry:
+            parts.append(figure_html(entry))
         panels, rows = parity.summary_rows(document)
         body = []
         for row in rows:
@@ -97,17 +103,16 @@ def parity_section(documents: list[dict[str, Any]], figures: dict[str, dict]) ->
                     mark = '<span class="pass">✓</span>' + (f" ×{cases}" if cases > 1 else "")
                 cells.append(f"{err} {mark}")
             body.append([esc(row["layer"]), esc(row["tensor"]), *cells])
-        parts.append(f"<p>Worst max abs error per layer and tensor (×N: N cases, the worst shown):</p>"
-                     + table(["layer", "tensor", *panels], body, left=2))
+        parts.append(f"<details open><summary>Table: the worst max abs error per layer and tensor "
+                     f"(×N: N cases, the worst shown)</summary>" + table(["layer", "tensor", *panels], body, left=2)
+                     + "</details>")
         failures = [r for r in results if not r["passed"]]
         if failures:
-            parts.append(table(["layer", "tensor", "mode", "dtype", "case", "max abs err", "atol", "rtol", "error"],
+            parts.append(f"<p>Failed checks ({len(failures)}), every case:</p>" + table(["layer", "tensor", "mode", "dtype", "case", "max abs err", "atol", "rtol", "error"],
                                [[esc(r["layer"]), esc(r["tensor"]), esc(r["mode"]), esc(r["dtype"]), esc(r.get("case", "")),
-                                 esc(r.get("max_abs_err")), esc(r.get("atol")), esc(r.get("rtol")), esc(r.get("error") or "")]
+                                 *[esc(r[k]) if r.get(k) is not None else '<span class="na">–</span>'
+                                   for k in ("max_abs_err", "atol", "rtol")], esc(r.get("error") or "")]
                                 for r in failures], left=5))
-        entry = figures.get(f"parity {name}")
-        if entry:
-            parts.append(figure_html(entry))
     return "".join(parts)
 
 
@@ -116,6 +121,10 @@ def robustness_section(tables: dict[str, Any], figures: dict[str, dict]) -> str:
     if not table_rows:
         return ""
     parts = []
+    sweep = tables.get("robustness_sweep") or {}
+    if sweep.get("quick"):
+        parts.append('<div class="verdict fail"><b>Quick settings</b> (2 epochs on 2,000 images): these numbers '
+                     'check the pipeline, not the claim. For the real ones: lenet-parity experiment robustness.</div>')
     for kind, verdict in (claim or {}).get("families", {}).items():
         state = {True: "holds", False: "does not hold", None: "not tested"}[verdict["holds"]]
         css = {True: "pass", False: "fail", None: ""}[verdict["holds"]]
@@ -201,8 +210,11 @@ def render(documents: list[dict[str, Any]], made: dict[str, Any], commands: list
                 ("batch", "Batch size", batch_section(tables, figures))]
     missing = made["missing"]
     if missing:
+        by_why: dict[str, list[str]] = {}
+        for m in missing:
+            by_why.setdefault(m["why"], []).append(m["name"])
         sections.append(("missing", "Not in this report", "<ul>" + "".join(
-            f"<li>{esc(m['name'])}: {esc(m['why'])}</li>" for m in missing) + "</ul>"))
+            f"<li>{esc(', '.join(names))}: {esc(why)}</li>" for why, names in by_why.items()) + "</ul>"))
     sections.append(("reproduce", "Reproduce", "<pre>" + esc("\n".join(commands)) + "</pre>"))
     sections = [s for s in sections if s[2]]
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -230,11 +242,16 @@ def build_report(out: Path = Path("reports/report.html"), *, robustness: Path | 
         documents = []
     made = make_figures(out.parent / "figures", robustness=robustness, batch=batch, documents=documents,
                         data_root=data_root, log=log)
-    commands = [f"lenet-parity experiment robustness --out {robustness}",
-                f"lenet-parity experiment drift --runs {robustness}",
-                f"lenet-parity experiment batch-size --out {batch}",
-                "lenet-parity check all --json reports/checks/numpy.json",
-                f"lenet-parity report --out {out}" + "".join(f" --check-json {p}" for p in check_json)]
+    sweeps, commands = made["tables"], []
+    if sweeps.get("robustness"):
+        commands += [(sweeps.get("robustness_sweep") or {}).get("command", "lenet-parity experiment robustness"),
+                     f"lenet-parity experiment drift --runs {robustness}"]
+    if sweeps.get("batch_size"):
+        commands.append((sweeps.get("batch_sweep") or {}).get("command", "lenet-parity experiment batch-size"))
+    commands += [f"lenet-parity check all --backend {parity.label(d)} --json {p}" for d, p in zip(documents, check_json)]
+    commands.append(f"lenet-parity report --out {out}" + (f" --robustness {robustness}" if robustness else "")
+                    + (f" --batch {batch}" if batch else "") + "".join(f" --check-json {p}" for p in check_json)
+                    + (" --no-checks" if not documents else ""))
     atomic_write_text(out, render(documents, made, commands))
     if log:
         log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(made['figures'])} figures)")

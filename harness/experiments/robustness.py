@@ -123,6 +123,10 @@ def run_robustness(out: Path | None = None, *, quick: bool = False, seeds: int =
     out = Path(out or (QUICK_OUT if quick else DEFAULT_OUT))
     specs = robustness_specs(out, quick=quick, seeds=seeds, data_root=data_root, variants=variants,
                              aux_features=aux_features)
+    command = (f"lenet-parity experiment robustness{' --quick' if quick else ''} --seeds {seeds} --out {out}"
+               + "".join(f" --variant {v}" for v in variants or []) + (" --aux-features" if aux_features else ""))
+    atomic_write_text(out / "sweep.json", json.dumps({"command": command, "quick": quick, "seeds": seeds,
+                                                      "runs": len(specs)}, indent=1) + "\n")
     result = run_sweep(specs, out / "runs", workers=workers, log=log)
     table = aggregate(result.rows)
     claim = assess_claim(table)

@@ -116,7 +116,7 @@ def reliability(runs: list[dict[str, Any]], path: Path) -> Path:
         ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max probability)", ylabel="accuracy",
                title=f"{run['group']}: ECE {m['ece']:.4f}")
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc="lower right")
     return save(fig, path)
 
 

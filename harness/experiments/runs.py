@@ -137,7 +137,7 @@ def execute_run(spec: RunSpec) -> str:
     torch.set_num_threads(1)  # two workers on two cores; and torch's sums depend on the thread count
     spec.path.mkdir(parents=True, exist_ok=True)
     try:
-        with open(spec.path / "stdout.log", "a") as log, contextlib.redirect_stdout(log):
+        with open(spec.path / "stdout.log", "a", buffering=1) as log, contextlib.redirect_stdout(log):
             check_spec(spec)
             atomic_write_text(spec.path / SPEC_FILE, json.dumps(spec.to_json(), indent=1) + "\n")
             data, train_set, splits = build_data(spec)

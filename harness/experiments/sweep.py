@@ -48,7 +48,10 @@ def write_table(rows: list[dict[str, Any]], stem: Path) -> None:
 
 def run_sweep(specs: list[RunSpec], table: Path, *, workers: int = MAX_WORKERS,
               execute: Callable[[RunSpec], str] = execute_run, log: Callable[[str], None] | None = print) -> SweepResult:
-    """Run every unfinished spec; workers=0 runs them one after another in this process (tests, debugging)."""
+    """Run every unfinished spec; workers=0 runs them one after another in this process (tests, debugging).
+
+    Workers are spawned, so a script that calls this must guard its top level with ``if __name__ == "__main__":``.
+    """
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
     names = [s.name for s in specs]
@@ -96,7 +99,11 @@ def run_sweep(specs: list[RunSpec], table: Path, *, workers: int = MAX_WORKERS,
                 finished(spec, future.exception(), started)
     refresh()
     if result.failed:
-        raise SweepError(f"{len(result.failed)} of {len(specs)} runs failed: " +
-                         "; ".join(f"{k}: {v}" for k, v in result.failed.items()) +
-                         " (the finished ones are kept: run the same command again to retry)")
+        by_error: dict[str, list[str]] = {}
+        for name, error in result.failed.items():
+            by_error.setdefault(error, []).append(name)
+        reasons = "; ".join(f"{error} ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+                            for error, names in by_error.items())
+        raise SweepError(f"{len(result.failed)} of {len(specs)} runs failed: {reasons}; the finished ones are kept: "
+                         f"run the same command again to retry")
     return result

@@ -1,5 +1,6 @@
-"""The check modes: snapshot, hybrid, sweep and train, each ``run_<mode>(layer_names, make_layer, ...)``.
+"""The check modes, each ``run_<mode>(layer_names, make_layer, *, dtype, phase0, weights_path, tol, **options)``.
 
-Every mode returns its CheckResults in the order a reader should see them (forward, then backward), so
-CheckRun.first_failure is the first divergence; see notes on the mode interface in harness/results.py.
+snapshot and sweep check a layer alone; hybrid and train check it inside torch's LeNet (harness/swap.py).
+Each returns CheckResults in reading order (forward, then backward), so CheckRun.first_failure is the
+first divergence.
 """

@@ -32,7 +32,6 @@ from lenet_parity.reference.weights import build_torch_model
 
 MODE = "hybrid"
 BASE, VARIANTS = "lenet", "lenet_variants"
-MODELS = (BASE, VARIANTS)
 MaskFor = Callable[[str, tuple, torch.dtype], "torch.Tensor | None"]  # (layer name, x's shape, dtype) -> mask
 
 
@@ -169,8 +168,8 @@ class _Rows:
     def __init__(self, dtype: str, tol: Tolerance | None, case: str):
         self.dtype, self.tol, self.case, self.rows = dtype, tol, case, []
 
-    def compare(self, layer: str, tensor: str, actual: Any, expected: Any, kind: str | None = None) -> None:
-        atol, rtol = (self.tol[0], self.tol[1]) if self.tol else tolerance(self.dtype, kind or tensor)[:2]
+    def compare(self, layer: str, tensor: str, actual: Any, expected: Any) -> None:
+        atol, rtol = (self.tol[0], self.tol[1]) if self.tol else tolerance(self.dtype, tensor)[:2]
         result = CheckResult(layer, tensor, MODE, self.dtype, case=self.case)
         result.comparison = compare(actual, expected, atol=atol, rtol=rtol, name=f"{layer}.{tensor}")
         self.rows.append(result)
@@ -187,21 +186,29 @@ def _tensors(ref: Pass, name: str) -> tuple[list[str], list[str]]:
 
 
 def _forward_rows(rows: _Rows, ref: Pass, hyb: Pass, names: list[str], failures: dict[str, _Failure]) -> None:
-    for name in names:
-        if name == LOSS_SPEC.name:
-            continue
+    def layer(name: str) -> None:
         failure = failures.get(name)
         if failure and failure.stage != "backward":
             rows.error(name, _tensors(ref, name)[0], failure.message)
-        elif failure:
+        elif failure:  # its forward ran fine before the backward crashed
             rows.rows += failure.rows
         else:
             rows.rows += _layer_forward(rows, ref, hyb, name)
 
+    for name in names:
+        if name != LOSS_SPEC.name:
+            layer(name)
+    if "logsoftmax" not in names:  # the network's output, whatever was swapped
+        rows.compare("logsoftmax", "output", hyb.log_probs, ref.log_probs)
+    layer(LOSS_SPEC.name)  # the loss value, whether or not the loss itself is checked
+
 
 def _layer_forward(rows: _Rows, ref: Pass, hyb: Pass, name: str) -> list[CheckResult]:
-    """A layer's forward rows (output, then its buffers), not yet added to ``rows``."""
+    """A layer's forward rows (output, then its buffers; the loss: its value), not yet added to ``rows``."""
     probe = _Rows(rows.dtype, rows.tol, rows.case)
+    if name == LOSS_SPEC.name:
+        probe.compare(name, "loss", hyb.loss, ref.loss)
+        return probe.rows
     probe.compare(name, "output", hyb.outputs[name], ref.outputs[name])
     for key, value in ref.buffers[name].items():
         probe.compare(name, key, hyb.buffers[name].get(key), value)
@@ -261,24 +268,11 @@ def compare_model(model: str, specs: list[LayerSpec], make_layer: Callable[[Laye
             if exc.layer_name not in layers:
                 raise
             failure = _Failure(exc.stage, str(exc))
-            if exc.stage == "backward" and hyb is not None and exc.layer_name != LOSS_SPEC.name:
+            if exc.stage == "backward" and hyb is not None:
                 failure.rows = _layer_forward(rows, ref, hyb, exc.layer_name)
-            elif exc.stage == "backward" and hyb is not None:  # the loss's forward value was fine
-                probe = _Rows(dtype, tol, rows.case)
-                probe.compare(LOSS_SPEC.name, "loss", hyb.loss, ref.loss)
-                failure.rows = probe.rows
             failures[exc.layer_name] = failure
 
     _forward_rows(rows, ref, hyb, names, failures)
-    if "logsoftmax" not in names:  # the network's output, whatever was swapped
-        rows.compare("logsoftmax", "output", hyb.log_probs, ref.log_probs)
-    loss_failure = failures.get(LOSS_SPEC.name)
-    if loss_failure and loss_failure.stage != "backward":
-        rows.error(LOSS_SPEC.name, ["loss"], loss_failure.message)
-    elif loss_failure:
-        rows.rows += loss_failure.rows
-    else:
-        rows.compare(LOSS_SPEC.name, "loss", hyb.loss, ref.loss)
     _backward_rows(rows, ref, hyb, names, failures)
     return rows.rows
 
