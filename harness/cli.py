@@ -137,6 +137,8 @@ _CHECK_TYPES = [*KINDS, "all"]
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True,
               help="MNIST for the train mode.")
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True, help="SGD steps of the train mode.")
+@click.option("--batch-size", type=click.IntRange(min=2), default=None,
+              help="Batch size of the train mode [default: 64; 8 for pure-Python layers].")
 @click.option("--atol", type=float, default=None, help="Absolute tolerance for every tensor (with --rtol), instead of the table.")
 @click.option("--rtol", type=float, default=None, help="Relative tolerance for every tensor (with --atol), instead of the table.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every result as JSON.")
@@ -144,11 +146,33 @@ _CHECK_TYPES = [*KINDS, "all"]
               help="Write JUnit XML, a test case per layer x tensor.")
 @click.option("-v", "--verbose", is_flag=True, help="A row for every check, not only a summary.")
 @click.pass_context
-def check_cmd(ctx, layer_type, layer, backend, impl, mode, dtype, phase0, weights, data_root, steps, atol, rtol, json_path,
-              junit_path, verbose):
+def check_cmd(ctx, layer_type, layer, backend, impl, mode, dtype, phase0, weights, data_root, steps, batch_size, atol,
+              rtol, json_path, junit_path, verbose):
     """Check layers of TYPE against PyTorch, forward and backward; exit 0 all passed, 1 a mismatch, 2 bad input."""
     from lenet_parity.harness.check_runner import check_command
 
     ctx.exit(check_command(layer_type, layer=layer, backend=backend, impl=impl, mode=mode, dtype=dtype, phase0=phase0,
                            weights=weights, atol=atol, rtol=rtol, json_path=json_path, junit_path=junit_path,
-                           verbose=verbose, data_root=data_root, steps=steps))
+                           verbose=verbose, data_root=data_root, steps=steps, batch_size=batch_size))
+
+
+@main.command("trace")
+@click.option("--backend", type=click.Choice(["numpy", "python"]), default="numpy", show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
+@click.option("--variants", is_flag=True, help="Also trace the residual / batchnorm / dropout model.")
+@click.option("--phase0", type=click.Path(dir_okay=False, path_type=Path), default=Path("phase0/_reference.json"), show_default=True)
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=Path("weights/lenet_seed42.json"), show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every result as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="A row for every tensor.")
+@click.pass_context
+def trace_cmd(ctx, backend, dtype, variants, phase0, weights, json_path, verbose):
+    """The fully custom LeNet against torch on the Phase 0 batch: where the first divergence appears, both ways."""
+    from lenet_parity.harness import report
+    from lenet_parity.harness.trace import summary, trace
+
+    run = trace(backend, dtype=dtype, weights_path=weights, phase0_path=phase0, variants=variants)
+    click.echo(report.terminal_report(run, verbose=verbose))
+    click.echo(summary(run))
+    if json_path:
+        report.write_json(run, json_path, meta={"command": "trace", "backend": backend, "dtype": dtype})
+    ctx.exit(0 if run.passed else 1)

@@ -153,16 +153,33 @@ def train_model(model: str, specs: list[LayerSpec], make_layer: Callable[[LayerS
     return results
 
 
+def default_batch_size(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], phase0: Phase0 | None) -> int:
+    """64, LeNet's training batch; 8 for pure-Python layers, so 20 steps take seconds, not minutes."""
+    from lenet_parity.custom_layers.protocol import array_kind
+
+    for specs in group_layers(list(layer_names), phase0).values():
+        for spec in specs:
+            try:
+                if array_kind(make_layer(spec)) == "list":
+                    return 8
+            except Exception:  # noqa: BLE001 - a broken user layer is reported by the run itself
+                continue
+    return 64
+
+
 def run_train(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *, dtype: str, phase0: Phase0 | None,
               weights_path: Path, tol: Tolerance | None = None, steps: int = 20, lr: float = 0.01,
-              momentum: float = 0.9, batch_size: int = 64, data_root: Path = Path("data"), seed: int = 42,
+              momentum: float = 0.9, batch_size: int | None = None, data_root: Path = Path("data"), seed: int = 42,
               **_options: Any) -> list[CheckResult]:
     """The named layers swapped into LeNet, trained ``steps`` SGD steps next to pure torch from the same weights.
 
     Batches: the first ``steps`` of the training loop's seeded order (reference/training.py's batch_order,
     epoch 1) over MNIST's training images, no augmentation. Layers of the variants model train in
     LeNet(VARIANTS_CONFIG) seeded like Phase 0, with dropout masks drawn once and shared.
+    ``batch_size`` defaults to 64, or 8 when the layers are pure Python (array_kind "list", ~100x slower).
     """
+    if batch_size is None:
+        batch_size = default_batch_size(layer_names, make_layer, phase0)
     if steps < 1 or batch_size < 2 or not lr > 0 or not momentum >= 0:  # batchnorm needs two values a channel
         raise UserInputError(f"train mode needs steps >= 1, batch_size >= 2, lr > 0 and momentum >= 0; got "
                              f"steps={steps}, batch_size={batch_size}, lr={lr}, momentum={momentum}")
