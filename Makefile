@@ -44,6 +44,7 @@ train: data
 check: data
 	$(CLI) check all --backend numpy
 	$(CLI) check all --backend python
+	$(CLI) mutants
 
 test: data
 	$(BIN)/python -m pytest

@@ -87,7 +87,9 @@ def bench_training(data: Data, models: Models, settings: list[Threads], *, steps
             "numpy_over_torch_cpu": sum(cpus[n]) / sum(cpus[t]),
             "median_chunk_ratio_wall": statistics.median(a / b for a, b in zip(walls[n], walls[t])),
             "median_chunk_ratio_cpu": statistics.median(a / b for a, b in zip(cpus[n], cpus[t])),
-            "max_loss_diff": float(diffs.max()), "loss_diff_at_step": int(diffs.argmax()) + 1}
+            # float32 trajectories drift apart after ~150 steps (torch 1 vs 2 threads too): compare the start
+            "max_loss_diff_first_20": float(diffs[:20].max()),
+            "first_step_loss_diff_over_1e-4": int(np.argmax(diffs > 1e-4)) + 1 if (diffs > 1e-4).any() else None}
     result["notes"] = []
     one = result["backends"]["torch_1t"]["wall_s"]
     for s in settings[1:]:

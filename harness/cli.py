@@ -176,3 +176,19 @@ def trace_cmd(ctx, backend, dtype, variants, phase0, weights, json_path, verbose
     if json_path:
         report.write_json(run, json_path, meta={"command": "trace", "backend": backend, "dtype": dtype})
     ctx.exit(0 if run.passed else 1)
+
+
+@main.command("mutants")
+@click.option("--mutant", "name", default=None, metavar="NAME", help="Run one mutant (and the correct layers of its kind).")
+@click.option("--quick", is_flag=True, help="float64 only, each mutant only in the modes that must catch it.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the zoo as JSON.")
+@click.option("--phase0", type=click.Path(dir_okay=False, path_type=Path), default=Path("phase0/_reference.json"), show_default=True)
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=Path("weights/lenet_seed42.json"), show_default=True)
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True,
+              help="MNIST for the train mode.")
+@click.pass_context
+def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
+    """The bug zoo: broken layers that must each be caught and localised, and the correct layers, which must pass."""
+    from lenet_parity.harness.mutants.runner import mutants_command
+
+    ctx.exit(mutants_command(name, quick=quick, json_path=json_path, phase0=phase0, weights=weights, data_root=data_root))

@@ -17,6 +17,11 @@ import numpy as np
 
 from lenet_parity.atomic import atomic_write_text
 
+# The issue's bound for float64 over a full epoch. float32 gets none: its trajectories agree to an ulp or two
+# until a max-pool window holds two values within an ulp (or a ReLU input sits at ~0) and torch and NumPy,
+# rounding differently, send that gradient down different paths; from there the runs part ways chaotically.
+DEFAULT_ATOL = {"float64": 1e-6, "float32": None}
+
 FOLLOW_COLUMNS = ["epoch", "step", "torch_loss", "custom_loss", "abs_diff", "max_param_diff"]
 
 
@@ -81,7 +86,7 @@ class FollowResult:
     worst_step: int
     worst_epoch: int
     final_param_diff: float
-    atol: float
+    atol: float | None  # None: no bound is checked (float32 runs part ways, see DEFAULT_ATOL)
     growth: list[tuple[int, float, float]] = field(default_factory=list)  # (up to step, max loss diff, param diff)
     test_acc: dict[str, float] = field(default_factory=dict)
     csv_path: Path | None = None
@@ -89,19 +94,21 @@ class FollowResult:
 
     @property
     def passed(self) -> bool:
-        return self.max_abs_diff <= self.atol
+        return self.atol is None or self.max_abs_diff <= self.atol
 
     def report(self) -> str:
         lines = [f"{self.backend} {self.dtype} vs torch {self.dtype}: {self.steps} steps in lockstep",
                  "  steps      max |loss diff|   max |param diff| at the end"]
         lines += [f"  <= {s:<7d} {d:<17.3e} {p:.3e}" for s, d, p in self.growth]
+        allowed = "no bound checked in float32" if self.atol is None else f"allowed {self.atol:g}"
         lines.append(f"  largest loss difference {self.max_abs_diff:.3e} at step {self.worst_step} "
-                     f"(epoch {self.worst_epoch}); allowed {self.atol:g}")
+                     f"(epoch {self.worst_epoch}); {allowed}")
         if self.test_acc:
             lines.append("  test accuracy: " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in self.test_acc.items()))
-        verdict, sign = ("OK  ", "<=") if self.passed else ("FAIL", ">")
-        lines.append(f"{verdict} the {self.backend} LeNet follows torch: largest loss difference "
-                     f"{self.max_abs_diff:.3e} {sign} {self.atol:g}")
+        if self.atol is not None:
+            verdict, sign = ("OK  ", "<=") if self.passed else ("FAIL", ">")
+            lines.append(f"{verdict} the {self.backend} LeNet follows torch: largest loss difference "
+                         f"{self.max_abs_diff:.3e} {sign} {self.atol:g}")
         return "\n".join(lines)
 
 
@@ -163,11 +170,12 @@ def plot_follow(path: Path, rows: list[dict[str, Any]], title: str, atol: float 
 
 def follow(*, backend: str = "numpy", dtype: str = "float64", epochs: int = 1, weights_path: Path = Path("weights/lenet_seed42.json"),
            data_root: Path = Path("data"), dataset: str = "mnist", out: Path = Path("runs/follow"), recipe=None,
-           atol: float = 1e-6, eval_limit: int | None = None, progress: bool = True) -> FollowResult:
+           atol: float | None = None, eval_limit: int | None = None, progress: bool = True) -> FollowResult:
     """Train ``backend`` and torch in lockstep for ``epochs`` epochs of ``recipe`` (default: the default Recipe).
 
     ``out`` gets follow.csv, follow.png and the shared loop's files (log.csv, best.json, summary.json).
     ``eval_limit`` evaluates on the first N validation and test images only (the python backend is slow).
+    ``atol`` bounds the largest loss difference (default DEFAULT_ATOL[dtype]).
     """
     import dataclasses
 
@@ -178,6 +186,7 @@ def follow(*, backend: str = "numpy", dtype: str = "float64", epochs: int = 1, w
     from lenet_parity.reference.determinism import seed_everything
     from lenet_parity.reference.training import Recipe, evaluate, train
 
+    atol = DEFAULT_ATOL[dtype] if atol is None else atol
     recipe = dataclasses.replace(recipe or Recipe(), epochs=epochs, patience=epochs + 1)
     seed_everything(recipe.seed)
     splits = load_splits(dataset, data_root)

@@ -12,7 +12,7 @@ from lenet_parity.errors import UserInputError
 from lenet_parity.harness.compare import assert_match
 from lenet_parity.harness.compare_runs import compare_runs
 from lenet_parity.harness.custom_backend import CustomBackend
-from lenet_parity.harness.follow import LockstepBackend, growth_table
+from lenet_parity.harness.follow import FollowResult, LockstepBackend, follow, growth_table, read_follow_csv
 from lenet_parity.harness.training_run import make_backend, run_training
 from lenet_parity.reference.training import CSV_COLUMNS, Recipe, train
 from lenet_parity.reference.weights import build_torch_model
@@ -51,6 +51,18 @@ def test_custom_backend_follows_torch_step_by_step(tmp_path, mnist_small, backen
         assert_match(row["custom_loss"], row["torch_loss"], dtype="float64", tensor="loss", name=f"step {row['step']} loss")
     assert_states_match(custom, reference.model)
     assert growth_table(lockstep.rows)[-1][0] == len(lockstep.rows)
+
+
+def test_follow_writes_csv_png_and_a_verdict(tmp_path, mnist_root):
+    result = follow(backend="numpy", dtype="float64", recipe=Recipe(limit=128), eval_limit=64, out=tmp_path,
+                    data_root=mnist_root, progress=False)
+    rows = read_follow_csv(result.csv_path)
+    assert [r["step"] for r in rows] == [1, 2] and result.passed and result.atol == 1e-6
+    assert max(r["abs_diff"] for r in rows) == result.max_abs_diff <= 1e-12
+    assert result.png_path.read_bytes()[:4] == b"\x89PNG" and "OK   the numpy LeNet follows torch" in result.report()
+    planted = FollowResult("numpy", "float64", 10, 3e-6, 7, 1, 1e-7, 1e-6, growth=[(10, 3e-6, 1e-7)])
+    assert not planted.passed and "FAIL" in planted.report() and "at step 7" in planted.report()
+    assert FollowResult("numpy", "float32", 10, 0.1, 7, 1, 1e-2, None).passed  # float32: no bound
 
 
 def test_adam_follows_torch_adam(mnist_small):

@@ -1,0 +1,212 @@
+"""``lenet-parity mutants``: every mutant through the harness, then the correct layers through the same checks.
+
+Each mutant runs via check_runner.run_checks with the correct NumPy layers everywhere but its one layer;
+the layers checked are its kind's (pool1 and pool2 for a pool mutant), so the report shows whether the
+harness blames the right one. The train mode checks the mutant's layer alone (every swapped layer shares
+the blame for a diverging training run). The controls, the correct numpy and python layers on every layer,
+run the same modes and dtypes: no false alarm. Exit 0 only when every mutant is caught and localised and
+the controls pass.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from lenet_parity.atomic import atomic_write_text
+from lenet_parity.errors import EXIT_MISMATCH, EXIT_OK
+from lenet_parity.harness.check_runner import DTYPES, run_checks, select_layers
+from lenet_parity.harness.layer_factory import BACKENDS, BackendFactory, layer_catalogue
+from lenet_parity.harness.mutants.catalogue import CATALOGUE, MODES, Mutant, find
+from lenet_parity.harness.mutants.verdict import Verdict, judge
+from lenet_parity.harness.results import CheckResult, CheckRun
+from lenet_parity.reference.phase0_format import DEFAULT_PHASE0, Phase0, load_phase0
+from lenet_parity.reference.weights import DEFAULT_WEIGHTS
+
+TRAIN_STEPS = 3  # the accumulating-gradients bug changes the update from step 2: its loss differs at step 3
+QUICK_DTYPES = ("float64",)  # --quick: the tight dtype; every mutant still in each mode that must catch it
+
+
+class PlantedFactory(BackendFactory):
+    """The correct NumPy layers, with the mutant's class at its one layer (sweep cases of that layer too)."""
+
+    def __init__(self, mutant: Mutant):
+        super().__init__("numpy")
+        self.mutant = mutant
+        self.label = f"numpy with {mutant.name} at {mutant.layer_name}"
+
+    def layer_class(self, spec):
+        return self.mutant.factory if spec.name == self.mutant.layer_name else super().layer_class(spec)
+
+
+@dataclass
+class Control:
+    backend: str
+    run: CheckRun
+    layers: tuple[str, ...]  # the layers checked
+
+
+@dataclass
+class ZooReport:
+    verdicts: list[Verdict]
+    controls: list[Control]
+    quick: bool
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.verdicts) and all(v.localised for v in self.verdicts) and all(c.run.passed for c in self.controls)
+
+
+def run_mutant(mutant: Mutant, *, phase0: Phase0, weights: str | Path = DEFAULT_WEIGHTS,
+               data_root: str | Path = Path("data"), quick: bool = False) -> Verdict:
+    """The mutant planted in LeNet and checked in its modes (--quick: only those that must catch it)."""
+    modes = tuple(m for m in MODES if m in (mutant.caught_by if quick else mutant.modes))
+    dtypes = QUICK_DTYPES if quick else DTYPES
+    catalogue = layer_catalogue(phase0)
+    kind = catalogue[mutant.layer_name][1].kind
+    common: dict[str, Any] = dict(make_layer=PlantedFactory(mutant), dtypes=dtypes, phase0=phase0, weights=weights,
+                                  data_root=Path(data_root), steps=TRAIN_STEPS)
+    run = CheckRun()
+    with np.errstate(all="ignore"):  # a broken log-softmax's overflow is the bug under test, not noise to print
+        local = [m for m in modes if m != "train"]
+        parts = [run_checks(kind, modes=local, **common)] if local else []
+        if "train" in modes:
+            parts.append(run_checks("all", layer=mutant.layer_name, modes=["train"], **common))
+    for part in parts:
+        run.extend(part.results)
+        for note in part.notes:
+            run.note(note)
+    checked = tuple(select_layers(kind, None, catalogue))
+    verdict = judge(mutant, run, checked=checked, modes=modes, dtypes=dtypes)
+    verdict.layer_cls = catalogue[mutant.layer_name][1].cls
+    return verdict
+
+
+def run_controls(kind: str, modes: tuple[str, ...], dtypes: tuple[str, ...], *, phase0: Phase0,
+                 weights: str | Path = DEFAULT_WEIGHTS, data_root: str | Path = Path("data")) -> list[Control]:
+    """The correct layers of both backends through the same modes and dtypes as the mutants."""
+    layers = tuple(select_layers(kind, None, layer_catalogue(phase0)))
+    return [Control(backend, run_checks(kind, backend=backend, modes=list(modes), dtypes=dtypes, phase0=phase0,
+                                        weights=weights, data_root=Path(data_root), steps=TRAIN_STEPS), layers)
+            for backend in BACKENDS]
+
+
+def run_zoo(names: list[str] | None = None, *, quick: bool = False, phase0: Phase0 | str | Path = DEFAULT_PHASE0,
+            weights: str | Path = DEFAULT_WEIGHTS, data_root: str | Path = Path("data")) -> ZooReport:
+    """The named mutants (default: the whole catalogue), then the controls: every layer, or with one
+    mutant named, the layers of its kind."""
+    start = time.perf_counter()
+    mutants = [find(n) for n in names] if names else list(CATALOGUE)
+    document = phase0 if isinstance(phase0, Phase0) else load_phase0(phase0)
+    paths = dict(weights=weights, data_root=data_root)
+    verdicts = [run_mutant(m, phase0=document, quick=quick, **paths) for m in mutants]
+    modes = tuple(m for m in MODES if any(m in v.modes for v in verdicts))
+    kinds = {layer_catalogue(document)[m.layer_name][1].kind for m in mutants}
+    kind = kinds.pop() if names and len(kinds) == 1 else "all"
+    controls = run_controls(kind, modes, QUICK_DTYPES if quick else DTYPES, phase0=document, **paths)
+    return ZooReport(verdicts, controls, quick, time.perf_counter() - start)
+
+
+# ---- the report ----
+
+def _where(r: CheckResult | None) -> str:
+    return "-" if r is None else f"{r.layer}.{r.tensor} [{r.mode}, {r.dtype}]"
+
+
+def _caught_by(v: Verdict) -> str:
+    """``snapshot hybrid sweep``; a mode that caught it in only some of the dtypes run says which."""
+    words = []
+    for mode in v.modes:
+        dtypes = [d for d in v.dtypes if (mode, d) in v.caught_by]
+        if dtypes:
+            words.append(mode if len(dtypes) == len(v.dtypes) else f"{mode}({','.join(d[5:] for d in dtypes)})")
+    return " ".join(words) or "-"
+
+
+def _status(v: Verdict) -> str:
+    if v.localised:
+        return click.style("caught, localised", fg="green")
+    if v.caught:
+        return click.style("caught, NOT localised", fg="red", bold=True)
+    return click.style("MISSED", fg="red", bold=True)
+
+
+COLUMNS = (("mutant", 32), ("bug", 44), ("planted in", 24), ("caught by", 21), ("first failure", 42))
+
+
+def table(report: ZooReport) -> str:
+    """The zoo as a table (a row per mutant), the reasons of any that failed, the controls and a summary."""
+    header = " ".join(f"{name:{width}}" for name, width in COLUMNS) + " verdict"
+    lines = [click.style(header, bold=True)]
+    notes = []
+    for v in report.verdicts:
+        m, first = v.mutant, v.first_checked_failure
+        planted = f"{m.layer_name} ({v.layer_cls})"
+        cells = (m.name, m.description, planted, _caught_by(v), _where(first))
+        lines.append(" ".join(f"{c:{w}}" for c, (_, w) in zip(cells, COLUMNS)) + " " + _status(v))
+        if v.first_failure is not None and v.first_failure is not first:
+            notes.append(f"{m.name}: a network-level row failed first: {v.first_failure.describe()}")
+        notes += [click.style(f"{m.name}: {p}", fg="red") for p in v.problems]
+    lines += [""] + notes + ([""] if notes else [])
+    for c in report.controls:
+        r, modes = c.run, ", ".join(dict.fromkeys(x.mode for x in c.run.results))
+        summary = (f"correct {c.backend} layers: {len(r.results) - len(r.failures)}/{len(r.results)} checks passed "
+                   f"({len(c.layers)} layers; {modes})")
+        lines.append(click.style(f"PASS  {summary}", fg="green") if r.passed else
+                     click.style(f"FAIL  {summary}; first failure: {_where(r.first_failure)}", fg="red", bold=True))
+    good = sum(v.localised for v in report.verdicts)
+    dtypes = ", ".join(QUICK_DTYPES if report.quick else DTYPES)
+    text = (f"{good}/{len(report.verdicts)} mutants caught and localised; correct layers "
+            f"{'pass' if all(c.run.passed for c in report.controls) else 'FAIL'} ({dtypes}; {report.seconds:.1f} s)")
+    lines.append(click.style(("PASS  " if report.passed else "FAIL  ") + text, fg="green" if report.passed else "red",
+                             bold=True))
+    return "\n".join(lines)
+
+
+def _row(r: CheckResult | None, *, detail: bool = True) -> dict | None:
+    if r is None:
+        return None
+    row = {"layer": r.layer, "tensor": r.tensor, "mode": r.mode, "dtype": r.dtype, "case": r.case,
+           "reason": "error" if r.error or r.comparison is None else r.comparison.reason}
+    return {**row, "detail": r.describe()} if detail else row
+
+
+def to_json(report: ZooReport) -> dict[str, Any]:
+    return {
+        "passed": report.passed, "quick": report.quick, "seconds": round(report.seconds, 3),
+        "mutants": [{
+            "name": v.mutant.name, "description": v.mutant.description, "layer": v.mutant.layer_name,
+            "class": v.mutant.factory.__name__, "expected_tensors": list(v.mutant.expected_tensors),
+            "modes": list(v.modes), "dtypes": list(v.dtypes), "must_be_caught_by": list(v.mutant.caught_by),
+            "caught": v.caught, "localised": v.localised,
+            "caught_by": [{"mode": mode, "dtype": dtype} for mode, dtype in v.caught_by],
+            "first_failure": _row(v.first_checked_failure), "first_failure_any_layer": _row(v.first_failure),
+            "problems": list(v.problems), "checked_layers": list(v.checked), "checks": len(v.run.results),
+            "failures": [_row(r, detail=False) for r in v.run.failures],
+        } for v in report.verdicts],
+        "controls": [{
+            "backend": c.backend, "passed": c.run.passed, "layers": list(c.layers), "checks": len(c.run.results),
+            "failed_checks": len(c.run.failures), "modes": list(dict.fromkeys(r.mode for r in c.run.results)),
+            "dtypes": list(dict.fromkeys(r.dtype for r in c.run.results)), "first_failure": _row(c.run.first_failure),
+            "notes": list(c.run.notes),
+        } for c in report.controls],
+    }
+
+
+def mutants_command(name: str | None = None, *, quick: bool = False, json_path: str | Path | None = None,
+                    phase0: str | Path = DEFAULT_PHASE0, weights: str | Path = DEFAULT_WEIGHTS,
+                    data_root: str | Path = Path("data")) -> int:
+    """Run the zoo, print the table, write --json; 0 when every mutant is caught and localised and the
+    correct layers pass, 1 otherwise (bad input raises UserInputError: exit 2)."""
+    report = run_zoo([name] if name else None, quick=quick, phase0=phase0, weights=weights, data_root=data_root)
+    click.echo(table(report))
+    if json_path:
+        atomic_write_text(json_path, json.dumps(to_json(report), indent=2, allow_nan=False) + "\n")
+    return EXIT_OK if report.passed else EXIT_MISMATCH
