@@ -42,7 +42,8 @@ def _git() -> dict[str, Any]:
 
 
 def environment(settings: list[Threads]) -> dict[str, Any]:
-    return {"git": _git(),
+    return {
+        "git": _git(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
         "platform": platform.platform(), "cpu_count": os.cpu_count(),

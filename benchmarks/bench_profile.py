@@ -1,7 +1,8 @@
 """cProfile of the NumPy training step and the pure-Python forward: where the time goes, before optimising.
 
 cProfile sees Python functions and builtins only: a NumPy ufunc or matmul runs inside its caller's own
-time (tottime), so a layer method's tottime is mostly the array work it does.
+time (tottime), so a layer method's tottime is mostly the array work it does. The garbage collector
+stays on, and its pauses are charged to whichever function happened to allocate.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def profile(fn: Callable[[], Any], top: int) -> dict[str, Any]:
 
 
 def format_profile(title: str, result: dict[str, Any]) -> str:
-    lines = [title, f"  total {result['total_s']:.3f} s (under the profiler, which slows Python calls)",
+    lines = [title, f"  total {result['total_s']:.3f} s (under the profiler, which slows Python calls; gc pauses are "
+                    f"charged to the function that allocated)",
              f"  {'ncalls':>8} {'tottime':>9} {'share':>6} {'cumtime':>9}  function"]
     for e in result["entries"]:
         share = 100 * e["tottime_s"] / result["total_s"] if result["total_s"] else 0.0

@@ -20,6 +20,9 @@ A layer mirrors a ``torch.nn`` module:
   ``training`` attribute (True by default, like torch).
 * Losses: ``forward(logp, target) -> float`` (the mean over the batch), ``backward() -> dlogp``.
 
+Optional: a layer may skip computing dx when its ``needs_input_grad`` attribute is False (the driver sets it
+on a network's first layer, whose dx nobody reads; torch skips it too) and return None; ``grads`` are still set.
+
 Dropout's mask can be injected (``layer.mask = ...``, the scaled keep-mask of x's shape, values 0 or
 1/(1-p)) so that a check can share torch's mask; when ``mask`` is None a new one is drawn.
 """

@@ -118,7 +118,7 @@ def capture_phase0(weights_path: str | os.PathLike, data_root: str | os.PathLike
         "torch_version": torch.__version__,
         "num_threads": CAPTURE_THREADS,
         "seed": seed,
-        "weights": {"file": Path(weights_path).as_posix(),
+        "weights": {"file": Path(weights_path).name,  # the name only: the file is identified by its sha256
                     "sha256": hashlib.sha256(Path(weights_path).read_bytes()).hexdigest()},
         "batch": {"dataset": "mnist", "split": "test", "indices": BATCH_INDICES,
                   "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD}},

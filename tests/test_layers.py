@@ -570,3 +570,23 @@ def test_numpy_bad_calls_are_clear_errors():
         nll.forward(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(ValueError, match="integer class indices"):
         nll.forward(np.zeros((2, 3)), np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_conv_skips_dx_when_no_one_needs_it(backend, rng):
+    """needs_input_grad=False (a network's first layer): backward returns None, the grads are unchanged."""
+    mod = backend_module(backend)
+    x = rng.standard_normal((2, 1, 9, 9))
+    dy = rng.standard_normal((2, 3, 5, 5))
+    grads = []
+    for needs in (True, False):
+        layer = mod.Conv2d(1, 3, 5)
+        layer.params = {k: to_kind(np.arange(np.asarray(to_numpy(v)).size, dtype=np.float64).reshape(np.shape(to_numpy(v))) / 50,
+                                   array_kind(layer)) for k, v in layer.params.items()}
+        layer.needs_input_grad = needs
+        layer.forward(to_kind(x, array_kind(layer)))
+        dx = layer.backward(to_kind(dy, array_kind(layer)))
+        assert (dx is None) == (not needs)
+        grads.append({k: np.asarray(to_numpy(v)) for k, v in layer.grads.items()})
+    for key in grads[0]:
+        np.testing.assert_array_equal(grads[0][key], grads[1][key])

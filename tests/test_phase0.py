@@ -20,7 +20,7 @@ def test_make_phase0_twice_is_byte_identical_and_matches_the_committed_file(tmp_
     for out in outs:
         # a fresh process each time, with a different thread count than the capture's 1: it must not matter
         env_threads = "2" if out.name == "a.json" else "1"
-        code = ("import torch, sys; torch.set_num_threads(int(sys.argv[1])); "
+        code = ("import torch, sys; torch.set_num_threads(int(sys.argv.pop(1))); "
                 "from lenet_parity.harness.cli import main; main()")
         subprocess.run([sys.executable, "-c", code, env_threads, "phase0", "--weights", str(WEIGHTS),
                         "--data-root", str(mnist_root), "--out", str(out)], check=True, cwd=ROOT)

@@ -59,6 +59,8 @@ class Conv2d:
                                                                  *self.kernel_size)}
         if self.has_bias:
             self.grads["bias"] = dy.sum(axis=(0, 2, 3))
+        if not getattr(self, "needs_input_grad", True):  # the first layer: nobody reads dx (torch skips it too)
+            return None
         return col2im(np.matmul(w2.T, dy_wide), g)  # (N, C, H, W)
 
     def __repr__(self) -> str:

@@ -114,6 +114,8 @@ class Conv2d:
         self.grads = {"weight": [reshape(dw_o, (c_in, kh, kw)) for dw_o in dw_rows]}
         if self.has_bias:
             self.grads["bias"] = [sum(dy_o) for dy_o in dy_flat]
+        if not getattr(self, "needs_input_grad", True):  # the first layer: nobody reads dx (torch skips it too)
+            return None
         # dplanes = W^T . dY: a dot product over the output channels per (tap, output pixel)
         dy_pixels = list(zip(*dy_flat))  # (N*H_out*W_out, C_out)
         dplanes = [[sum(map(mul, w_tap, d)) for d in dy_pixels] for w_tap in zip(*w_rows)]
