@@ -7,7 +7,7 @@ CLI    := $(BIN)/lenet-parity
 # Golden captures use a fixed thread count (recorded in the file); this keeps the rest reproducible too.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: help setup data data-fashion weights phase0 train check test test-fast bench clean
+.PHONY: help setup data data-fashion weights phase0 train check test test-fast bench bench-quick clean
 
 help:
 	@echo "make check   set up, fetch MNIST, run every layer check (numpy and pure-Python backends)"
@@ -51,6 +51,13 @@ test: data
 
 test-fast: data
 	$(BIN)/python -m pytest -m "not slow"
+
+# Forward/backward per layer and whole-model figures (torch vs numpy vs pure Python); writes reports/bench.json
+bench: data
+	$(BIN)/python benchmarks/bench.py --out reports/bench.json
+
+bench-quick: data
+	$(BIN)/python benchmarks/bench.py --quick --out reports/bench-quick.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
