@@ -7,7 +7,7 @@ CLI    := $(BIN)/lenet-parity
 # Golden captures use a fixed thread count (recorded in the file); this keeps the rest reproducible too.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: help setup data data-fashion weights phase0 train check test test-fast bench bench-quick clean
+.PHONY: help setup data data-fashion weights phase0 train check test test-fast bench bench-quick follow clean
 
 help:
 	@echo "make check   set up, fetch MNIST, run every layer check (numpy and pure-Python backends)"
@@ -40,6 +40,10 @@ phase0: data
 
 train: data
 	$(CLI) train --backend torch --out runs/torch
+
+# NumpyLeNet and torch in lockstep, float64, one epoch: the loss gap step by step (runs/follow/follow.png)
+follow: data
+	$(CLI) follow --backend numpy --dtype float64 --epochs 1 --out runs/follow
 
 check: data
 	$(CLI) check all --backend numpy

@@ -108,13 +108,15 @@ def phase0_cmd(weights, data_root, out):
 @click.option("--seed", type=int, default=_R.seed, show_default=True, help="Seed of the data order and augmentation.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Train on the first N training images only.")
 @click.option("--log-every", type=click.IntRange(min=1), default=_R.log_every, show_default=True)
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
+              help="[default: float32; float64 for the python backend, whose floats are float64]")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue an interrupted run in --out.")
 def train_cmd(backend, dataset, data_root, weights, out, dtype, resume, **recipe_options):
     """Train LeNet (SGD with momentum, patience early stopping, CSV log, resumable) with any backend."""
     from lenet_parity.harness.training_run import run_training
 
     recipe = Recipe(**recipe_options)
+    dtype = dtype or ("float64" if backend == "python" else "float32")
     run_training(backend, dataset=dataset, data_root=data_root, weights_path=weights, out=out or Path("runs") / backend,
                  recipe=recipe, resume=resume, dtype=dtype)
 
@@ -192,3 +194,65 @@ def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
     from lenet_parity.harness.mutants.runner import mutants_command
 
     ctx.exit(mutants_command(name, quick=quick, json_path=json_path, phase0=phase0, weights=weights, data_root=data_root))
+
+
+@main.command("compare-runs")
+@click.argument("a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the plot to this PNG.")
+@click.option("--max-diff", type=float, default=None, help="Exit 1 when the largest loss difference exceeds this.")
+@click.option("--table/--no-table", default=True, show_default=True, help="Print the aligned rows.")
+@click.pass_context
+def compare_runs_cmd(ctx, a, b, out, max_diff, table):
+    """Two training logs (log.csv) side by side: a table, a plot, the largest difference and where it occurs."""
+    from lenet_parity.harness.compare_runs import compare_runs
+
+    result = compare_runs(a, b, out=out)
+    click.echo(result.report(table=table))
+    ctx.exit(1 if max_diff is not None and not result.within(max_diff) else 0)
+
+
+@main.command("infer")
+@click.option("--backend", type=click.Choice(["torch", "numpy", "python"]), default="torch", show_default=True)
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              callback=existing_file("checkpoint", "lenet-parity train"), help="A weights JSON (e.g. runs/torch/best.json).")
+@click.option("--compare", type=click.Choice(["torch"]), default=None,
+              help="Count and list the test images whose predicted class differs from torch's on the same checkpoint.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
+              help="[default: float32; float64 for the python backend]")
+@click.option("--dataset", type=click.Choice(["mnist", "fashion-mnist", "cifar10"]), default="mnist", show_default=True)
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="The first N test images only.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--confusion-png", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+def infer_cmd(ctx, backend, checkpoint, compare, dtype, dataset, data_root, limit, batch_size, confusion_png):
+    """Test-set accuracy, throughput and confusion matrix of a checkpoint; --compare torch finds disagreements."""
+    from lenet_parity.harness.infer import infer
+
+    result = infer(backend, checkpoint, dtype=dtype, data_root=data_root, dataset=dataset, limit=limit,
+                   batch_size=batch_size, compare=compare, confusion_png=confusion_png)
+    click.echo(result.report())
+    ctx.exit(0 if result.passed else 1)
+
+
+@main.command("follow")
+@click.option("--backend", type=click.Choice(["numpy", "python"]), default="numpy", show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=Path("weights/lenet_seed42.json"),
+              show_default=True, callback=existing_file("weights file", "make weights"))
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/follow"), show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Train on the first N training images only.")
+@click.option("--eval-limit", type=click.IntRange(min=1), default=None, help="Evaluate on the first N images only.")
+@click.option("--atol", type=float, default=None, help="Largest loss difference allowed [default: 1e-6 in float64].")
+@click.pass_context
+def follow_cmd(ctx, backend, dtype, epochs, weights, data_root, out, limit, eval_limit, atol):
+    """Train a custom backend and torch in lockstep from the same weights and batches; the loss gap, step by step."""
+    from lenet_parity.harness.follow import follow
+
+    result = follow(backend=backend, dtype=dtype, epochs=epochs, weights_path=weights, data_root=data_root, out=out,
+                    recipe=Recipe(limit=limit), atol=atol, eval_limit=eval_limit)
+    click.echo(result.report())
+    ctx.exit(0 if result.passed else 1)

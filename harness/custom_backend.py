@@ -44,6 +44,8 @@ class CustomBackend:
         optim = importlib.import_module(f"lenet_parity.custom_layers.{model.backend}.optim")
         self.loss = layers.NLLLoss()  # the mean over the batch, as F.nll_loss
         self.sum_loss = layers.NLLLoss(reduction="sum")
+        first = next(iter(model.layers.values()))
+        first.needs_input_grad = False  # training never reads the image's gradient; torch skips it too
         params = model.trainable_layers()  # slots named conv1.weight, conv1.bias, ... like torch's
         if optimizer == "sgd":
             self.optimizer = optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
