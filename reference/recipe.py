@@ -8,10 +8,10 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Recipe:
     lr: float = 0.01
-    lr_decay: float = 0.8  # the learning rate of epoch e is lr * lr_decay ** (e - 1)
+    lr_decay: float = 0.7  # the learning rate of epoch e is lr * lr_decay ** (e - 1)
     momentum: float = 0.9
     weight_decay: float = 5e-4  # L2 penalty, torch.optim.SGD's weight_decay
-    shift: int = 2  # augmentation: each training image moved by up to this many pixels (0 disables it)
+    shift: int = 1  # augmentation: each training image moved by up to this many pixels (0 disables it)
     batch_size: int = 64
     epochs: int = 20  # an upper bound: early stopping usually ends the run first
     patience: int = 2  # stop after this many epochs without a better validation loss

@@ -38,6 +38,7 @@ def make_figures(out: Path, *, robustness: Path | None, batch: Path | None, docu
     if runs:
         tables["robustness"], tables["claim"] = table, _read(Path(robustness) / "claim.json")
         tables["robustness_sweep"] = _read(Path(robustness) / "sweep.json")
+        tables["robustness_runs"] = runs
         _run_figures(out, runs, table, Path(robustness), add, tables)
         _model_figures(out, runs, data_root, add, tables)
     else:

@@ -139,6 +139,19 @@ def robustness_section(tables: dict[str, Any], figures: dict[str, dict]) -> str:
              num(r["epochs_run"], 1)] for r in table_rows]
     parts.append(table(["variant", "seeds", "test acc %", "min acc %", "val loss", "test loss", "ECE", "mean margin",
                         "median margin", "margin < 0.5 %", "epochs"], rows))
+    runs = tables.get("robustness_runs") or []
+    stuck = [r for r in runs if r["test_acc"] < 0.2]  # 10 classes: near chance, training never took off
+    if stuck:
+        parts.append(f'<div class="verdict fail"><b>{len(stuck)} run(s) at chance level</b> ('
+                     + ", ".join(f"{esc(r['name'])}: {100 * r['test_acc']:.2f}%" for r in stuck)
+                     + "): the training loss stayed at ln 10 = 2.303, the network never started learning. "
+                       "They are included in the means and standard deviations above.</div>")
+    if runs:
+        parts.append("<details open><summary>Every run</summary>" + table(
+            ["run", "test acc %", "val loss", "test loss", "ECE", "median margin", "epochs", "best epoch", "s / epoch"],
+            [[esc(r["name"]), num(r["test_acc"], 2, 100), num(r["val_loss"]), num(r["test_loss"]), num(r["ece"]),
+              num(r["margin_median"]), str(r["epochs_run"]), str(r["best_epoch"]), num(r["seconds_per_epoch"], 1)]
+             for r in runs]) + "</details>")
     for name in ("robustness", "margins", "reliability", "curves", "epoch time"):
         if name in figures:
             parts.append(figure_html(figures[name]))

@@ -90,15 +90,20 @@ def assess_claim(table: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         worst = min(rows, key=lambda r: r["test_acc_min"])
         accuracy_holds = all(r["test_acc_min"] > ACC_THRESHOLD for r in rows)
+        lowest_mean = min(rows, key=lambda r: r["test_acc"])
         ratio = top["val_loss"] / clean["val_loss"]
         loss_holds = ratio >= LOSS_RATIO
         verdicts[kind] = {
             "holds": accuracy_holds and loss_holds, "accuracy_holds": accuracy_holds, "loss_holds": loss_holds,
             "lowest_acc": worst["test_acc_min"], "lowest_acc_variant": worst["variant"],
+            # not the test (every run must pass), but what a reader comparing means would see
+            "mean_accuracy_holds": all(r["test_acc"] > ACC_THRESHOLD for r in rows),
+            "lowest_mean_acc": lowest_mean["test_acc"], "lowest_mean_acc_variant": lowest_mean["variant"],
             "val_loss_clean": clean["val_loss"], "val_loss_20pct": top["val_loss"], "val_loss_ratio": ratio,
             "why": (f"lowest test accuracy of any {kind} run {100 * worst['test_acc_min']:.2f}% ({worst['variant']}) "
                     f"{'>' if accuracy_holds else '<='} {100 * ACC_THRESHOLD:.0f}%; validation loss at 20% is "
-                    f"{ratio:.2f}x the clean one ({'>=' if loss_holds else '<'} {LOSS_RATIO:g}x)"),
+                    f"{ratio:.2f}x the clean one ({'>=' if loss_holds else '<'} {LOSS_RATIO:g}x); lowest mean over "
+                    f"seeds {100 * lowest_mean['test_acc']:.2f}% ({lowest_mean['variant']})"),
         }
     return {"claim": "accuracy stays above 97% up to 20% corruption while the validation loss rises markedly "
                      f"(>= {LOSS_RATIO:g}x the clean mean at 20%)", "families": verdicts}
