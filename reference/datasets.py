@@ -146,6 +146,12 @@ def _load(info: DatasetInfo, root: Path, train: bool):
     return _load_cifar(root, train) if info.name == "cifar10" else _load_idx(info, root, train)
 
 
+def load_raw(name: str, root: str | os.PathLike, *, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """One split as torchvision stores it, after the same validation as load_splits: uint8 (N, C, H, W), int64 (N,)."""
+    images, labels, _ = _load(dataset_info(name), Path(root), train)
+    return images, labels
+
+
 def dataset_info(name: str) -> DatasetInfo:
     if name not in DATASETS:
         raise UserInputError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")

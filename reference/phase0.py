@@ -32,11 +32,10 @@ VARIANT_KINDS = ("batchnorm", "residual", "dropout")
 
 def phase0_batch(data_root: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
     """The Phase 0 batch: (4, 1, 28, 28) float32 normalised images and their (4,) int64 labels."""
-    import torchvision
+    from lenet_parity.reference.datasets import load_raw
 
-    test = torchvision.datasets.MNIST(str(data_root), train=False, download=False)
-    images, labels = test.data, test.targets  # uint8 (N, 28, 28), int64 (N,)
-    x = images[BATCH_INDICES].to(torch.float32).div(255).sub(MNIST_MEAN).div(MNIST_STD).unsqueeze(1)
+    images, labels = load_raw("mnist", data_root, train=False)  # uint8 (N, 1, 28, 28), int64 (N,)
+    x = images[BATCH_INDICES].to(torch.float32).div(255).sub(MNIST_MEAN).div(MNIST_STD)
     return x, labels[BATCH_INDICES].clone()
 
 
@@ -108,8 +107,8 @@ def capture_phase0(weights_path: str | os.PathLike, data_root: str | os.PathLike
     """Capture Phase 0 with a fixed thread count and write it atomically to ``out_path``."""
     torch.set_num_threads(CAPTURE_THREADS)
     seed_everything(seed)
+    base = build_torch_model(weights_path)  # a bad weights file is refused before anything else is read
     x, target = phase0_batch(data_root)
-    base = build_torch_model(weights_path)
     seed_everything(seed)
     variants = LeNet(VARIANTS_CONFIG)  # He init from the seed; its params are recorded in the file
     document = {

@@ -79,3 +79,16 @@ def test_phase0_command_without_weights_exits_2(tmp_path):
     result = CliRunner().invoke(main, ["phase0", "--weights", str(tmp_path / "none.json"), "--out", str(tmp_path / "p.json")])
     assert result.exit_code == 2 and "make weights" in result.output
     assert not (tmp_path / "p.json").exists()
+
+
+def test_phase0_command_with_missing_or_corrupted_data_exits_2(tmp_path, mnist_root):
+    out = tmp_path / "p.json"
+    result = CliRunner().invoke(main, ["phase0", "--weights", str(WEIGHTS), "--data-root", str(tmp_path / "none"), "--out", str(out)])
+    assert result.exit_code == 2 and "make data" in result.output
+    raw = tmp_path / "corrupt" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in (mnist_root / "MNIST" / "raw").iterdir():
+        (raw / f.name).write_bytes(f.read_bytes()[:1000] if f.name.startswith("t10k-images") else f.read_bytes())
+    result = CliRunner().invoke(main, ["phase0", "--weights", str(WEIGHTS), "--data-root", str(tmp_path / "corrupt"), "--out", str(out)])
+    assert result.exit_code == 2 and "truncated IDX file" in result.output and "t10k-images" in result.output
+    assert not out.exists()

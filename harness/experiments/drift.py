@@ -8,7 +8,6 @@ The clean model against its own initial weights gives the scale: how far trainin
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 from typing import Any
@@ -101,11 +100,13 @@ def format_drift(table: list[dict[str, Any]], layer: str = ALL) -> str:
 
 def run_drift(runs: Path = Path("reports/robustness"), out: Path | None = None, *, log=print) -> dict[str, Any]:
     """Read the robustness sweep in ``runs`` (its runs.json), write drift_runs.* and drift.* to ``out`` (default: runs)."""
+    from lenet_parity.harness.experiments.runs import load_runs
+
     runs, out = Path(runs), Path(out or runs)
-    table_path = runs / "runs.json"
-    if not table_path.exists():
-        raise UserInputError(f"{table_path} not found; run: lenet-parity experiment robustness --out {runs}")
-    per_run = compute_drift(json.loads(table_path.read_text()))
+    rows = load_runs(runs)
+    if rows is None:
+        raise UserInputError(f"{runs / 'runs.json'} not found; run: lenet-parity experiment robustness --out {runs}")
+    per_run = compute_drift(rows)
     table = summarise(per_run)
     write_table(per_run, out / "drift_runs")
     write_table(table, out / "drift")

@@ -13,9 +13,10 @@ from typing import Any
 from lenet_parity.atomic import atomic_write_text
 from lenet_parity.harness.experiments import model_figures, parity, run_figures, saliency
 from lenet_parity.harness.experiments.robustness import RATES
-from lenet_parity.harness.experiments.runs import _splits, load_trained, spec_from_dir
+from lenet_parity.harness.experiments.runs import _splits, load_runs, load_trained, spec_from_dir
 
 SALIENCY_IMAGES = 1000  # test images behind the saliency numbers
+CHANCE_LEVEL = 0.2  # test accuracy below this (10 classes): the run never learned
 
 
 def _read(path: Path):
@@ -33,7 +34,7 @@ def make_figures(out: Path, *, robustness: Path | None, batch: Path | None, docu
         if log:
             log(f"figure {file}")
 
-    runs = _read(Path(robustness) / "runs.json") if robustness else None
+    runs = load_runs(robustness) if robustness else None
     table = _read(Path(robustness) / "table.json") if robustness else None
     if runs:
         tables["robustness"], tables["claim"] = table, _read(Path(robustness) / "claim.json")
@@ -70,17 +71,21 @@ def make_figures(out: Path, *, robustness: Path | None, batch: Path | None, docu
 
 def _run_figures(out, runs, table, robustness: Path, add, tables) -> None:
     seeds = len({r["seed"] for r in runs})
-    add("robustness", run_figures.robustness(table, out / "robustness.png"), "Robustness to pixel jitter and label corruption",
-        f"Test accuracy, clean validation loss and ECE against the rate, mean ± sample std over {seeds} seed(s). "
-        "Corruption is applied to the training split only.")
+    add("robustness", run_figures.robustness(table, runs, out / "robustness.png"), "Robustness to pixel jitter and label corruption",
+        f"Test accuracy, clean validation loss and ECE against the rate; lines: the mean over {seeds} seed(s), "
+        "dots: each run. Corruption is applied to the training split only.")
     add("curves", run_figures.curves(runs, out / "curves.png"), "Training and validation curves across variants",
         "Training loss is on the labels the model was given (corrupted ones included); validation is clean.")
     add("epoch time", run_figures.epoch_time(runs, out / "epoch_time.png"), "Time per epoch",
         "Wall-clock seconds of each training epoch (without the validation pass).")
     add("margins", run_figures.margins(runs, out / "margins.png"), "Confidence-margin distributions",
         "Top-1 minus top-2 softmax probability on the test set, pooled over seeds (log scale).")
-    add("reliability", run_figures.reliability(runs, out / "reliability.png"), "Calibration (reliability diagrams)",
-        "Accuracy per confidence bin; bars below the diagonal mean over-confidence, above it under-confidence.")
+    first = min(r["seed"] for r in runs)
+    chosen, skipped = showcase({r["group"]: r for r in runs if r["seed"] == first})
+    note = f" Left out, stuck at chance level: {', '.join(skipped)}." if skipped else ""
+    add("reliability", run_figures.reliability(runs, chosen, out / "reliability.png"), "Calibration (reliability diagrams)",
+        f"Accuracy per confidence bin (n: test images in the bin), seed {first}; bars below the diagonal mean "
+        f"over-confidence, above it under-confidence. Clean and the highest rate whose model learned.{note}")
     drift_table = _read(robustness / "drift.json")
     if drift_table is None:
         from lenet_parity.harness.experiments.drift import run_drift
@@ -90,6 +95,18 @@ def _run_figures(out, runs, table, robustness: Path, add, tables) -> None:
     add("drift", run_figures.drift(drift_table, out / "drift.png"), "Weight drift against the clean model, per layer",
         "Each variant against the clean run of the same seed (same initial weights and batch order); "
         "'clean vs its init' shows how far training itself moved the weights.")
+
+
+def showcase(by_group: dict[str, dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(clean, then per kind the highest rate whose run learned; the higher ones stuck at chance level)."""
+    chosen, skipped = ["clean"] if "clean" in by_group else [], []
+    for kind in ("corrupt", "jitter"):
+        present = sorted((g for g in by_group if g.startswith(kind)), key=lambda g: -by_group[g]["rate"])
+        learned = [g for g in present if by_group[g]["test_acc"] >= CHANCE_LEVEL]
+        if learned:
+            chosen.append(learned[0])
+            skipped += [g for g in present if by_group[g]["rate"] > by_group[learned[0]]["rate"]]
+    return chosen, skipped
 
 
 def _model_figures(out, runs, data_root: Path, add, tables) -> None:
@@ -104,16 +121,15 @@ def _model_figures(out, runs, data_root: Path, add, tables) -> None:
     clean = load_trained(clean_spec, splits)
     add("kernels", model_figures.kernels(clean, out / "kernels.png", f"clean model, seed {first}"),
         "Learned convolution kernels", "Blue negative, red positive, one symmetric scale per layer.")
-    models = {"clean": clean}
-    for kind in ("corrupt", "jitter"):
-        present = [g for g in by_group if g.startswith(kind)]
-        if present:
-            top = max(present, key=lambda g: int(g.split("-")[1].replace("pct", "")))
-            models[top] = load_trained(spec_from_dir(by_group[top]["run_dir"], data_root), splits)
+    chosen, skipped = showcase(by_group)
+    models = {g: clean if g == "clean" else load_trained(spec_from_dir(by_group[g]["run_dir"], data_root), splits)
+              for g in chosen}
     picked = saliency.pick_digits(y)
+    note = f" Left out, stuck at chance level: {', '.join(skipped)}." if skipped else ""
     add("saliency", saliency.saliency_figure(models, x[picked], y[picked], mean, std, out / "saliency.png"),
         "Input-gradient saliency: clean, label-corrupted and jittered models",
-        f"The same test digits (the first of each class) for each model, seed {first}.")
+        f"The same test digits (the first of each class) for each model, seed {first}; for corruption and jitter "
+        f"the highest rate whose model learned.{note}")
     all_models: dict[str, list] = {}
     for r in runs:
         all_models.setdefault(r["group"], []).append(load_trained(spec_from_dir(r["run_dir"], data_root), splits))

@@ -37,13 +37,13 @@ def load_documents(paths) -> list[dict[str, Any]]:
     return documents
 
 
-def run_documents(backends) -> list[dict[str, Any]]:
+def run_documents(backends, data_root: Path = Path("data")) -> list[dict[str, Any]]:
     """Run every check (all layers, modes and dtypes) through the check runner, once per backend."""
     from lenet_parity.harness.check_runner import run_checks
 
     documents = []
     for backend in backends:
-        document = run_checks("all", backend=backend).to_json()
+        document = run_checks("all", backend=backend, data_root=Path(data_root)).to_json()
         document.setdefault("meta", {}).update({"implementation": backend, "source": f"check_runner.run_checks('all', backend='{backend}')"})
         documents.append(document)
     return documents

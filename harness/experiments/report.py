@@ -16,7 +16,7 @@ from typing import Any
 
 from lenet_parity.atomic import atomic_write_text
 from lenet_parity.harness.experiments import parity
-from lenet_parity.harness.experiments.figures import make_figures
+from lenet_parity.harness.experiments.figures import CHANCE_LEVEL, make_figures
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1280px;
@@ -140,7 +140,7 @@ def robustness_section(tables: dict[str, Any], figures: dict[str, dict]) -> str:
     parts.append(table(["variant", "seeds", "test acc %", "min acc %", "val loss", "test loss", "ECE", "mean margin",
                         "median margin", "margin < 0.5 %", "epochs"], rows))
     runs = tables.get("robustness_runs") or []
-    stuck = [r for r in runs if r["test_acc"] < 0.2]  # 10 classes: near chance, training never took off
+    stuck = [r for r in runs if r["test_acc"] < CHANCE_LEVEL]  # training never took off
     if stuck:
         parts.append(f'<div class="verdict fail"><b>{len(stuck)} run(s) at chance level</b> ('
                      + ", ".join(f"{esc(r['name'])}: {100 * r['test_acc']:.2f}%" for r in stuck)
@@ -247,7 +247,7 @@ def build_report(out: Path = Path("reports/report.html"), *, robustness: Path | 
     if check_json:
         documents = parity.load_documents(check_json)
     elif run_checks:
-        documents = parity.run_documents(backends)
+        documents = parity.run_documents(backends, data_root)
         for document in documents:  # keep what the report shows, as `check --json` would have written it
             path = out.parent / "checks" / f"{parity.label(document)}.json"
             atomic_write_text(path, json.dumps(document, indent=1, allow_nan=False) + "\n")

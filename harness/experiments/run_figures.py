@@ -63,21 +63,36 @@ def _family(table, kind):
     return [100 * r["rate"] for r in rows], rows
 
 
-def robustness(table: list[dict[str, Any]], path: Path, threshold: float = 0.97) -> Path:
-    """Test accuracy, validation loss and ECE against the jitter / corruption rate (mean ± std over seeds)."""
-    fig, axes = subplots(1, 3, figsize=(16, 4.2))
-    for kind, colour, label in (("jitter", "tab:blue", "pixel jitter"), ("corrupt", "tab:red", "label corruption")):
+def robustness(table: list[dict[str, Any]], runs: list[dict[str, Any]], path: Path, threshold: float = 0.97) -> Path:
+    """Test accuracy (zoomed on 94-100%), validation loss and ECE against the rate: the mean and every run."""
+    fig, axes = subplots(1, 3, figsize=(16, 4.4))
+    low = 94.0
+    for kind, colour, label, dx in (("jitter", "tab:blue", "pixel jitter", -0.25), ("corrupt", "tab:red",
+                                                                                    "label corruption", 0.25)):
         x, rows = _family(table, kind)
+        members = [r for r in runs if r["variant"] in ("clean", kind)]
         for ax, key, scale in zip(axes, ("test_acc", "val_loss", "ece"), (100, 1, 1)):
-            y = [scale * r[key] for r in rows]
-            err = [scale * (r[f"{key}_std"] or 0) for r in rows]
-            ax.errorbar(x, y, yerr=err, fmt="o-", color=colour, capsize=3, label=label)
+            ax.plot(x, [scale * r[key] for r in rows], "-", color=colour, label=f"{label} (mean)")
+            values = [scale * r[key] for r in members]
+            if key == "test_acc":
+                values = [max(v, low + 0.05) for v in values]  # runs below the zoom sit on its floor, marked
+            ax.scatter([100 * r["rate"] + dx for r in members], values, s=14, color=colour, alpha=0.7,
+                       marker="o", label=f"{label} (each run)")
+        below: dict[tuple[float, str], int] = {}
+        for r in members:
+            if 100 * r["test_acc"] < low:
+                key = (r["rate"], f"{100 * r['test_acc']:.1f}%")
+                below[key] = below.get(key, 0) + 1
+        for (rate, text), count in below.items():
+            axes[0].annotate(f"{count} x {text}" if count > 1 else text, (100 * rate + dx, low + 0.05), xytext=(-40, 12),
+                             textcoords="offset points", fontsize=7, color=colour,
+                             arrowprops=dict(arrowstyle="->", color=colour))
     axes[0].axhline(100 * threshold, color="grey", ls="--", lw=1, label=f"{100 * threshold:.0f}% (the claim)")
-    axes[0].set(xlabel="rate %", ylabel="test accuracy %", title="test accuracy")
-    axes[1].set(xlabel="rate %", ylabel="validation loss (clean labels)", title="validation loss")
+    axes[0].set(xlabel="rate %", ylabel="test accuracy %", ylim=(low, 100), title="test accuracy (zoom: 94-100%)")
+    axes[1].set(xlabel="rate %", ylabel="validation loss (clean labels)", yscale="log", title="validation loss")
     axes[2].set(xlabel="rate %", ylabel="expected calibration error", title="calibration (ECE, 15 bins)")
-    axes[0].legend(fontsize=8)
-    fig.suptitle(f"robustness: mean ± std over {max(r['seeds'] for r in table)} seeds")
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.suptitle(f"robustness: lines the mean over {max(r['seeds'] for r in table)} seed(s), dots every run")
     return save(fig, path)
 
 
@@ -102,9 +117,9 @@ def margins(runs: list[dict[str, Any]], path: Path) -> Path:
     return save(fig, path)
 
 
-def reliability(runs: list[dict[str, Any]], path: Path) -> Path:
-    """Reliability diagrams (accuracy against confidence per bin) for clean and the 20% variants, first seed."""
-    chosen = [r for r in _first_seed(runs) if r["group"] in ("clean", "jitter-20pct", "corrupt-20pct")]
+def reliability(runs: list[dict[str, Any]], groups: list[str], path: Path) -> Path:
+    """Reliability diagrams (accuracy against confidence per bin) of the first seed's runs of ``groups``."""
+    chosen = sorted((r for r in _first_seed(runs) if r["group"] in groups), key=lambda r: groups.index(r["group"]))
     fig, axes = subplots(1, len(chosen), figsize=(4.6 * len(chosen), 4.2), squeeze=False)
     for ax, run in zip(axes[0], chosen):
         m = _metrics(run)
@@ -113,10 +128,13 @@ def reliability(runs: list[dict[str, Any]], path: Path) -> Path:
         ax.bar(centres, [b["accuracy"] for b in bins], width=1 / len(m["reliability"]), edgecolor="black",
                color=variant_colour(run["group"]), alpha=0.7, label="accuracy")
         ax.plot([b["confidence"] for b in bins], [b["confidence"] for b in bins], "k.", label="mean confidence")
+        for centre, b in zip(centres, bins):  # a bar of 3 images says little: show how many
+            ax.text(centre, 0.02, f"n={b['count']}", rotation=90, ha="center", va="bottom", fontsize=6,
+                    color="white" if b["accuracy"] > 0.2 else "black")
         ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max probability)", ylabel="accuracy",
                title=f"{run['group']}: ECE {m['ece']:.4f}")
-        ax.legend(fontsize=8, loc="lower right")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
     return save(fig, path)
 
 
@@ -145,6 +163,7 @@ def batch_size(table: list[dict[str, Any]], path: Path) -> Path:
     for r in table:
         ax.annotate(f"{r['epochs_run']:.0f} ep", (r["batch_size"], 100 * r["test_acc"]), textcoords="offset points",
                     xytext=(0, 7), ha="center", fontsize=8)
+    ax.margins(x=0.08, y=0.15)  # room for the epoch labels
     ax.set_xscale("log", base=2)
     ax.set_xticks(sizes, [str(s) for s in sizes])
     ax.set(xlabel="batch size (learning rate 0.01 for all)", ylabel="test accuracy %",

@@ -171,7 +171,15 @@ def collect_row(spec: RunSpec) -> dict[str, Any]:
             "val_loss": summary["best_val_loss"], "test_acc": metrics["test_acc"], "test_loss": metrics["test_nll"],
             "ece": metrics["ece"], "mean_confidence": metrics["mean_confidence"], "margin_mean": margin["mean"],
             "margin_median": margin["median"], "margin_below_0.5": margin["below_0.5"],
-            "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None, "run_dir": spec.run_dir}
+            "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None}
+
+
+def load_runs(sweep: str | Path) -> list[dict[str, Any]] | None:
+    """A sweep's runs.json, each row with its ``run_dir`` under this folder (the sweep may have been moved)."""
+    path = Path(sweep) / "runs.json"
+    if not path.exists():
+        return None
+    return [{**row, "run_dir": str(Path(sweep).resolve() / "runs" / row["name"])} for row in json.loads(path.read_text())]
 
 
 def _log_rows(path: Path) -> list[dict[str, str]]:
