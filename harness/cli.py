@@ -140,7 +140,7 @@ _CHECK_TYPES = [*KINDS, "all"]
               help="MNIST for the train mode.")
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True, help="SGD steps of the train mode.")
 @click.option("--batch-size", type=click.IntRange(min=2), default=None,
-              help="Batch size of the train mode [default: 64; 8 for pure-Python layers].")
+              help="Batch size of the train mode [default: 32; 8 for pure-Python layers].")
 @click.option("--atol", type=float, default=None, help="Absolute tolerance for every tensor (with --rtol), instead of the table.")
 @click.option("--rtol", type=float, default=None, help="Relative tolerance for every tensor (with --atol), instead of the table.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every result as JSON.")

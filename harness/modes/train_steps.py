@@ -154,7 +154,7 @@ def train_model(model: str, specs: list[LayerSpec], make_layer: Callable[[LayerS
 
 
 def default_batch_size(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], phase0: Phase0 | None) -> int:
-    """64, LeNet's training batch; 8 for pure-Python layers, so 20 steps take seconds, not minutes."""
+    """32 (half of LeNet's training batch: `check all` stays within seconds); 8 for pure-Python layers."""
     from lenet_parity.custom_layers.protocol import array_kind
 
     for specs in group_layers(list(layer_names), phase0).values():
@@ -164,7 +164,7 @@ def default_batch_size(layer_names: list[str], make_layer: Callable[[LayerSpec],
                     return 8
             except Exception:  # noqa: BLE001 - a broken user layer is reported by the run itself
                 continue
-    return 64
+    return 32
 
 
 def run_train(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *, dtype: str, phase0: Phase0 | None,
@@ -176,7 +176,7 @@ def run_train(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *,
     Batches: the first ``steps`` of the training loop's seeded order (reference/training.py's batch_order,
     epoch 1) over MNIST's training images, no augmentation. Layers of the variants model train in
     LeNet(VARIANTS_CONFIG) seeded like Phase 0, with dropout masks drawn once and shared.
-    ``batch_size`` defaults to 64, or 8 when the layers are pure Python (array_kind "list", ~100x slower).
+    ``batch_size`` defaults to 32, or 8 when the layers are pure Python (array_kind "list", ~100x slower).
     """
     if batch_size is None:
         batch_size = default_batch_size(layer_names, make_layer, phase0)
