@@ -144,7 +144,8 @@ def robustness_section(tables: dict[str, Any], figures: dict[str, dict]) -> str:
     if stuck:
         parts.append(f'<div class="verdict fail"><b>{len(stuck)} run(s) at chance level</b> ('
                      + ", ".join(f"{esc(r['name'])}: {100 * r['test_acc']:.2f}%" for r in stuck)
-                     + "): the training loss stayed at ln 10 = 2.303, the network never started learning. "
+                     + "): the training loss stayed at ln 10 = 2.303 (uniform outputs) until early stopping ended the run on "
+                       "that plateau. "
                        "They are included in the means and standard deviations above.</div>")
     if runs:
         parts.append("<details open><summary>Every run</summary>" + table(

@@ -32,7 +32,7 @@ def curves(runs: list[dict[str, Any]], path: Path) -> Path:
                 title="training loss")
     axes[1].set(xlabel="epoch", ylabel="validation loss (clean labels)", title="validation loss")
     axes[2].set(xlabel="epoch", ylabel="validation accuracy %", title="validation accuracy")
-    axes[2].legend(fontsize=7, ncol=2)
+    fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncol=9, fontsize=8)
     fig.suptitle(f"training curves, seed {min(r['seed'] for r in runs)}")
     return save(fig, path)
 
@@ -45,15 +45,15 @@ def epoch_time(runs: list[dict[str, Any]], path: Path) -> Path:
         left.plot([int(r["epoch"]) for r in epochs], [float(r["epoch_seconds"]) for r in epochs], "o-", ms=3,
                   color=variant_colour(run["group"]), label=run["group"])
     left.set(xlabel="epoch", ylabel="seconds", title=f"time per epoch, seed {min(r['seed'] for r in runs)}")
-    left.legend(fontsize=7, ncol=2)
+    fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", ncol=9, fontsize=8)
     groups = list(dict.fromkeys(r["group"] for r in runs))
     means = [np.mean([r["seconds_per_epoch"] for r in runs if r["group"] == g]) for g in groups]
     stds = [np.std([r["seconds_per_epoch"] for r in runs if r["group"] == g]) for g in groups]
     right.barh(groups, means, xerr=stds, color=[variant_colour(g) for g in groups])
     right.invert_yaxis()
     right.set(xlabel="mean seconds per epoch (± std over seeds)", title="per variant")
-    fig.text(0.01, -0.04, "one thread per run, two runs at a time on a shared two-core machine: compare within "
-             "a sweep, not with other machines", fontsize=8)
+    fig.suptitle("one thread per run, two runs at a time on a shared two-core machine: compare within a sweep, "
+                 "not with other machines", fontsize=9)
     return save(fig, path)
 
 
