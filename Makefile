@@ -7,12 +7,12 @@ CLI    := $(BIN)/lenet-parity
 # Golden captures use a fixed thread count (recorded in the file); this keeps the rest reproducible too.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: help setup data data-fashion weights phase0 train check test test-fast bench bench-quick follow clean
+.PHONY: help setup data data-fashion weights phase0 train check test test-fast bench bench-quick follow experiments report report-screenshot clean
 
 help:
 	@echo "make check   set up, fetch MNIST, run every layer check (numpy and pure-Python backends)"
 	@echo "make test    set up, fetch MNIST, run the test suite"
-	@echo "other: setup data data-fashion weights phase0 train bench clean"
+	@echo "other: setup data data-fashion weights phase0 train follow bench bench-quick experiments report clean"
 
 setup: $(STAMP)
 
@@ -62,6 +62,19 @@ bench: data
 
 bench-quick: data
 	$(BIN)/python benchmarks/bench.py --quick --out reports/bench-quick.json
+
+# Issue 6: the robustness, drift and batch-size studies (resumable), then one self-contained HTML report
+experiments: data
+	$(CLI) experiment robustness --out reports/robustness
+	$(CLI) experiment drift --runs reports/robustness
+	$(CLI) experiment batch-size --out reports/batch-size
+
+report: data
+	-$(CLI) check all --json reports/checks/numpy.json
+	$(CLI) report --out reports/report.html --check-json reports/checks/numpy.json
+
+report-screenshot: report
+	$(BIN)/python -m lenet_parity.harness.experiments.screenshot reports/report.html reports/report.png 17000
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

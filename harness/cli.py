@@ -256,3 +256,13 @@ def follow_cmd(ctx, backend, dtype, epochs, weights, data_root, out, limit, eval
                     recipe=Recipe(limit=limit), atol=atol, eval_limit=eval_limit)
     click.echo(result.report())
     ctx.exit(0 if result.passed else 1)
+
+
+def _register_experiments() -> None:
+    from lenet_parity.harness.experiments.commands import experiment, report
+
+    main.add_command(experiment)
+    main.add_command(report)
+
+
+_register_experiments()

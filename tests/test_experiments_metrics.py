@@ -28,6 +28,16 @@ def test_ece_on_a_hand_computed_example():
     assert sum(counts) == 4 and counts[13] == 2 and counts[9] == 1 and counts[8] == 1
 
 
+def test_every_prediction_lands_in_a_bin_even_at_confidence_one():
+    # bins are (lo, hi]: a confidence of exactly 1 is in the last bin, and the counts add up to N
+    probs = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]], dtype=torch.float64)
+    result = calibration(probs, torch.tensor([0, 0, 0]))
+    counts = [b["count"] for b in result["bins"]]
+    assert sum(counts) == 3 and counts[14] == 2 and counts[7] == 1  # 0.5 is in (7/15, 8/15]
+    # last bin: confidence 1, accuracy 1/2 -> 2/3 * 0.5; the tie at 0.5 predicts class 0, right -> 1/3 * 0.5
+    close([result["ece"]], [2 / 3 * 0.5 + 1 / 3 * 0.5], "ece")
+
+
 def test_ece_is_zero_when_confidence_matches_accuracy():
     # four predictions at 0.75 confidence, three right: perfectly calibrated
     probs = torch.tensor([[0.75, 0.25]] * 4, dtype=torch.float64)
