@@ -18,7 +18,7 @@ import torch
 
 from lenet_parity.harness.custom_backend import CustomBackend
 from lenet_parity.reference.torch_backend import TorchBackend
-from lenet_parity.reference.training import Recipe, batch_order, random_shift
+from lenet_parity.reference.training import Recipe, augment_generator, batch_order, random_shift
 
 from bench_data import Data, Models
 from bench_timing import Case, Threads, interleaved
@@ -52,7 +52,7 @@ def bench_training(data: Data, models: Models, settings: list[Threads], *, steps
     cpus = {k: [] for k in names}
     losses = {k: [] for k in names}
     prep_wall = 0.0
-    augment = torch.Generator().manual_seed(recipe.seed * 1_000_003 + 1 + 500_000)  # training.py's, epoch 1
+    augment = augment_generator(recipe.seed, 1)  # the training loop's, epoch 1
     for i, start in enumerate(range(0, steps, chunk)):
         settings[0].apply()
         t0 = time.perf_counter()

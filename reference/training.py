@@ -63,6 +63,11 @@ def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Te
     return list(perm.split(batch_size))
 
 
+def augment_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator of one epoch's random shifts: like batch_order, a function of (seed, epoch) only."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch + 500_000)
+
+
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator, fill) -> torch.Tensor:
     """Translate each image by a seeded random (dy, dx) in [-max_shift, max_shift], filling with background.
 
@@ -134,7 +139,7 @@ def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], 
         started = time.perf_counter()
         backend.set_lr(recipe.lr * recipe.lr_decay ** (epoch - 1))
         batches = batch_order(len(x_train), recipe.batch_size, recipe.seed, epoch)
-        augment = torch.Generator().manual_seed(recipe.seed * 1_000_003 + epoch + 500_000)
+        augment = augment_generator(recipe.seed, epoch)
         # disable=None: tqdm stays quiet when stderr is not a terminal (CI logs, nohup)
         bar = tqdm(batches, desc=f"{backend.name} epoch {epoch}", disable=None if progress else True, leave=False,
                    unit="batch")
