@@ -9,8 +9,10 @@ the backends take turns chunk by chunk, so a load spike on the shared machine hi
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
+from operator import mul
 from typing import Any, Callable
 
 import numpy as np
@@ -21,7 +23,10 @@ from lenet_parity.reference.torch_backend import TorchBackend
 from lenet_parity.reference.training import Recipe, augment_generator, batch_order, random_shift
 
 from bench_data import Data, Models
-from bench_timing import Case, Threads, interleaved
+from bench_timing import Case, Threads, interleaved, settle
+
+# The yardstick timed between the forwards: sum(map(mul)) over conv2's patch length, what the forward mostly runs
+DOT_LENGTH, DOT_CALLS = 150, 2000
 
 
 def _backends(models: Models, recipe: Recipe, settings: list[Threads]) -> dict[str, tuple[Any, Threads]]:
@@ -52,6 +57,7 @@ def bench_training(data: Data, models: Models, settings: list[Threads], *, steps
     cpus = {k: [] for k in names}
     losses = {k: [] for k in names}
     prep_wall = 0.0
+    multi_before = False
     augment = augment_generator(recipe.seed, 1)  # the training loop's, epoch 1
     for i, start in enumerate(range(0, steps, chunk)):
         settings[0].apply()
@@ -61,7 +67,10 @@ def bench_training(data: Data, models: Models, settings: list[Threads], *, steps
         prep_wall += time.perf_counter() - t0
         for name in names[i % len(names):] + names[:i % len(names)]:  # rotate who goes first
             backend, s = backends[name]
+            if multi_before:  # the last turn's idle workers would still spin through this one's first ~0.15 s
+                settle()
             s.apply()
+            multi_before = s.torch > 1 or (s.blas or 1) > 1
             w0, c0 = time.perf_counter(), time.process_time()
             for xb, yb in batches:
                 losses[name].append(backend.train_step(xb, yb))
@@ -117,13 +126,22 @@ def bench_inference(data: Data, models: Models, setting: Threads, *, n_images: i
             return tm(x)
 
     x32 = x.numpy()
+    a, b = [math.sin(i) for i in range(DOT_LENGTH)], tuple(math.cos(i) for i in range(DOT_LENGTH))
+
+    def dots():  # the pure-Python inner loop on its own, as the machine's speed at the time
+        for _ in range(DOT_CALLS):
+            sum(map(mul, a, b))
+
     cases = [Case("python", lambda: py.forward(x64), setting.apply, repeats, loops=1, keep_gc=True),
              Case("python_no_gc", lambda: py.forward(x64), setting.apply, repeats, loops=1),
+             Case("dot", dots, setting.apply, repeats, loops=1),
              Case("numpy", lambda: npm.forward(x32), setting.apply, 7, keep_gc=True),
              Case("torch", torch_forward, setting.apply, 7, keep_gc=True)]
     timings = interleaved(cases, 0.05)
+    dot = timings.pop("dot")
     predicted = {"python": np.asarray(py.forward(x64)).argmax(1), "numpy": np.asarray(npm.forward(x32)).argmax(1),
                  "torch": torch_forward().argmax(1).numpy()}
     return {"images": n_images, "threads": setting.label,
             "per_image": {k: t.to_dict(1.0 / n_images) for k, t in timings.items()},
+            "dot_ns_per_multiply_add": dot.to_dict(1e9 / (DOT_CALLS * DOT_LENGTH)),
             "same_class_as_torch": {k: int((v == predicted["torch"]).sum()) for k, v in predicted.items() if k != "torch"}}

@@ -32,6 +32,7 @@ class Timing:
 
     def to_dict(self, scale: float = 1.0) -> dict[str, Any]:
         return {"wall_s": self.wall * scale, "cpu_s": self.cpu * scale, "loops": self.loops,
+                "best_wall_s": min(self.walls) * scale, "best_cpu_s": min(self.cpus) * scale,
                 "repeats": len(self.walls), "walls_s": [w * scale for w in self.walls],
                 "cpus_s": [c * scale for c in self.cpus]}
 
@@ -141,10 +142,29 @@ class Threads:
     label: str
 
     def apply(self) -> None:
+        fewer = torch.get_num_threads() > self.torch or (self.blas is not None and _BLAS and _BLAS[0]() > self.blas)
         if torch.get_num_threads() != self.torch:
             torch.set_num_threads(self.torch)
         if self.blas is not None and _BLAS and _BLAS[0]() != self.blas:
             _BLAS[1](self.blas)
+        if fewer:
+            settle()
+
+
+def settle(window: float = 0.02, limit: float = 1.0) -> float:
+    """Wait until the process's idle worker threads stop spin-waiting; returns the seconds waited.
+
+    After a multi-threaded call, OpenBLAS's workers spin for ~0.15 s here (torch's OpenMP ones ~10 ms)
+    before they sleep: a one-thread case timed in that window is charged their CPU time, and on a
+    hyper-threaded core it runs slower too. Sleeps in ``window`` steps until one uses < 10% CPU.
+    """
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit:
+        c0 = time.process_time()
+        time.sleep(window)
+        if time.process_time() - c0 < 0.1 * window:
+            break
+    return time.perf_counter() - start
 
 
 def thread_settings(multi: int | None = None) -> list[Threads]:

@@ -393,3 +393,49 @@ def test_list_helpers_round_trip(pyrng):
         _lists.shape_of([[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0]]])
     with pytest.raises(ValueError, match="empty"):
         _lists.shape_of([[], []])
+
+
+def _plain_patch_sums(patches, w_rows, bias):
+    from operator import mul
+    return [[b_o + sum(map(mul, p, w_o)) for p in patches] for w_o, b_o in zip(w_rows, bias)]
+
+
+def test_shared_patches_get_the_floats_they_would_get_alone():
+    from lenet_parity.custom_layers.python.conv import patch_sums
+
+    rng = random.Random(3)
+    w_rows = [[rng.uniform(-1, 1) for _ in range(4)] for _ in range(3)]
+    bias = [0.5, -0.25, 0.0]
+    distinct = [tuple(rng.uniform(-2, 2) for _ in range(4)) for _ in range(5)]
+    nan = float("nan")
+    special = [(0.0, 0.0, 0.0, 0.0), (-0.0, 0.0, -0.0, 0.0), (nan, 1.0, 2.0, 3.0), (1.0, nan, 2.0, 3.0),
+               (float("inf"), 0.0, 0.0, 1.0)]
+    patches = [distinct[i] for i in (0, 1, 0, 2, 2, 2, 3, 4, 1)] + special + [special[2], distinct[0]]
+    shared, plain = patch_sums(patches, w_rows, bias), _plain_patch_sums(patches, w_rows, bias)
+    assert len(shared) == 3 and all(len(row) == len(patches) for row in shared)
+    # bit for bit (repr tells 0.0 from -0.0 and shows NaN): sharing changes no value
+    assert [list(map(repr, row)) for row in shared] == [list(map(repr, row)) for row in plain]
+
+
+def test_conv_on_a_flat_background_matches_torch_and_computes_each_distinct_patch_once(monkeypatch):
+    from lenet_parity.custom_layers.python import conv as conv_module
+
+    x = np.full((2, 1, 12, 12), -0.4242)  # a normalised blank MNIST background ...
+    x[0, 0, 3:7, 4:9] = np.random.default_rng(8).uniform(0, 2.8, (4, 5))  # ... with a small stroke in image 0
+    dots = []
+    original = conv_module.patch_sums
+
+    def counting(patches, w_rows, bias):
+        out = original(patches, w_rows, bias)
+        dots.append(len(set(patches)))
+        return out
+
+    monkeypatch.setattr(conv_module, "patch_sums", counting)
+    layer = P.Conv2d(1, 3, 5)
+    y = layer.forward(x.tolist())
+    w, b = (torch.tensor(layer.params[k], dtype=torch.float64) for k in ("weight", "bias"))
+    expected = F.conv2d(torch.from_numpy(x), w, b)
+    assert_match(y, expected, dtype="float64", tensor="output", name="conv.output")
+    # 2 x 64 patches, of which every all-background one is the same patch
+    assert dots == [len({p for p in zip(*conv_module.im2col(x.tolist(), 5, 5, 1, 1, 8, 8))})]
+    assert dots[0] < 64  # image 1 is one patch 64 times over

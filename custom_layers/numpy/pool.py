@@ -57,13 +57,20 @@ class MaxPool2d:
     def backward(self, dy: Any) -> np.ndarray:
         idx, g, dtype = require_cache(self)
         dy = upstream(dy, (g.n, g.c, g.ho, g.wo), dtype, "MaxPool2d")
-        dx = np.zeros((g.n, g.c, g.h, g.w), dtype=dtype)
         overlapping = g.sh < g.kh or g.sw < g.kw
+        # windows that tile x exactly (LeNet's 2x2, stride 2) write every element once: no zero-fill needed
+        tiled = (g.sh, g.sw) == (g.kh, g.kw) and (g.h, g.w) == (g.ho * g.sh, g.wo * g.sw)
+        dx = (np.empty if tiled else np.zeros)((g.n, g.c, g.h, g.w), dtype=dtype)
+        finite = bool(np.isfinite(dy).all())  # then dy * mask is exact (no 0 * inf): multiply straight into dx
+        chosen = np.empty(idx.shape, dtype=bool)
         for k, rows, cols in self._offsets(g):
+            np.equal(idx, k, out=chosen)
             if overlapping:  # an element can be the max of several windows: sum their gradients
-                dx[:, :, rows, cols] += masked(dy, idx == k)
+                dx[:, :, rows, cols] += masked(dy, chosen)
+            elif finite:
+                np.multiply(dy, chosen, out=dx[:, :, rows, cols])
             else:
-                dx[:, :, rows, cols] = masked(dy, idx == k)
+                dx[:, :, rows, cols] = np.where(chosen, dy, 0)
         return dx
 
     def __repr__(self) -> str:
