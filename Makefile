@@ -3,6 +3,9 @@
 # LTO; here Debian's runs pure-Python code ~1.5x faster than pyenv's default build), else python3 on PATH.
 # Choose another with `make PYTHON=/path/to/python3.X ...` (after `make clean`).
 PYTHON ?= $(shell for p in /usr/bin/python3 python3; do "$$p" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))' 2>/dev/null && { echo "$$p"; break; }; done)
+ifeq ($(strip $(PYTHON)),)
+$(error no Python >= 3.10 with venv found (tried /usr/bin/python3 and python3); install one, e.g. apt-get install python3-venv, or run make PYTHON=/path/to/python3.11)
+endif
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
