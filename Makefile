@@ -2,9 +2,8 @@
 # The venv's interpreter: the system's CPython 3.10+ when it has venv (distributions build it with PGO and
 # LTO; here Debian's runs pure-Python code ~1.5x faster than pyenv's default build), else python3 on PATH.
 # Choose another with `make PYTHON=/path/to/python3.X ...` (after `make clean`).
-PYTHON ?= $(shell for p in /usr/bin/python3 python3; do "$$p" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))' 2>/dev/null && { echo "$$p"; break; }; done)
-ifeq ($(strip $(PYTHON)),)
-$(error no Python >= 3.10 with venv found (tried /usr/bin/python3 and python3); install one, e.g. apt-get install python3-venv, or run make PYTHON=/path/to/python3.11)
+ifndef PYTHON
+PYTHON := $(shell for p in /usr/bin/python3 python3; do "$$p" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))' 2>/dev/null && { echo "$$p"; break; }; done)
 endif
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -23,6 +22,7 @@ help:
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "no Python >= 3.10 with venv found (tried /usr/bin/python3 and python3); install one (e.g. apt-get install python3-venv) or run: make PYTHON=/path/to/python3.11" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
