@@ -439,3 +439,14 @@ def test_conv_on_a_flat_background_matches_torch_and_computes_each_distinct_patc
     # 2 x 64 patches, of which every all-background one is the same patch
     assert dots == [len({p for p in zip(*conv_module.im2col(x.tolist(), 5, 5, 1, 1, 8, 8))})]
     assert dots[0] < 64  # image 1 is one patch 64 times over
+
+
+def test_maxpool_backward_does_not_read_the_output_the_caller_owns():
+    rng = random.Random(4)
+    x = [[[[rng.choice([0.0, 1.0, rng.random()]) for _ in range(6)] for _ in range(6)] for _ in range(2)]]
+    dy = [[[[rng.uniform(-1, 1) for _ in range(3)] for _ in range(3)] for _ in range(2)]]
+    pool = P.MaxPool2d(2)
+    y = pool.forward(x)
+    before = pool.backward(dy)
+    y[0][0][0][0], y[0][1][2][2] = 123.0, -5.0  # e.g. a user's next layer working in place
+    assert pool.backward(dy) == before

@@ -21,6 +21,11 @@ def torch_argmax(window: list) -> int:
     return best
 
 
+def _first_max(window: list) -> int:
+    """The index of the first maximum of a window with no NaN."""
+    return window.index(max(window))
+
+
 def _elementwise_max(rows: list[list[float]]) -> list[float]:
     """The largest of rows[0][i], rows[1][i], ... for each i, with no NaN about. A comprehension of
     ``a if a >= b else b`` runs ~2.5x faster than max() over the same pairs; on a tie it keeps the earlier."""
@@ -69,26 +74,26 @@ class MaxPool2d:
                         y_ch.append(_elementwise_max([col_max[j:j + span:sw] for j in range(kw)]))
                 y_img.append(y_ch)
             y.append(y_img)
-        self._cache = (x, y)
+        self._cache = (x, (len(y[0][0]), len(y[0][0][0])))  # not y: the caller owns it and may change it
         return y  # (N, C, H_out, W_out)
 
     def backward(self, dy: list) -> list:
         if self._cache is None:
             raise RuntimeError("MaxPool2d.backward() called before forward()")
-        x, y = self._cache
-        n_batch, channels, h_out, w_out = len(y), len(y[0]), len(y[0][0]), len(y[0][0][0])
+        x, (h_out, w_out) = self._cache
+        n_batch, channels = len(x), len(x[0])
         check_same_shape(dy, (n_batch, channels, h_out, w_out), "MaxPool2d.backward")
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         dx = zeros((n_batch, channels, len(x[0][0]), len(x[0][0][0])))
-        for x_img, y_img, dy_img, dx_img in zip(x, y, dy, dx):
-            for x_ch, y_ch, dy_ch, dx_ch in zip(x_img, y_img, dy_img, dx_img):
-                for oy, (y_row, dy_row) in enumerate(zip(y_ch, dy_ch)):
+        for x_img, dy_img, dx_img in zip(x, dy, dx):
+            for x_ch, dy_ch, dx_ch in zip(x_img, dy_img, dx_img):
+                # max() then index() finds the first maximum; with a NaN about, ask torch's rule
+                first_max = torch_argmax if isnan(sum(map(sum, x_ch))) else _first_max
+                for oy, dy_row in enumerate(dy_ch):
                     rows = x_ch[oy * sh:oy * sh + kh]
-                    for ox, (m, g) in enumerate(zip(y_row, dy_row)):
+                    for ox, g in enumerate(dy_row):
                         x0 = ox * sw
-                        window = [v for row in rows for v in row[x0:x0 + kw]]  # row-major
-                        # index() finds the first maximum; NaN equals nothing, so ask torch's rule
-                        i = window.index(m) if m == m else torch_argmax(window)
+                        i = first_max([v for row in rows for v in row[x0:x0 + kw]])  # row-major window
                         dx_ch[oy * sh + i // kw][x0 + i % kw] += g
         return dx  # (N, C, H, W)
 
