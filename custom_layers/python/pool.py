@@ -21,6 +21,11 @@ def torch_argmax(window: list) -> int:
     return best
 
 
+def has_nan(channel: list) -> bool:
+    """A NaN in the channel (or inf - inf, which is one too): then torch's rule decides, not max()."""
+    return isnan(sum(map(sum, channel)))
+
+
 def _first_max(window: list) -> int:
     """The index of the first maximum of a window with no NaN."""
     return window.index(max(window))
@@ -62,8 +67,8 @@ class MaxPool2d:
             y_img = []
             for ch in img:
                 y_ch = []
-                if isnan(sum(map(sum, ch))):  # a NaN (or inf - inf) in the channel: Python's max() would
-                    for oy in range(h_out):   # not let a NaN win as torch does, so apply torch's rule
+                if has_nan(ch):  # Python's max() would not let a NaN win as torch does: apply torch's rule
+                    for oy in range(h_out):
                         rows = ch[oy * sh:oy * sh + kh]
                         windows = [[v for row in rows for v in row[x0:x0 + kw]] for x0 in starts]
                         y_ch.append([window[torch_argmax(window)] for window in windows])
@@ -88,7 +93,7 @@ class MaxPool2d:
         for x_img, dy_img, dx_img in zip(x, dy, dx):
             for x_ch, dy_ch, dx_ch in zip(x_img, dy_img, dx_img):
                 # max() then index() finds the first maximum; with a NaN about, ask torch's rule
-                first_max = torch_argmax if isnan(sum(map(sum, x_ch))) else _first_max
+                first_max = torch_argmax if has_nan(x_ch) else _first_max
                 for oy, dy_row in enumerate(dy_ch):
                     rows = x_ch[oy * sh:oy * sh + kh]
                     for ox, g in enumerate(dy_row):
