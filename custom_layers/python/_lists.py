@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import random
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any, Callable
 
 
@@ -20,7 +20,8 @@ def shape_of(x: Any) -> tuple[int, ...]:
         n = len(level[0])
         if n == 0:
             raise ValueError(f"nested list has an empty dimension at depth {len(shape)}")
-        if any(not isinstance(e, (list, tuple)) or len(e) != n for e in level):
+        # map() over builtins keeps these checks in C: they run on every forward and backward
+        if not all(map(isinstance, level, repeat((list, tuple)))) or set(map(len, level)) != {n}:
             raise ValueError(f"nested list is ragged at depth {len(shape)}: expected {len(level)} lists of length {n}")
         shape.append(n)
         if not isinstance(level[0][0], (list, tuple)):
