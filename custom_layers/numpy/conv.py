@@ -1,6 +1,6 @@
 """Conv2d in NumPy, mirroring torch.nn.Conv2d (cross-correlation, NCHW, weight (out, in, kh, kw)).
 
-Forward is im2col + one batched matmul; backward is two matmuls and a col2im.
+Forward is im2col + one batched matmul; backward is a matmul for the weight and im2col.input_grad for x.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 
 from lenet_parity.custom_layers.numpy._checks import (as_float, pair, param, positive_int, require_cache,
                                                         torch_default_init, upstream)
-from lenet_parity.custom_layers.numpy.im2col import col2im, geometry, im2col, narrow, widen
+from lenet_parity.custom_layers.numpy.im2col import geometry, im2col, input_grad, narrow, widen
 
 
 class Conv2d:
@@ -64,7 +64,7 @@ class Conv2d:
             self.grads["bias"] = dy.sum(axis=(0, 2, 3))
         if not getattr(self, "needs_input_grad", True):  # the first layer: nobody reads dx (torch skips it too)
             return None
-        return col2im(np.matmul(w2.T, dy_wide), g)  # (N, C, H, W)
+        return input_grad(dy, w2.reshape(self.out_channels, self.in_channels, *self.kernel_size), g)
 
     def __repr__(self) -> str:
         s = f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

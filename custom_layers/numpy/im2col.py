@@ -2,6 +2,7 @@
 
 Mirrors torch.nn.functional.unfold / fold. One strided view (or a loop over the kh*kw kernel offsets)
 copies the windows, a loop over the offsets adds them back; nothing loops over pixels or batch items.
+On the wide grid, a convolution's input gradient skips col2im (see input_grad).
 """
 
 from __future__ import annotations
@@ -100,6 +101,32 @@ def col2im(dcols: np.ndarray, g: Geometry) -> np.ndarray:
             for j in range(g.kw):
                 rows, columns = _slices(g, i, j)
                 dxp[:, :, rows, columns] += dcols[:, :, i, j].reshape(g.n, g.c, g.ho, g.wo)
+    return np.ascontiguousarray(dxp[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w])
+
+
+def input_grad(dy: np.ndarray, w: np.ndarray, g: Geometry) -> np.ndarray:
+    """A convolution's dx from dy (N, O, ho, wo) and its weight (O, C, kh, kw): col2im(w2.T @ widen(dy)).
+
+    On the wide grid it is cheaper to unfold dy along the kernel's width only: kw shifted copies of each
+    dy row, one batched matmul giving every kernel row's share of dx at once, then kh shifted adds (not
+    kh * kw). Conv2's dx in LeNet: 0.67 instead of 1.07 ms at batch 64, float32, 1 thread. The sums are
+    torch's up to rounding (each dx element adds the same products, in another order).
+    """
+    o = w.shape[0]
+    if not g.wide:
+        return col2im(np.matmul(w.reshape(o, -1).T, widen(dy, g)), g)
+    length, run = g.ho * g.pitch, g.ho * g.pitch + g.kw - 1  # run: one kernel row's share, per (n, c)
+    padded = np.zeros((g.n, o, length + 2 * (g.kw - 1)), dtype=dy.dtype)  # dy_wide with kw - 1 zeros each side
+    padded[:, :, g.kw - 1:g.kw - 1 + length].reshape(g.n, o, g.ho, g.pitch)[..., :g.wo] = dy
+    sn, so, s1 = padded.strides
+    # rows (o, j') with j' = kw - 1 - j: row (o, j')[u] = dy_wide[o, u - j], zero outside
+    shifted = as_strided(padded, (g.n, o, g.kw, run), (sn, so, s1, s1)).reshape(g.n, o * g.kw, run)
+    w_rows = w[:, :, :, ::-1].transpose(1, 2, 0, 3).reshape(g.c * g.kh, o * g.kw)  # rows (c, i), columns (o, j')
+    shares = np.matmul(w_rows, shifted).reshape(g.n, g.c, g.kh, run)  # kernel row i's share of dx, from i * wp on
+    flat = np.zeros((g.n, g.c, g.hp * g.wp + g.kw - 1), dtype=dy.dtype)
+    for i in range(g.kh):
+        flat[:, :, i * g.wp:i * g.wp + run] += shares[:, :, i]
+    dxp = flat[:, :, :g.hp * g.wp].reshape(g.n, g.c, g.hp, g.wp)
     return np.ascontiguousarray(dxp[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w])
 
 
