@@ -84,6 +84,21 @@ def im2col(x: np.ndarray, g: Geometry) -> np.ndarray:
     return cols.reshape(g.n, g.c * g.kh * g.kw, length)
 
 
+def unfold_rows(x: np.ndarray, g: Geometry) -> np.ndarray:
+    """Wide grid only: (N, C, H, W) -> (N, C*kw, (ho + kh - 1) * pitch), rows ordered (c, j), the windows
+    unfolded along the kernel's width only. Kernel row i's columns are those of im2col for offsets (i, *),
+    starting i * pitch later: rows[..., i * pitch:i * pitch + ho * pitch]. kh times fewer copies than im2col."""
+    flat = _padded_flat(x, g)
+    sn, sc, s1 = flat.strides
+    length = (g.ho + g.kh - 1) * g.pitch
+    return as_strided(flat, (g.n, g.c, g.kw, length), (sn, sc, s1, s1)).reshape(g.n, g.c * g.kw, length)
+
+
+def row_window(rows: np.ndarray, g: Geometry, i: int) -> np.ndarray:
+    """Kernel row i's (N, C*kw, ho*pitch) window of unfold_rows' output, a view."""
+    return rows[:, :, i * g.pitch:(i + g.ho) * g.pitch]
+
+
 def col2im(dcols: np.ndarray, g: Geometry) -> np.ndarray:
     """The adjoint of im2col: (N, C*kh*kw, ho*pitch) -> dx (N, C, H, W), summing overlapping windows."""
     length = g.ho * g.pitch
