@@ -417,28 +417,45 @@ def test_shared_patches_get_the_floats_they_would_get_alone():
     assert [list(map(repr, row)) for row in shared] == [list(map(repr, row)) for row in plain]
 
 
-def test_conv_on_a_flat_background_matches_torch_and_computes_each_distinct_patch_once(monkeypatch):
+def test_conv_on_a_flat_background_matches_torch_and_computes_each_run_of_equal_patches_once(monkeypatch):
     from lenet_parity.custom_layers.python import conv as conv_module
 
     x = np.full((2, 1, 12, 12), -0.4242)  # a normalised blank MNIST background ...
     x[0, 0, 3:7, 4:9] = np.random.default_rng(8).uniform(0, 2.8, (4, 5))  # ... with a small stroke in image 0
-    dots = []
-    original = conv_module.patch_sums
+    computed = []
+    original = conv_module.runs
 
-    def counting(patches, w_rows, bias):
-        out = original(patches, w_rows, bias)
-        dots.append(len(set(patches)))
-        return out
+    def counting(patches):
+        slot_of, distinct = original(patches)
+        computed.append(len(distinct))  # the patches whose dot products patch_sums computes
+        return slot_of, distinct
 
-    monkeypatch.setattr(conv_module, "patch_sums", counting)
+    monkeypatch.setattr(conv_module, "runs", counting)
     layer = P.Conv2d(1, 3, 5)
     y = layer.forward(x.tolist())
     w, b = (torch.tensor(layer.params[k], dtype=torch.float64) for k in ("weight", "bias"))
     expected = F.conv2d(torch.from_numpy(x), w, b)
     assert_match(y, expected, dtype="float64", tensor="output", name="conv.output")
-    # 2 x 64 patches, of which every all-background one is the same patch
-    assert dots == [len({p for p in zip(*conv_module.im2col(x.tolist(), 5, 5, 1, 1, 8, 8))})]
-    assert dots[0] < 64  # image 1 is one patch 64 times over
+    # 2 x 64 patches in (n, oy, ox) order; a patch equal to the one before it is not computed again
+    patches = conv_module.unfold(x.tolist(), 5, 5, 1, 1, 8, 8)
+    assert patches[64:] == [patches[64]] * 64  # image 1 is one patch 64 times over
+    runs = 1 + sum(a != b for a, b in zip(patches[1:], patches[:-1]))
+    assert computed == [runs] and runs < 64 + 1
+
+
+def test_unfold_puts_each_tap_where_the_planes_expect_it():
+    from lenet_parity.custom_layers.python.conv import unfold
+
+    rng = random.Random(5)
+    x = gauss((2, 3, 7, 9), rng)
+    for (kh, kw, sh, sw) in [(3, 2, 1, 1), (2, 3, 2, 3), (1, 1, 1, 1)]:
+        h_out, w_out = (7 - kh) // sh + 1, (9 - kw) // sw + 1
+        patches = unfold(x, kh, kw, sh, sw, h_out, w_out)
+        assert len(patches) == 2 * h_out * w_out
+        for n, oy, ox in [(0, 0, 0), (1, h_out - 1, w_out - 1), (1, h_out // 2, 1 % w_out)]:
+            patch = patches[(n * h_out + oy) * w_out + ox]
+            assert patch == tuple(x[n][c][oy * sh + ky][ox * sw + kx]
+                                  for c in range(3) for ky in range(kh) for kx in range(kw))
 
 
 def test_maxpool_backward_does_not_read_the_output_the_caller_owns():
