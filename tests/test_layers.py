@@ -54,6 +54,9 @@ CASES = [
     Case("conv-stride3-pad2", "Conv2d", dict(in_channels=2, out_channels=2, kernel_size=3, stride=3, padding=2),
          (3, 2, 6, 7)),
     Case("conv-1x1", "Conv2d", dict(in_channels=4, out_channels=3, kernel_size=1), (2, 4, 3, 5)),
+    # in_channels * kernel width >= 30: the NumPy layer's row-unfold forward (conv.ROW_UNFOLD_MIN_WIDTH)
+    Case("conv-row-unfold-rect-pad", "Conv2d", dict(in_channels=8, out_channels=3, kernel_size=(3, 4), padding=(1, 2)),
+         (2, 8, 7, 6)),
     Case("conv-lenet-conv1", "Conv2d", dict(in_channels=1, out_channels=6, kernel_size=5), (4, 1, 28, 28),
          python=False),
     Case("conv-lenet-conv2", "Conv2d", dict(in_channels=6, out_channels=16, kernel_size=5), (4, 6, 12, 12),
