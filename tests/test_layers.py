@@ -417,10 +417,12 @@ ONE_PER_CLASS = [c for c in CASES if c.id in (
     "conv-stride2-pad", "pool-overlap-k3s2", "relu-4d", "linear", "flatten-4d", "logsoftmax", "softmax",
     "bn2d-train", "bn1d-eval", "dropout-p0.5", "dropout-eval", "residual-k3")]
 LENET_SHAPED = [c for c in CASES if "lenet" in c.id]
+# the NumPy conv's paths on the wide grid (stride 1, finite x): im2col forward, and the row unfold (C*kw >= 30)
+CONV_WIDE = [c for c in CASES if c.id in ("conv-nonsquare-pad", "conv-row-unfold-rect-pad")]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case", ONE_PER_CLASS, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", ONE_PER_CLASS + CONV_WIDE, ids=lambda c: c.id)
 def test_numpy_preserves_dtype(case, dtype, rng):
     module = torch_module(case)
     layer = build("numpy", case, module, random_state(module, rng), dtype=dtype)
@@ -434,7 +436,7 @@ def test_numpy_preserves_dtype(case, dtype, rng):
     assert all(d == dtype for d in dtypes.values()), f"{case.id}: {np.dtype(dtype).name} in, got {dtypes}"
 
 
-@pytest.mark.parametrize("case", ONE_PER_CLASS + LENET_SHAPED, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", ONE_PER_CLASS + LENET_SHAPED + CONV_WIDE, ids=lambda c: c.id)
 def test_numpy_float32_matches_torch_float32(case, rng):
     module = torch_module(case, dtype=torch.float32)
     layer = build("numpy", case, module, random_state(module, rng), dtype=np.float32)
@@ -525,6 +527,17 @@ def test_numpy_nonfinite_values_like_torch(rng):
         dy = rng.standard_normal(out_shape(case, xc))
         dy.flat[::3] = np.inf
         assert_same_as_torch(run_ours(layer, xc, dy), run_torch(module, xc, dy), "float64", case.id)
+    # inf and NaN in dy on the conv's wide grid (finite x), with zero weights for 0 * inf: both input-gradient
+    # layouts and both forward paths give torch's inf and NaN pattern
+    for case in CONV_WIDE:
+        module = torch_module(case)
+        state = random_state(module, rng)
+        state["weight"][0, :, 0, 1] = 0.0
+        layer = build("numpy", case, module, state)
+        xc = make_x(case, rng)
+        dy = rng.standard_normal(out_shape(case, xc))
+        dy[0, 0, 1, 2], dy[1, 1, 0, 0], dy[1, 2, -1, -1] = np.inf, -np.inf, np.nan
+        assert_same_as_torch(run_ours(layer, xc, dy), run_torch(module, xc, dy), "float64", f"{case.id}-nonfinite-dy")
 
 
 BAD_INPUTS = [

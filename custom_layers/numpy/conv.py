@@ -71,6 +71,10 @@ class Conv2d:
     def backward(self, dy: Any) -> np.ndarray:
         layout, unfolded, w, g, dtype = require_cache(self)
         dy = upstream(dy, (g.n, self.out_channels, g.ho, g.wo), dtype, "Conv2d")
+        with np.errstate(invalid="ignore"):  # an inf in dy meeting a zero weight is NaN, silently, as in torch
+            return self._gradients(dy, layout, unfolded, w, g)
+
+    def _gradients(self, dy: np.ndarray, layout: str, unfolded: np.ndarray, w: np.ndarray, g) -> np.ndarray | None:
         dy_wide_t = widen(dy, g).transpose(0, 2, 1)  # (N, ho*pitch, O), zeros in the garbage columns
         # cols @ dy_wide^T, not dy_wide @ cols^T: the same sums, but BLAS is ~2x faster at this shape
         if layout == "cols":
