@@ -119,9 +119,15 @@ def test_numpy_run_resumes_bit_exactly(tmp_path, mnist_small, optimizer):
 def test_train_command_gives_every_backend_the_same_batches(tmp_path, mnist_root):
     """`lenet-parity train --backend numpy` and `--backend torch` (float64): the logs agree step by step."""
     recipe = Recipe(epochs=1, log_every=1, limit=192)
-    for name in ("torch", "numpy"):
-        run_training(name, dataset="mnist", data_root=mnist_root, weights_path=WEIGHTS, out=tmp_path / name,
-                     recipe=recipe, resume=False, progress=False, dtype="float64")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for name in ("torch", "numpy"):
+            run_training(name, dataset="mnist", data_root=mnist_root, weights_path=WEIGHTS, out=tmp_path / name,
+                         recipe=recipe, resume=False, progress=False, dtype="float64")
+            assert torch.get_num_threads() == 2  # the numpy run pins torch to 1 thread only while it trains
+    finally:
+        torch.set_num_threads(threads)
     result = compare_runs(tmp_path / "torch" / "log.csv", tmp_path / "numpy" / "log.csv")
     assert len([r for r in result.rows if r.kind == "batch"]) == 3 and result.only_a == result.only_b == 0
     assert result.largest_train.diff <= 1e-12 and result.largest_val.diff <= 1e-12
