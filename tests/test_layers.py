@@ -606,3 +606,21 @@ def test_conv_skips_dx_when_no_one_needs_it(backend, rng):
         grads.append({k: np.asarray(to_numpy(v)) for k, v in layer.grads.items()})
     for key in grads[0]:
         np.testing.assert_array_equal(grads[0][key], grads[1][key])
+
+
+def test_numpy_pool_backward_zeroes_what_a_subclass_offsets_skip(monkeypatch, rng):
+    # the tiled 2x2 backward skips the zero fill only when _offsets covers every window element; a subclass
+    # that yields fewer offsets (the pool-window-off-by-one mutant) must get zeros there, not np.empty's garbage
+    from lenet_parity.custom_layers.numpy import pool as pool_module
+    from lenet_parity.harness.mutants.conv_pool import PoolWindowOffByOne
+
+    real_empty = np.empty
+    monkeypatch.setattr(pool_module.np, "empty", lambda shape, dtype=float: np.full(shape, np.nan, dtype=dtype)
+                        if np.dtype(dtype).kind == "f" else real_empty(shape, dtype=dtype))
+    layer = PoolWindowOffByOne(2)
+    x = rng.standard_normal((2, 3, 6, 8))
+    layer.forward(x)
+    dx = layer.backward(np.ones((2, 3, 3, 4)))
+    assert np.isfinite(dx).all()
+    assert (dx[:, :, 1::2, :] == 0).all() and (dx[:, :, :, 1::2] == 0).all()  # each window's unread last row and column
+    assert (dx[:, :, ::2, ::2] == 1).all()  # the one element left of each window takes its gradient
