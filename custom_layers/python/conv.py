@@ -63,7 +63,7 @@ def patch_sums(patches: list[tuple], w_rows: list[list[float]], bias: list[float
     """y[o][i] = bias[o] + the dot product of patches[i] and w_rows[o], a patch equal to the one before it
     computed once.
 
-    Where the input is flat, neighbouring patches repeat: the blank background of an MNIST digit makes ~240
+    Where the input is flat, neighbouring patches repeat: the blank background of an MNIST digit makes ~230
     of conv1's 576 patches per image repeat the one before. Comparing neighbours costs little (they mostly
     differ in their first value), and a repeated patch gets the very floats it would have got on its own.
     Hashing every patch to catch distant repeats too cost as much as it saved on conv1, and ~9% of conv2.
