@@ -259,7 +259,7 @@ def inference_in_fresh_process(quick: bool, data_root: Path, weights: Path,
 def run_profiles(data: Data, models: Models, setting: Threads, quick: bool) -> dict[str, Any]:
     from bench_profile import format_profile, profile
 
-    from lenet_parity.harness.custom_backend import CustomBackend
+    from lenet_parity.custom_lenet.backend import CustomBackend
 
     setting.apply()
     steps = 30 if quick else 100

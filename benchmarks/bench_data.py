@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from lenet_parity.errors import UserInputError
-from lenet_parity.harness.custom_lenet import CustomLeNet
+from lenet_parity.custom_lenet.model import CustomLeNet
 from lenet_parity.reference.determinism import seed_everything
 from lenet_parity.reference.model import LeNet
 

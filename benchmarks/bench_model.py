@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from lenet_parity.harness.custom_backend import CustomBackend
+from lenet_parity.custom_lenet.backend import CustomBackend
 from lenet_parity.reference.torch_backend import TorchBackend
 from lenet_parity.reference.training import Recipe, augment_generator, batch_order, random_shift
 

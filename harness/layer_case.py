@@ -13,12 +13,12 @@ import numpy as np
 
 from lenet_parity.harness import guard
 from lenet_parity.harness.compare import compare
+from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.guard import LayerError
 from lenet_parity.harness.results import CheckResult
-from lenet_parity.harness.tolerances import Tolerance, tolerance
 from lenet_parity.reference.layers import LayerSpec
+from lenet_parity.vocabulary import FORWARD_TENSORS, GRAD_INPUT, LOSS, OUTPUT
 
-FORWARD_TENSORS = ("output", "loss", "running_mean", "running_var")  # known after forward; the rest after backward
 TRAINING_KINDS = ("batchnorm", "dropout")  # checked in training mode, as Phase 0 was captured
 
 
@@ -33,16 +33,17 @@ class Case:
     label: str = ""  # what this case is, shown in reports ("" for the Phase 0 batch)
 
 
-def run_case(spec: LayerSpec, make_layer: Callable[[LayerSpec], Any], case: Case, *, layer_name: str, mode: str,
-             dtype: str, tol: Tolerance | None) -> tuple[list[CheckResult], list[CheckResult]]:
+def run_case(spec: LayerSpec, case: Case, context: CheckContext, *, layer_name: str,
+             mode: str) -> tuple[list[CheckResult], list[CheckResult]]:
     """The forward rows (output/loss, running stats) and backward rows (grad_input, grad_<param>) of one case."""
+    dtype = context.dtype
     forward_names = [t for t in case.expected if t in FORWARD_TENSORS]
     backward_names = [t for t in case.expected if t not in FORWARD_TENSORS]
 
     def row(tensor: str, actual: Any = None, error: str | None = None) -> CheckResult:
         result = CheckResult(layer_name, tensor, mode, dtype, error=error, case=case.label)
         if error is None:
-            atol, rtol, _ = tol or tolerance(dtype, tensor)
+            atol, rtol, _ = context.tolerance(tensor)
             result.comparison = compare(actual, np.asarray(case.expected[tensor], dtype=dtype), atol=atol, rtol=rtol,
                                         name=f"{layer_name}.{tensor}")
         return result
@@ -54,7 +55,7 @@ def run_case(spec: LayerSpec, make_layer: Callable[[LayerSpec], Any], case: Case
             return row(tensor, error=str(exc))
 
     try:
-        layer, kind = guard.build(make_layer, spec)
+        layer, kind = guard.build(context.make_layer, spec)
         if spec.kind in TRAINING_KINDS:
             guard.set_attr(layer, "training", True)
         guard.load_params(layer, case.params, kind, dtype)
@@ -70,7 +71,7 @@ def run_case(spec: LayerSpec, make_layer: Callable[[LayerSpec], Any], case: Case
 
     forward_rows = []
     for tensor in forward_names:
-        if tensor in ("output", "loss"):
+        if tensor in (OUTPUT, LOSS):
             forward_rows.append(row(tensor, y))
         else:  # batchnorm's running stats, updated by the training forward
             forward_rows.append(read(tensor, lambda t=tensor: guard.read_param(layer, t, dtype, "after forward()")))
@@ -79,11 +80,11 @@ def run_case(spec: LayerSpec, make_layer: Callable[[LayerSpec], Any], case: Case
         upstream = [] if case.dy is None else [guard.to_layer(case.dy, kind, dtype)]
         dx = guard.from_layer(guard.call(layer, "backward", *upstream), dtype, f"{type(layer).__name__}.backward()")
     except LayerError as exc:
-        return forward_rows, [row(t, error=str(exc) if t == "grad_input" else "not run: backward failed")
+        return forward_rows, [row(t, error=str(exc) if t == GRAD_INPUT else "not run: backward failed")
                               for t in backward_names]
     backward_rows = []
     for tensor in backward_names:
-        if tensor == "grad_input":
+        if tensor == GRAD_INPUT:
             backward_rows.append(row(tensor, dx))
         else:
             key = tensor[len("grad_"):]

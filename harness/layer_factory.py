@@ -14,18 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lenet_parity.custom_layers.backends import layer_class
 from lenet_parity.errors import UserInputError
-from lenet_parity.reference.config import LeNetConfig
+from lenet_parity.reference.config import VARIANTS_CONFIG, LeNetConfig
 from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec, layer_plan
-
-BACKENDS = ("numpy", "python")
-
-# torch class name -> module of each backend that defines it (both backends use the same module names)
-_MODULES = {
-    "Conv2d": "conv", "MaxPool2d": "pool", "ReLU": "activations", "Linear": "linear", "Flatten": "shape",
-    "LogSoftmax": "softmax", "Softmax": "softmax", "BatchNorm2d": "batchnorm", "BatchNorm1d": "batchnorm",
-    "Dropout": "dropout", "Residual": "residual", "NLLLoss": "losses", "CrossEntropyLoss": "losses",
-}
+from lenet_parity.vocabulary import LAYER_BACKENDS, LENET, LENET_VARIANTS
 
 
 def accepts(cls: Any, kwargs: dict[str, Any]) -> bool:
@@ -61,15 +54,12 @@ class BackendFactory(LayerFactory):
     """Our own layers: the class of the spec's torch name in ``lenet_parity.custom_layers.<backend>``."""
 
     def __init__(self, backend: str):
-        if backend not in BACKENDS:
-            raise UserInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if backend not in LAYER_BACKENDS:
+            raise UserInputError(f"unknown backend {backend!r}; choose one of {', '.join(LAYER_BACKENDS)}")
         self.backend = self.label = backend
 
     def layer_class(self, spec: LayerSpec) -> Any:
-        if spec.cls not in _MODULES:
-            raise ValueError(f"the {self.backend} backend has no layer for torch class {spec.cls!r}")
-        module = importlib.import_module(f"lenet_parity.custom_layers.{self.backend}.{_MODULES[spec.cls]}")
-        return getattr(module, spec.cls)
+        return layer_class(self.backend, spec.cls)
 
 
 class ImplFactory(LayerFactory):
@@ -146,15 +136,15 @@ def known_layers(lenet: LeNetConfig, variants: LeNetConfig) -> dict[str, tuple[s
     """Every checkable layer, name -> (model, spec), in forward order, the loss last.
 
     The variants model (batchnorm, residual, dropout) is a superset of LeNet, so its plan gives the order;
-    layers LeNet has come from LeNet's plan (model "lenet"), the others from the variants' ("lenet_variants").
+    layers LeNet has come from LeNet's plan (model LENET), the others from the variants' (LENET_VARIANTS).
     """
     base = {spec.name: spec for spec in layer_plan(lenet)}
     layers = {}
     for spec in layer_plan(variants):
-        layers[spec.name] = ("lenet", base[spec.name]) if spec.name in base else ("lenet_variants", spec)
+        layers[spec.name] = (LENET, base[spec.name]) if spec.name in base else (LENET_VARIANTS, spec)
     for name, spec in base.items():  # in case the variants plan lacks one of LeNet's layers
-        layers.setdefault(name, ("lenet", spec))
-    layers[LOSS_SPEC.name] = ("lenet", LOSS_SPEC)
+        layers.setdefault(name, (LENET, spec))
+    layers[LOSS_SPEC.name] = (LENET, LOSS_SPEC)
     return layers
 
 
@@ -162,8 +152,6 @@ def layer_catalogue(phase0: Any = None) -> dict[str, tuple[str, LayerSpec]]:
     """known_layers() for the models Phase 0 recorded, or for the default LeNet and variants without it."""
     if phase0 is not None:
         configs = {model: LeNetConfig.from_dict(cap.config) for (model, _), cap in phase0.captures.items()}
-        lenet = configs.get("lenet", LeNetConfig())
-        return known_layers(lenet, configs.get("lenet_variants", lenet))
-    from lenet_parity.reference.phase0 import VARIANTS_CONFIG  # imports torch: only the torch-based modes get here
-
+        lenet = configs.get(LENET, LeNetConfig())
+        return known_layers(lenet, configs.get(LENET_VARIANTS, lenet))
     return known_layers(LeNetConfig(), VARIANTS_CONFIG)

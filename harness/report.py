@@ -7,14 +7,13 @@ import os
 from collections import Counter
 from xml.etree import ElementTree as ET
 
-import click
+from lenet_parity.harness.ansi import style
 
 from lenet_parity.atomic import atomic_write_text
 from lenet_parity.harness.results import CheckResult, CheckRun
+from lenet_parity.vocabulary import DTYPES, MODES, TENSORS
 
 
-MODE_ORDER = ("snapshot", "hybrid", "sweep", "train")
-TENSOR_ORDER = ("output", "loss", "running_mean", "running_var", "grad_input", "grad_weight", "grad_bias")
 MAX_DETAILS = 12  # failures explained in full at the end; the rest are in the table, --json and -v
 
 
@@ -23,13 +22,13 @@ def _cell(results: list[CheckResult]) -> str:
     if not results:
         return " " * 4
     if all(r.passed for r in results):
-        return click.style("ok  ", fg="green")
-    return click.style("FAIL", fg="red", bold=True)
+        return style("ok  ", fg="green")
+    return style("FAIL", fg="red", bold=True)
 
 
 def _matrix(run: CheckRun) -> list[str]:
     """A row per layer x tensor, a column per mode and dtype: pass or fail at a glance."""
-    columns = [(m, d) for m in MODE_ORDER for d in ("float32", "float64")
+    columns = [(m, d) for m in MODES for d in DTYPES
                if any(r.mode == m and r.dtype == d for r in run.results)]
     columns += sorted({(r.mode, r.dtype) for r in run.results} - set(columns))
     layers = list(dict.fromkeys(r.layer for r in run.results))  # first appearance: forward order
@@ -39,10 +38,10 @@ def _matrix(run: CheckRun) -> list[str]:
     modes = list(dict.fromkeys(m for m, _ in columns))
     top = f"{'layer':12} {'tensor':14} " + " ".join(f"{m:<{10 * sum(c[0] == m for c in columns) - 1}}" for m in modes)
     sub = f"{'':12} {'':14} " + " ".join(f"{d.replace('float', 'f'):<4}{'':5}" for _, d in columns)
-    lines = [click.style(top.rstrip(), bold=True), click.style(sub.rstrip(), bold=True)]
+    lines = [style(top.rstrip(), bold=True), style(sub.rstrip(), bold=True)]
     for layer in layers:
         tensors = list(dict.fromkeys(r.tensor for r in run.results if r.layer == layer))
-        tensors.sort(key=lambda t: TENSOR_ORDER.index(t) if t in TENSOR_ORDER else len(TENSOR_ORDER))
+        tensors.sort(key=lambda t: TENSORS.index(t) if t in TENSORS else len(TENSORS))
         for tensor in tensors:
             row = " ".join(f"{_cell(cells.get((layer, tensor, m, d), []))}{'':5}" for m, d in columns)
             lines.append(f"{layer:12} {tensor:14} {row}".rstrip())
@@ -51,7 +50,7 @@ def _matrix(run: CheckRun) -> list[str]:
 
 def _detail(r: CheckResult) -> list[str]:
     """A failure in full: where and what, and for values the worst element and the tolerance that would pass."""
-    lines = [click.style(f"FAIL {r.describe()}", fg="red")]
+    lines = [style(f"FAIL {r.describe()}", fg="red")]
     c = r.comparison
     if r.error is None and c is not None and c.reason in ("values", "nonfinite"):
         would_pass = f"; would pass with atol >= {c.min_atol_to_pass:.3g}" if c.reason == "values" else ""
@@ -73,11 +72,11 @@ def _details(run: CheckRun) -> list[str]:
 
 def _row(r: CheckResult) -> str:
     """One result on one line, for --verbose."""
-    mark = click.style("ok  ", fg="green") if r.passed else click.style("FAIL", fg="red", bold=True)
+    mark = style("ok  ", fg="green") if r.passed else style("FAIL", fg="red", bold=True)
     head = f"{mark} {r.mode:8} {r.dtype:7} {r.layer:10} {r.tensor:12}"
     c = r.comparison
     if r.error:
-        detail = click.style(r.error, fg="red")
+        detail = style(r.error, fg="red")
     elif c.reason in ("shape", "dtype"):
         actual, expected = (c.shape_actual, c.shape_expected) if c.reason == "shape" else (c.dtype_actual, c.dtype_expected)
         detail = f"{c.reason} {actual} != expected {expected}"
@@ -93,12 +92,12 @@ def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
     lines = []
     if verbose:
         header = f"{'':4} {'mode':8} {'dtype':7} {'layer':10} {'tensor':12} {'max abs':>10} {'max rel':>10} {'mismatched':>13}  tolerance"
-        lines += [click.style(header, bold=True)] + [_row(r) for r in run.results]
+        lines += [style(header, bold=True)] + [_row(r) for r in run.results]
     if not run.passed and run.results:
         if verbose:
             lines.append("")
         lines += _matrix(run) + [""] + _details(run)
-    lines += [click.style(f"note: {n}", fg="yellow") for n in run.notes]
+    lines += [style(f"note: {n}", fg="yellow") for n in run.notes]
     counts = Counter(r.passed for r in run.results)
     layers = len({r.layer for r in run.results})
     modes = ", ".join(dict.fromkeys(r.mode for r in run.results)) or "none"
@@ -106,14 +105,14 @@ def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
     summary = (f"{counts[True]} passed, {counts[False]} failed ({layers} layers, {len(run.results)} tensor checks; "
                f"modes {modes}; {dtypes})")
     if run.passed:
-        lines.append(click.style(f"PASS  {summary}", fg="green", bold=True))
+        lines.append(style(f"PASS  {summary}", fg="green", bold=True))
     else:
-        lines.append(click.style(f"FAIL  {summary}", fg="red", bold=True))
+        lines.append(style(f"FAIL  {summary}", fg="red", bold=True))
         first = run.first_failure
         if first is not None:
-            lines.append(click.style(f"first failure: {first.describe()}", fg="red", bold=True))
+            lines.append(style(f"first failure: {first.describe()}", fg="red", bold=True))
         else:
-            lines.append(click.style("nothing was checked", fg="red", bold=True))
+            lines.append(style("nothing was checked", fg="red", bold=True))
     return "\n".join(lines)
 
 

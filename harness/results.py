@@ -8,10 +8,6 @@ from typing import Any
 
 from lenet_parity.harness.compare import Comparison
 
-# tensor names, in the words of the reports and the --json output
-TENSORS = ("output", "grad_input", "grad_weight", "grad_bias", "loss", "running_mean", "running_var",
-           "weight", "bias")  # weight, bias: a param's value after the train mode's N steps
-
 
 @dataclass
 class CheckResult:

@@ -6,7 +6,10 @@ A value passes when |actual - expected| <= atol + rtol * |expected| (torch.testi
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
+
+from lenet_parity.errors import UserInputError
 
 
 class Tolerance(NamedTuple):
@@ -68,3 +71,15 @@ def tolerance(dtype: str, tensor: str) -> Tolerance:
     if tensor.startswith("grad_"):
         return table["grad_weight"]
     raise ValueError(f"no tolerance for tensor kind {tensor!r}; known: {TENSOR_KINDS}")
+
+
+def override(atol: float | None, rtol: float | None) -> Tolerance | None:
+    """``--atol``/``--rtol`` as one Tolerance for every tensor (None when neither is given); both are needed,
+    finite and non-negative (a NaN tolerance would let every comparison pass)."""
+    if atol is None and rtol is None:
+        return None
+    if atol is None or rtol is None:
+        raise UserInputError("give both --atol and --rtol (they replace the tolerance table together), or neither")
+    if not (math.isfinite(atol) and math.isfinite(rtol) and atol >= 0 and rtol >= 0):
+        raise UserInputError(f"--atol and --rtol must be finite and >= 0, got {atol} and {rtol}")
+    return Tolerance(atol, rtol, "--atol/--rtol on the command line")

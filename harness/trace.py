@@ -7,36 +7,27 @@ departs from torch.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any, Callable
+from dataclasses import replace
 
-from lenet_parity.harness.layer_case import FORWARD_TENSORS
-from lenet_parity.harness.layer_factory import BackendFactory
-from lenet_parity.harness.modes.hybrid import BASE, VARIANTS, capture_threads, compare_model
+from lenet_parity.harness.context import CheckContext
+from lenet_parity.harness.modes.hybrid import capture_threads, compare_model
 from lenet_parity.harness.results import CheckResult, CheckRun
-from lenet_parity.harness.tolerances import Tolerance
-from lenet_parity.reference.layers import LayerSpec
-from lenet_parity.reference.phase0_format import DEFAULT_PHASE0, load_phase0
-from lenet_parity.reference.weights import DEFAULT_WEIGHTS
+from lenet_parity.reference.phase0_format import load_phase0
+from lenet_parity.vocabulary import FORWARD_TENSORS, LENET, LENET_VARIANTS
 
 
-def trace(backend: str, *, dtype: str = "float32", weights_path: str | os.PathLike = DEFAULT_WEIGHTS,
-          phase0_path: str | os.PathLike = DEFAULT_PHASE0, variants: bool = False, tol: Tolerance | None = None,
-          make_layer: Callable[[LayerSpec], Any] | None = None) -> CheckRun:
-    """LeNet from ``weights_path`` run entirely by ``backend``'s layers (numpy or python) against torch.
+def trace(context: CheckContext, *, variants: bool = False) -> CheckRun:
+    """LeNet from the context's weights run entirely by its layers (every layer and the loss) against torch.
 
-    ``variants`` also traces LeNet(VARIANTS_CONFIG) (batchnorm, residual, dropout), fully custom too;
-    ``make_layer`` replaces the backend's factory (a user's layers, or a test's broken one). Bad input
-    (unknown backend, missing or stale Phase 0 / weights) raises UserInputError.
+    ``variants`` also traces LeNet(VARIANTS_CONFIG) (batchnorm, residual, dropout), fully custom too. Bad input
+    (missing or stale Phase 0 / weights) raises UserInputError.
     """
-    make_layer = make_layer or BackendFactory(backend)
-    phase0 = load_phase0(phase0_path)
+    phase0 = context.phase0 or load_phase0(context.phase0_path)
+    context = replace(context, phase0=phase0)
     run = CheckRun()
     with capture_threads():
-        for model in (BASE, VARIANTS) if variants else (BASE,):
-            run.extend(compare_model(model, [], make_layer, dtype=dtype, phase0=phase0, weights_path=Path(weights_path),
-                                     tol=tol, swap_all=True))
+        for model in (LENET, LENET_VARIANTS) if variants else (LENET,):
+            run.extend(compare_model(model, [], context, swap_all=True))
     return run
 
 

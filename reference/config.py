@@ -54,3 +54,7 @@ class LeNetConfig:
         if unknown:
             raise ValueError(f"unknown LeNetConfig fields: {sorted(unknown)}")
         return cls(**data)
+
+
+# The second model Phase 0 records: every option on, so batchnorm, residual and dropout layers are captured
+VARIANTS_CONFIG = LeNetConfig(residual=True, batchnorm=True, dropout=0.5)

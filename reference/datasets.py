@@ -1,4 +1,7 @@
-"""Load MNIST, Fashion-MNIST and CIFAR-10 through torchvision.datasets, split and normalise them once.
+"""The one data path: load MNIST, Fashion-MNIST and CIFAR-10, split and normalise them once.
+
+MNIST and Fashion-MNIST are read straight from their IDX files (the very arrays torchvision's classes
+hold; importing torchvision.datasets costs seconds); CIFAR-10 goes through torchvision.datasets.
 
 Fast path: torchvision keeps the whole dataset as one uint8 tensor; we normalise it in one go with
 exactly torchvision's ToTensor + Normalize arithmetic (float32 ``x.div(255)``, then ``sub_(mean)``,
@@ -18,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torchvision
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from lenet_parity.errors import UserInputError
 from lenet_parity.reference.data_fetch import IDX_DATASETS, fetch_hint, raw_folder
 from lenet_parity.reference.determinism import torch_generator
-from lenet_parity.reference.idx import validate_idx
+from lenet_parity.reference.idx import read_idx, validate_idx
 
 
 @dataclass(frozen=True)
@@ -112,20 +114,31 @@ def normalise(images: torch.Tensor, mean, std) -> torch.Tensor:
     return x.div_(torch.as_tensor(std, dtype=torch.float32).view(-1, 1, 1))  # (N, C, H, W)
 
 
-def _load_idx(info: DatasetInfo, root: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    spec = IDX_DATASETS[info.name]
-    raw = raw_folder(info.name, root)
+def read_split(name: str, root: str | os.PathLike, *, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """An IDX dataset's split as uint8 images (N, 1, 28, 28) and int64 labels (N,), every file checked first."""
+    spec, raw = IDX_DATASETS[name], raw_folder(name, Path(root))
     missing = [f.name for f in spec.files if not (raw / f.name).is_file()]
     if missing:
-        raise UserInputError(f"{info.name} not found in {raw} (missing {', '.join(missing)}); {fetch_hint(info.name)}")
-    for f in spec.files:  # header and size only: cheap, and it turns torchvision's bare asserts into a message
-        validate_idx(raw / f.name, shape=f.shape, hint=f"delete it, then {fetch_hint(info.name)}")
-    cls = getattr(torchvision.datasets, spec.folder)
-    tv = cls(str(root), train=train, download=False)
-    return tv.data.unsqueeze(1), tv.targets.to(torch.int64), list(tv.classes)  # (N, 1, 28, 28) uint8
+        raise UserInputError(f"{name} not found in {raw} (missing {', '.join(missing)}); {fetch_hint(name)}")
+    hint = f"delete it, then {fetch_hint(name)}"
+    for f in spec.files:  # header and size only: cheap, and a broken test file is found before training
+        validate_idx(raw / f.name, shape=f.shape, hint=hint)
+    images_file, labels_file = spec.files[:2] if train else spec.files[2:4]
+    images = torch.from_numpy(read_idx(raw / images_file.name, shape=images_file.shape, hint=hint))
+    labels = torch.from_numpy(read_idx(raw / labels_file.name, shape=labels_file.shape, hint=hint))
+    return images.unsqueeze(1), labels.to(torch.int64)  # (N, 1, 28, 28) uint8, (N,)
+
+
+def _load_idx(info: DatasetInfo, root: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    import torchvision  # for the class names only
+
+    images, labels = read_split(info.name, root, train=train)
+    return images, labels, list(getattr(torchvision.datasets, IDX_DATASETS[info.name].folder).classes)
 
 
 def _load_cifar(root: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    import torchvision
+
     folder = root / CIFAR_FOLDER
     cls = torchvision.datasets.CIFAR10
     names = [n for n, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]
@@ -146,10 +159,16 @@ def _load(info: DatasetInfo, root: Path, train: bool):
     return _load_cifar(root, train) if info.name == "cifar10" else _load_idx(info, root, train)
 
 
-def load_raw(name: str, root: str | os.PathLike, *, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """One split as torchvision stores it, after the same validation as load_splits: uint8 (N, C, H, W), int64 (N,)."""
-    images, labels, _ = _load(dataset_info(name), Path(root), train)
-    return images, labels
+def normalised_batches(name: str, root: str | os.PathLike, batches: list[torch.Tensor], *,
+                       train: bool = True) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The given index batches of a split, normalised as load_splits does: [(x float32 (B, C, H, W), y (B,))].
+
+    For MNIST, whose statistics are fixed, without loading the other splits (the train mode, Phase 0)."""
+    info = dataset_info(name)
+    if info.fixed_stats is None:
+        raise ValueError(f"{name}: its statistics come from the training split; use load_splits")
+    images, labels = read_split(name, root, train=train)
+    return [(normalise(images[idx], *info.fixed_stats), labels[idx]) for idx in batches]
 
 
 def dataset_info(name: str) -> DatasetInfo:

@@ -18,25 +18,30 @@ import torch
 import torch.nn.functional as F
 
 from lenet_parity.golden import encode_tensor, write_document
-from lenet_parity.reference.config import LeNetConfig
+from lenet_parity.reference.config import VARIANTS_CONFIG, LeNetConfig
 from lenet_parity.reference.determinism import CAPTURE_THREADS, seed_everything, torch_generator
 from lenet_parity.reference.model import LeNet
 from lenet_parity.reference.phase0_format import PHASE0_KIND, PHASE0_VERSION
 from lenet_parity.reference.weights import build_torch_model
 
 BATCH_INDICES = [0, 1, 2, 3]  # the first four MNIST test images: digits 7, 2, 1, 0
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-VARIANTS_CONFIG = LeNetConfig(residual=True, batchnorm=True, dropout=0.5)
+
 VARIANT_KINDS = ("batchnorm", "residual", "dropout")
 
 
 def phase0_batch(data_root: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
     """The Phase 0 batch: (4, 1, 28, 28) float32 normalised images and their (4,) int64 labels."""
-    from lenet_parity.reference.datasets import load_raw
+    from lenet_parity.reference.datasets import normalised_batches
 
-    images, labels = load_raw("mnist", data_root, train=False)  # uint8 (N, 1, 28, 28), int64 (N,)
-    x = images[BATCH_INDICES].to(torch.float32).div(255).sub(MNIST_MEAN).div(MNIST_STD)
-    return x, labels[BATCH_INDICES].clone()
+    [(x, y)] = normalised_batches("mnist", data_root, [torch.tensor(BATCH_INDICES)], train=False)
+    return x, y
+
+
+def _mnist_stats() -> dict[str, float]:
+    from lenet_parity.reference.datasets import DATASETS
+
+    (mean,), (std,) = DATASETS["mnist"].fixed_stats
+    return {"mean": mean, "std": std}
 
 
 def _encode(t: torch.Tensor) -> dict[str, Any]:
@@ -120,7 +125,7 @@ def capture_phase0(weights_path: str | os.PathLike, data_root: str | os.PathLike
         "weights": {"file": Path(weights_path).name,  # the name only: the file is identified by its sha256
                     "sha256": hashlib.sha256(Path(weights_path).read_bytes()).hexdigest()},
         "batch": {"dataset": "mnist", "split": "test", "indices": BATCH_INDICES,
-                  "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD}},
+                  "normalization": _mnist_stats()},
         "models": {
             "lenet": _capture_model(base, x, target, None),
             "lenet_variants": _capture_model(variants, x, target, VARIANT_KINDS),

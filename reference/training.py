@@ -14,7 +14,7 @@ import pickle
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
 from tqdm import tqdm
@@ -109,6 +109,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], recipe: Recipe, run_dir: Path,
           *, resume: bool = True, meta: dict[str, Any] | None = None, progress: bool = True,
+          log: Callable[[str], None] = lambda line: None,
           background=0.0) -> dict[str, Any]:
     """Train until early stopping or ``recipe.epochs``; ``run_dir`` gets log.csv, best.json, resume.pkl, summary.json.
 
@@ -131,7 +132,7 @@ def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], 
                              f"use another --out directory or --no-resume")
         state = saved["state"]
         backend.set_state(saved["backend_state"])
-        print(f"resuming {run_dir} after epoch {state.epoch}")
+        log(f"resuming {run_dir} after epoch {state.epoch}")
     meta = {**(meta or {}), "recipe": asdict(recipe), "backend": backend.name, "torch_version": torch.__version__}
 
     while state.epoch < recipe.epochs and not state.stopped_early:
@@ -159,7 +160,7 @@ def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], 
         val_loss, val_acc = evaluate(backend, *data["val"], recipe.eval_batch_size)
         state.rows.append(dict(kind="epoch", epoch=epoch, step=state.step, train_loss=train_loss, val_loss=val_loss,
                                val_acc=val_acc, epoch_seconds=round(seconds, 3)))
-        print(f"epoch {epoch}: val loss {val_loss:.4f}, val acc {100 * val_acc:.2f}%, {seconds:.1f} s")
+        log(f"epoch {epoch}: val loss {val_loss:.4f}, val acc {100 * val_acc:.2f}%, {seconds:.1f} s")
         if val_loss < state.best_val_loss:
             state.best_val_loss, state.best_epoch, state.bad_epochs = val_loss, epoch, 0
             backend.save_weights(paths["best"], {**meta, "epoch": epoch, "val_loss": val_loss, "val_acc": val_acc})
@@ -177,5 +178,5 @@ def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], 
                "best_val_loss": state.best_val_loss, "test_loss": test_loss, "test_acc": test_acc,
                "train_seconds": sum(r.get("epoch_seconds") or 0 for r in state.rows if r["kind"] == "epoch")}
     atomic_write_text(paths["summary"], json.dumps(summary, indent=2) + "\n")
-    print(f"best epoch {state.best_epoch}: test accuracy {100 * test_acc:.2f}% (test loss {test_loss:.4f})")
+    log(f"best epoch {state.best_epoch}: test accuracy {100 * test_acc:.2f}% (test loss {test_loss:.4f})")
     return summary

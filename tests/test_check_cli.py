@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from lenet_parity.custom_layers.numpy.conv import Conv2d
 from lenet_parity.harness.cli import main
-from lenet_parity.harness.results import TENSORS
+from lenet_parity.vocabulary import TENSORS
 
 from conftest import PHASE0, ROOT, WEIGHTS
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.compare import assert_match
-from lenet_parity.harness.custom_lenet import CustomLeNet, NumpyLeNet, PythonLeNet
+from lenet_parity.custom_lenet.model import CustomLeNet, NumpyLeNet, PythonLeNet
 from lenet_parity.reference.config import LeNetConfig
 from lenet_parity.reference.determinism import seed_everything
 from lenet_parity.reference.model import LeNet

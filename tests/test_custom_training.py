@@ -10,10 +10,10 @@ import torch.nn.functional as F
 
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.compare import assert_match
-from lenet_parity.harness.compare_runs import compare_runs
-from lenet_parity.harness.custom_backend import CustomBackend
-from lenet_parity.harness.follow import FollowResult, LockstepBackend, follow, growth_table, read_follow_csv
-from lenet_parity.harness.training_run import make_backend, run_training
+from lenet_parity.custom_lenet.compare_runs import compare_runs
+from lenet_parity.custom_lenet.backend import CustomBackend
+from lenet_parity.custom_lenet.follow import FollowResult, LockstepBackend, follow, growth_table, read_follow_csv
+from lenet_parity.custom_lenet.training import make_backend, run_training
 from lenet_parity.reference.training import CSV_COLUMNS, Recipe, train
 from lenet_parity.reference.weights import build_torch_model
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lenet_parity.harness.compare import assert_match
-from lenet_parity.harness.experiments.features import (LeNetWithFeats, MNISTWithFeats, corrupt_labels, features,
+from lenet_parity.experiments.features import (LeNetWithFeats, MNISTWithFeats, corrupt_labels, features,
                                                         intensity_feature, jitter_pixels, raw_pixels, symmetry_feature,
                                                         symmetry_map)
 from lenet_parity.reference.datasets import normalise

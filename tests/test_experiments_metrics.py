@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from lenet_parity.harness.compare import assert_match
-from lenet_parity.harness.experiments.drift import ALL, drift_metrics, layer_vectors, summarise
-from lenet_parity.harness.experiments.metrics import calibration, confusion, margins, per_class_scores
-from lenet_parity.harness.experiments.robustness import aggregate, assess_claim
+from lenet_parity.experiments.drift import ALL, drift_metrics, layer_vectors, summarise
+from lenet_parity.experiments.metrics import calibration, confusion, margins, per_class_scores
+from lenet_parity.experiments.robustness import aggregate, assess_claim
 
 
 def close(actual, expected, name):

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from lenet_parity.harness.compare import compare
-from lenet_parity.harness.experiments.report import build_report
-from lenet_parity.harness.experiments.screenshot import find_browser, screenshot
+from lenet_parity.experiments.html_report import build_report
+from lenet_parity.experiments.screenshot import find_browser, screenshot
 from lenet_parity.harness.report import write_json
 from lenet_parity.harness.results import CheckResult, CheckRun
 
@@ -62,8 +62,8 @@ def test_a_report_with_only_parity_results_is_self_contained(tmp_path):
 
 @pytest.mark.slow
 def test_the_full_report_holds_every_figure(tmp_path, mnist_root):
-    from lenet_parity.harness.experiments.batchsize import run_batch_size
-    from lenet_parity.harness.experiments.robustness import run_robustness
+    from lenet_parity.experiments.batchsize import run_batch_size
+    from lenet_parity.experiments.robustness import run_robustness
 
     run_robustness(tmp_path / "robustness", quick=True, seeds=1, data_root=mnist_root, workers=0,
                    variants=["clean", "jitter-20pct", "corrupt-20pct"], log=None)

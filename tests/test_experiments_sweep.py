@@ -6,10 +6,10 @@ import pytest
 from click.testing import CliRunner
 
 from lenet_parity.errors import UserInputError
-from lenet_parity.harness.experiments.commands import experiment
-from lenet_parity.harness.experiments.drift import run_drift
-from lenet_parity.harness.experiments.robustness import robustness_specs, run_robustness
-from lenet_parity.harness.experiments.sweep import SweepError, run_sweep
+from lenet_parity.experiments.commands import experiment
+from lenet_parity.experiments.drift import run_drift
+from lenet_parity.experiments.robustness import robustness_specs, run_robustness
+from lenet_parity.experiments.parallel import SweepError, run_sweep
 
 VARIANTS = ["clean", "corrupt-20pct"]
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from lenet_parity.errors import UserInputError
-from lenet_parity.harness import infer as infer_module
-from lenet_parity.harness.infer import infer, top2_margin
+from lenet_parity.custom_lenet import infer as infer_module
+from lenet_parity.custom_lenet.infer import infer, top2_margin
 
 from conftest import WEIGHTS
 

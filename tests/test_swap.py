@@ -18,7 +18,7 @@ from lenet_parity.harness.modes.hybrid import capture_threads
 from lenet_parity.harness.swap import Bridge, LossBridge, SwapError, swap, swap_many
 from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
 from lenet_parity.reference.model import LeNet, build_torch_layer
-from lenet_parity.reference.phase0 import VARIANTS_CONFIG
+from lenet_parity.reference.config import VARIANTS_CONFIG
 from lenet_parity.reference.weights import build_torch_model
 
 

@@ -1,6 +1,5 @@
-"""ReLU in pure Python, mirroring torch.nn.ReLU (F.relu) on nested lists of any shape.
-
-The gradient at exactly 0 is 0, as in torch (threshold_backward passes dy only where x > 0).
+"""ReLU in pure Python, mirroring torch.nn.ReLU (F.relu) on nested lists of any shape: y = max(x, 0) elementwise,
+dx = dy where x > 0, else 0 (so the gradient at exactly 0 is 0, as torch's threshold_backward has it).
 """
 
 from __future__ import annotations

@@ -1,20 +1,21 @@
-"""BatchNorm2d and BatchNorm1d in pure Python, mirroring torch.nn.BatchNorm2d / BatchNorm1d (affine, tracked).
-
-Training normalises with the batch's biased variance but stores the unbiased one in running_var, as
-torch does; evaluation (training = False) normalises with running_mean and running_var.
+"""BatchNorm2d and BatchNorm1d in pure Python, mirroring torch.nn.BatchNorm2d / BatchNorm1d (affine, tracked):
+per channel c, y = weight[c] * (x - mean_c) / sqrt(var_c + eps) + bias[c].
 """
 
 from __future__ import annotations
 
 from math import sqrt
-from operator import mul
 
-from lenet_parity.custom_layers.python._lists import (check_same_shape, check_shape, join_channels, positive_int,
-                                                      split_channels)
+from lenet_parity.custom_layers.python._lists import (check_same_shape, check_shape, dot, join_channels,
+                                                      positive_int, split_channels)
 
 
 class _BatchNorm:
-    """Per channel c: y = weight[c] * (x - mean_c) / sqrt(var_c + eps) + bias[c]."""
+    """Per channel c: y = weight[c] * (x - mean_c) / sqrt(var_c + eps) + bias[c].
+
+    Training normalises with the batch's biased variance but stores the unbiased one in running_var, as
+    torch does; evaluation (training = False) normalises with running_mean and running_var.
+    """
 
     array_kind = "list"
     _ndims: tuple[int, ...] = ()
@@ -71,7 +72,7 @@ class _BatchNorm:
         shape, x_hats, inv_stds, weight, training = self._cache
         check_same_shape(dy, shape, f"{type(self).__name__}.backward")
         dy_chans = split_channels(dy)
-        dw = [sum(map(mul, dy_c, xh)) for dy_c, xh in zip(dy_chans, x_hats)]
+        dw = [dot(dy_c, xh) for dy_c, xh in zip(dy_chans, x_hats)]
         db = [sum(dy_c) for dy_c in dy_chans]
         self.grads = {"weight": dw, "bias": db}
         if not training:  # the running statistics are constants: dx = dy * weight / sqrt(running_var + eps)

@@ -1,20 +1,21 @@
-"""Dropout in pure Python, mirroring torch.nn.Dropout: inverted dropout, y = x * mask, mask in {0, 1/(1-p)}.
-
-Set ``layer.mask`` (x's shape) to share torch's mask in a check; while it is None each training forward
-draws a new one, from random.Random(seed) or, without a seed, from Python's global generator (seeded
-by seed_everything). Evaluation (training = False) is the identity.
+"""Dropout in pure Python, mirroring torch.nn.Dropout (inverted dropout): in training y = x * mask and
+dx = dy * mask, each mask value 1/(1-p) with probability 1 - p, else 0; in evaluation y = x.
 """
 
 from __future__ import annotations
 
 import random
-from operator import mul
 
 from lenet_parity.custom_layers.python._lists import check_same_shape, map_rows, shape_of
 
 
 class Dropout:
-    """Training: each value is kept with probability 1 - p and scaled by 1/(1-p), so E[y] = x."""
+    """Training: each value is kept with probability 1 - p and scaled by 1/(1-p), so E[y] = x.
+
+    Set ``layer.mask`` (x's shape) to share torch's mask in a check; while it is None each training forward
+    draws a new one, from random.Random(seed) or, without a seed, from Python's global generator (seeded
+    by seed_everything). Evaluation (training = False) is the identity.
+    """
 
     array_kind = "list"
 
@@ -62,4 +63,4 @@ class Dropout:
 
 
 def _times(row: list, mask_row: list) -> list:
-    return list(map(mul, row, mask_row))
+    return [v * m for v, m in zip(row, mask_row)]

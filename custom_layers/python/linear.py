@@ -1,12 +1,13 @@
-"""Linear in pure Python, mirroring torch.nn.Linear (F.linear): y = x W^T + b, weight (out, in), x (..., in)."""
+"""Linear in pure Python, mirroring torch.nn.Linear (F.linear): y = x W^T + b, weight (out, in), x (..., in),
+that is y[n][o] = bias[o] + sum over i of x[n][i] * weight[o][i].
+"""
 
 from __future__ import annotations
 
 import math
-from operator import mul
 
-from lenet_parity.custom_layers.python._lists import (check_same_shape, check_shape, checked_param, flatten,
-                                                      positive_int, reshape, uniform)
+from lenet_parity.custom_layers.python._lists import (check_same_shape, check_shape, checked_param, dot, flatten,
+                                                      positive_int, reshape, transpose, uniform)
 
 # Below this batch size the dot products over the batch in dW would be a Python call per weight for
 # only a few products each, so dW is accumulated as one outer product per sample instead.
@@ -38,7 +39,7 @@ class Linear:
         bias = checked_param(self, "bias", (self.out_features,)) if self.has_bias else [0.0] * self.out_features
         x2 = x if len(shape) == 2 else reshape(flatten(x), (math.prod(shape[:-1]), self.in_features))  # (M, in)
         self._cache = (x2, weight, shape)
-        y2 = [[b_o + sum(map(mul, x_n, w_o)) for w_o, b_o in zip(weight, bias)] for x_n in x2]  # (M, out)
+        y2 = [[b_o + dot(x_n, w_o) for w_o, b_o in zip(weight, bias)] for x_n in x2]  # (M, out)
         return y2 if len(shape) == 2 else reshape(flatten(y2), shape[:-1] + (self.out_features,))
 
     def backward(self, dy: list) -> list:
@@ -47,19 +48,19 @@ class Linear:
         x2, weight, shape = self._cache
         check_same_shape(dy, shape[:-1] + (self.out_features,), "Linear.backward")
         dy2 = dy if len(shape) == 2 else reshape(flatten(dy), (len(x2), self.out_features))  # (M, out)
-        dy_cols = list(zip(*dy2))  # (out, M)
+        dy_cols = transpose(dy2)  # (out, M)
         if len(x2) <= _OUTER_PRODUCT_MAX_BATCH:
             dw = [[g * v for v in x2[0]] for g in dy2[0]]  # outer(dy[0], x[0])
             for x_n, dy_n in zip(x2[1:], dy2[1:]):
                 dw = [[a + g * v for a, v in zip(dw_o, x_n)] for dw_o, g in zip(dw, dy_n)]
         else:
-            x_cols = list(zip(*x2))  # (in, M)
-            dw = [[sum(map(mul, dy_o, x_i)) for x_i in x_cols] for dy_o in dy_cols]  # dW = dY^T X
+            x_cols = transpose(x2)  # (in, M)
+            dw = [[dot(dy_o, x_i) for x_i in x_cols] for dy_o in dy_cols]  # dW = dY^T X
         self.grads = {"weight": dw}
         if self.has_bias:
             self.grads["bias"] = [sum(dy_o) for dy_o in dy_cols]
-        w_cols = list(zip(*weight))  # (in, out)
-        dx2 = [[sum(map(mul, dy_n, w_i)) for w_i in w_cols] for dy_n in dy2]  # dX = dY W, (M, in)
+        w_cols = transpose(weight)  # (in, out)
+        dx2 = [[dot(dy_n, w_i) for w_i in w_cols] for dy_n in dy2]  # dX = dY W, (M, in)
         return dx2 if len(shape) == 2 else reshape(flatten(dx2), shape)
 
     def __repr__(self) -> str:

@@ -1,7 +1,6 @@
-"""NLLLoss and CrossEntropyLoss in pure Python, mirroring torch.nn.NLLLoss / torch.nn.CrossEntropyLoss.
-
-``forward(input, target) -> float`` is the mean over the batch of -logp[n][target[n]] (torch's default
-reduction, or the sum with ``reduction="sum"``); ``backward() -> dinput``. No class weights.
+"""NLLLoss and CrossEntropyLoss in pure Python, mirroring torch.nn.NLLLoss / torch.nn.CrossEntropyLoss (no class
+weights): loss = mean over n of -logp[n][target[n]] (or the sum, reduction="sum"), with logp = log_softmax(logits)
+for CrossEntropyLoss; ``forward(input, target) -> float``, ``backward() -> dinput``.
 """
 
 from __future__ import annotations

@@ -5,14 +5,12 @@ The convolution is this backend's Conv2d, not a copy of it.
 
 from __future__ import annotations
 
-from operator import add
-
 from lenet_parity.custom_layers.python._lists import map_rows, positive_int
 from lenet_parity.custom_layers.python.conv import Conv2d
 
 
 def _add(a: list, b: list) -> list:
-    return list(map(add, a, b))
+    return [u + v for u, v in zip(a, b)]
 
 
 class Residual:

@@ -1,4 +1,6 @@
-"""Flatten in pure Python, mirroring torch.nn.Flatten(start_dim=1, end_dim=-1): merges dims into one."""
+"""Flatten in pure Python, mirroring torch.nn.Flatten(start_dim=1, end_dim=-1): merges dims start..end into one,
+e.g. (N, C, H, W) -> (N, C*H*W) with y[n][(c*H + h)*W + w] = x[n][c][h][w]; dx is dy reshaped back.
+"""
 
 from __future__ import annotations
 

@@ -1,25 +1,24 @@
-"""LogSoftmax and Softmax in pure Python, mirroring torch.nn.LogSoftmax / torch.nn.Softmax on 1-D or 2-D x.
-
-Both subtract each slice's maximum before exponentiating, so logits of magnitude 1e4 stay finite.
+"""LogSoftmax and Softmax in pure Python, mirroring torch.nn.LogSoftmax / torch.nn.Softmax on 1-D or 2-D x:
+along dim, log_softmax(x) = x - log(sum(exp(x))) and softmax(x) = exp(x) / sum(exp(x)).
 """
 
 from __future__ import annotations
 
 from math import exp, log
-from operator import mul
 
-from lenet_parity.custom_layers.python._lists import check_same_shape, check_shape
+from lenet_parity.custom_layers.python._lists import check_same_shape, check_shape, dot, transpose
 
 
 def log_softmax_row(row) -> list:
     """log(softmax(row)) = (row - max) - log(sum(exp(row - max)))."""
-    m = max(row)
+    m = max(row)  # subtracting it keeps exp() finite for logits of magnitude 1e4; the result is the same
     shifted = [v - m for v in row]
-    log_sum = log(sum(map(exp, shifted)))
+    log_sum = log(sum([exp(s) for s in shifted]))
     return [s - log_sum for s in shifted]
 
 
 def softmax_row(row) -> list:
+    """exp(row - max) / sum(exp(row - max)), which equals exp(row) / sum(exp(row))."""
     m = max(row)
     exps = [exp(v - m) for v in row]
     total = sum(exps)
@@ -50,12 +49,12 @@ class _SoftmaxBase:
     def _to_rows(self, x: list, shape: tuple[int, ...]) -> list:
         if len(shape) == 1:
             return [x]
-        return x if self.dim % 2 == 1 else [list(column) for column in zip(*x)]
+        return x if self.dim % 2 == 1 else transpose(x)
 
     def _from_rows(self, rows: list, shape: tuple[int, ...]) -> list:
         if len(shape) == 1:
             return rows[0]
-        return rows if self.dim % 2 == 1 else [list(row) for row in zip(*rows)]
+        return rows if self.dim % 2 == 1 else transpose(rows)
 
     def _start_backward(self, dy: list) -> tuple[list, list, tuple[int, ...]]:
         """The cached y as rows, dy as rows (checked against x's shape), and x's shape."""
@@ -102,6 +101,6 @@ class Softmax(_SoftmaxBase):
         # dx = y * (dy - sum(dy * y))
         dx = []
         for y_row, dy_row in zip(y, dy_rows):
-            dot = sum(map(mul, dy_row, y_row))
-            dx.append([v * (g - dot) for v, g in zip(y_row, dy_row)])
+            dy_dot_y = dot(dy_row, y_row)
+            dx.append([v * (g - dy_dot_y) for v, g in zip(y_row, dy_row)])
         return self._from_rows(dx, shape)

@@ -19,19 +19,17 @@ import torch.nn.functional as F
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness import guard
 from lenet_parity.harness.compare import compare
+from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_factory import layer_catalogue
 from lenet_parity.harness.results import CheckResult
 from lenet_parity.harness.swap import SKIPPED_BUFFERS, LossBridge, SwapError, swap_many
-from lenet_parity.harness.tolerances import Tolerance, tolerance
 from lenet_parity.reference.determinism import CAPTURE_THREADS
 from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
 from lenet_parity.reference.model import LeNet
-from lenet_parity.reference.phase0 import VARIANTS_CONFIG
-from lenet_parity.reference.phase0_format import DEFAULT_PHASE0, REGENERATE, Capture, Phase0, load_phase0
+from lenet_parity.reference.config import VARIANTS_CONFIG
+from lenet_parity.reference.phase0_format import REGENERATE, Capture, Phase0
 from lenet_parity.reference.weights import build_torch_model
-
-MODE = "hybrid"
-BASE, VARIANTS = "lenet", "lenet_variants"
+from lenet_parity.vocabulary import GRAD_INPUT, HYBRID, LENET, LOSS, OUTPUT, grad_name
 MaskFor = Callable[[str, tuple, torch.dtype], "torch.Tensor | None"]  # (layer name, x's shape, dtype) -> mask
 
 
@@ -64,7 +62,7 @@ def group_layers(layer_names: list[str], phase0: Phase0 | None) -> dict[str, lis
 
 def torch_model(model: str, dtype: str, weights_path: Path, *, seed: int = 42) -> LeNet:
     """LeNet from the weights file, or LeNet(VARIANTS_CONFIG) initialised from ``seed`` as Phase 0 does, in dtype."""
-    if model == BASE:
+    if model == LENET:
         net = build_torch_model(weights_path)
     else:
         with torch.random.fork_rng(devices=[]):  # seed_everything(seed)'s torch state, without touching the caller's
@@ -75,7 +73,7 @@ def torch_model(model: str, dtype: str, weights_path: Path, *, seed: int = 42) -
 
 def check_matches_phase0(net: LeNet, capture: Capture, phase0: Phase0, model: str, weights_path: Path) -> None:
     """The torch model must hold the params Phase 0 recorded, else the batch's comparison means nothing."""
-    source = f"{weights_path}" if model == BASE else "LeNet(VARIANTS_CONFIG) seeded as in reference/phase0.py"
+    source = f"{weights_path}" if model == LENET else "LeNet(VARIANTS_CONFIG) seeded as in reference/phase0.py"
     for record in capture.layers:
         module = getattr(net, record.name, None)
         for key, value in record.params.items():
@@ -165,24 +163,24 @@ class _Failure:
 
 
 class _Rows:
-    def __init__(self, dtype: str, tol: Tolerance | None, case: str):
-        self.dtype, self.tol, self.case, self.rows = dtype, tol, case, []
+    def __init__(self, context: CheckContext, case: str):
+        self.context, self.case, self.rows = context, case, []
 
     def compare(self, layer: str, tensor: str, actual: Any, expected: Any) -> None:
-        atol, rtol = (self.tol[0], self.tol[1]) if self.tol else tolerance(self.dtype, tensor)[:2]
-        result = CheckResult(layer, tensor, MODE, self.dtype, case=self.case)
+        atol, rtol, _ = self.context.tolerance(tensor)
+        result = CheckResult(layer, tensor, HYBRID, self.context.dtype, case=self.case)
         result.comparison = compare(actual, expected, atol=atol, rtol=rtol, name=f"{layer}.{tensor}")
         self.rows.append(result)
 
     def error(self, layer: str, tensors: list[str], message: str) -> None:
-        self.rows += [CheckResult(layer, t, MODE, self.dtype, error=message, case=self.case) for t in tensors]
+        self.rows += [CheckResult(layer, t, HYBRID, self.context.dtype, error=message, case=self.case) for t in tensors]
 
 
 def _tensors(ref: Pass, name: str) -> tuple[list[str], list[str]]:
     """(forward tensors, backward tensors) of a layer: output and buffers; grad_input and grad_<param>."""
     if name == LOSS_SPEC.name:
-        return ["loss"], ["grad_input"]
-    return ["output", *ref.buffers[name]], ["grad_input", *(f"grad_{k}" for k in ref.params[name])]
+        return [LOSS], [GRAD_INPUT]
+    return [OUTPUT, *ref.buffers[name]], [GRAD_INPUT, *(grad_name(k) for k in ref.params[name])]
 
 
 def _forward_rows(rows: _Rows, ref: Pass, hyb: Pass, names: list[str], failures: dict[str, _Failure]) -> None:
@@ -199,17 +197,17 @@ def _forward_rows(rows: _Rows, ref: Pass, hyb: Pass, names: list[str], failures:
         if name != LOSS_SPEC.name:
             layer(name)
     if "logsoftmax" not in names:  # the network's output, whatever was swapped
-        rows.compare("logsoftmax", "output", hyb.log_probs, ref.log_probs)
+        rows.compare("logsoftmax", OUTPUT, hyb.log_probs, ref.log_probs)
     layer(LOSS_SPEC.name)  # the loss value, whether or not the loss itself is checked
 
 
 def _layer_forward(rows: _Rows, ref: Pass, hyb: Pass, name: str) -> list[CheckResult]:
     """A layer's forward rows (output, then its buffers; the loss: its value), not yet added to ``rows``."""
-    probe = _Rows(rows.dtype, rows.tol, rows.case)
+    probe = _Rows(rows.context, rows.case)
     if name == LOSS_SPEC.name:
-        probe.compare(name, "loss", hyb.loss, ref.loss)
+        probe.compare(name, LOSS, hyb.loss, ref.loss)
         return probe.rows
-    probe.compare(name, "output", hyb.outputs[name], ref.outputs[name])
+    probe.compare(name, OUTPUT, hyb.outputs[name], ref.outputs[name])
     for key, value in ref.buffers[name].items():
         probe.compare(name, key, hyb.buffers[name].get(key), value)
     return probe.rows
@@ -223,16 +221,17 @@ def _backward_rows(rows: _Rows, ref: Pass, hyb: Pass, names: list[str], failures
             rows.error(name, backward, failure.message if failure.stage == "backward" else
                        f"not run: {failure.stage} failed")
         elif name == LOSS_SPEC.name:
-            rows.compare(name, "grad_input", hyb.dlogp, ref.dlogp)
+            rows.compare(name, GRAD_INPUT, hyb.dlogp, ref.dlogp)
         else:
-            rows.compare(name, "grad_input", hyb.grad_inputs[name], ref.grad_inputs[name])
+            rows.compare(name, GRAD_INPUT, hyb.grad_inputs[name], ref.grad_inputs[name])
             for key, param in ref.params[name].items():
-                rows.compare(name, f"grad_{key}", hyb.params[name][key].grad, param.grad)
+                rows.compare(name, grad_name(key), hyb.params[name][key].grad, param.grad)
 
 
-def compare_model(model: str, specs: list[LayerSpec], make_layer: Callable[[LayerSpec], Any], *, dtype: str,
-                  phase0: Phase0, weights_path: Path, tol: Tolerance | None, swap_all: bool = False) -> list[CheckResult]:
+def compare_model(model: str, specs: list[LayerSpec], context: CheckContext, *,
+                  swap_all: bool = False) -> list[CheckResult]:
     """One model on its Phase 0 batch: the layers in ``specs`` swapped (every layer with swap_all) against torch."""
+    phase0, dtype, weights_path = context.phase0, context.dtype, Path(context.weights_path)
     capture = phase0.capture(model, dtype)
     pristine = torch_model(model, dtype, weights_path, seed=int(phase0.meta.get("seed", 42)))
     check_matches_phase0(pristine, capture, phase0, model, weights_path)
@@ -253,10 +252,10 @@ def compare_model(model: str, specs: list[LayerSpec], make_layer: Callable[[Laye
         specs = [*pristine.plan, LOSS_SPEC]
         names = [s.name for s in specs]
     failures: dict[str, _Failure] = {}
-    rows = _Rows(dtype, tol, "" if model == BASE else model)
+    rows = _Rows(context, "" if model == LENET else model)
 
     while True:  # a layer that crashes is reported and the run repeated without it, so the others are checked
-        layers, build_errors = build_layers([s for s in specs if s.name not in failures], make_layer)
+        layers, build_errors = build_layers([s for s in specs if s.name not in failures], context.make_layer)
         failures.update({n: _Failure("build", message) for n, message in build_errors.items()})
         hyb = None
         try:
@@ -277,20 +276,18 @@ def compare_model(model: str, specs: list[LayerSpec], make_layer: Callable[[Laye
     return rows.rows
 
 
-def run_hybrid(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *, dtype: str,
-               phase0: Phase0 | None, weights_path: Path, tol: Tolerance | None = None,
-               **_options: Any) -> list[CheckResult]:
+def run_hybrid(layer_names: list[str], context: CheckContext) -> list[CheckResult]:
     """The named layers swapped into torch's LeNet on the Phase 0 batch, every tensor compared with pure torch.
 
     Layers of the variants model (bn*, res1, drop*) run in LeNet(VARIANTS_CONFIG) (rows with case
-    "lenet_variants"), the others and the loss in LeNet from ``weights_path``. Dropout layers share torch's
-    mask. A layer that crashes or returns NaN/Inf from finite inputs gives error rows; the run is repeated
-    without it. Options of other modes are ignored, so a runner may pass one set to every mode.
+    "lenet_variants"), the others and the loss in LeNet from the context's weights. Dropout layers share
+    torch's mask. A layer that crashes or returns NaN/Inf from finite inputs gives error rows; the run is
+    repeated without it.
     """
-    phase0 = phase0 if phase0 is not None else load_phase0(DEFAULT_PHASE0)
+    if context.phase0 is None:
+        raise UserInputError(f"the hybrid mode needs Phase 0 (phase0/_reference.json); run: {REGENERATE}")
     results = []
     with capture_threads():
-        for model, specs in group_layers(list(layer_names), phase0).items():
-            results += compare_model(model, specs, make_layer, dtype=dtype, phase0=phase0,
-                                     weights_path=Path(weights_path), tol=tol)
+        for model, specs in group_layers(list(layer_names), context.phase0).items():
+            results += compare_model(model, specs, context)
     return results

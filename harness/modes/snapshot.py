@@ -7,21 +7,19 @@ the forward; dropout: torch's recorded mask is injected). The loss gets the reco
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lenet_parity.errors import UserInputError
+from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_case import Case, run_case
 from lenet_parity.harness.results import CheckResult
-from lenet_parity.harness.tolerances import Tolerance
 from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
 from lenet_parity.reference.phase0_format import REGENERATE, LayerRecord, Phase0
-
-MODE = "snapshot"
+from lenet_parity.vocabulary import GRAD_INPUT, LENET, LOSS, MODELS, OUTPUT, SNAPSHOT, grad_name
 
 
 def _record(phase0: Phase0, name: str, dtype: str) -> LayerRecord:
-    for model in ("lenet", "lenet_variants"):
+    for model in MODELS:
         capture = phase0.captures.get((model, dtype))
         if capture is not None and any(r.name == name for r in capture.layers):
             return capture.layer(name)
@@ -31,26 +29,25 @@ def _record(phase0: Phase0, name: str, dtype: str) -> LayerRecord:
 def snapshot_case(phase0: Phase0, name: str, dtype: str) -> tuple[LayerSpec, Case]:
     """The layer's spec and its Phase 0 case: recorded inputs in, torch's recorded outputs expected."""
     if name == LOSS_SPEC.name:
-        capture = phase0.capture("lenet", dtype)
+        capture = phase0.capture(LENET, dtype)
         return LOSS_SPEC, Case(x=capture.log_probs, targets=capture.targets,
-                               expected={"loss": capture.loss, "grad_input": capture.dlogp})
+                               expected={LOSS: capture.loss, GRAD_INPUT: capture.dlogp})
     r = _record(phase0, name, dtype)
-    expected: dict[str, Any] = {"output": r.y, **r.buffers_after, "grad_input": r.dx}
-    expected.update({f"grad_{k}": v for k, v in r.grads.items()})
+    expected: dict[str, Any] = {OUTPUT: r.y, **r.buffers_after, GRAD_INPUT: r.dx}
+    expected.update({grad_name(k): v for k, v in r.grads.items()})
     return LayerSpec(r.name, r.kind, r.cls, dict(r.kwargs)), Case(x=r.x, dy=r.dy, params=r.params, mask=r.mask,
                                                                   expected=expected)
 
 
-def run_snapshot(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *, dtype: str,
-                 phase0: Phase0 | None, weights_path: Path | None = None, tol: Tolerance | None = None,
-                 **_: Any) -> list[CheckResult]:
+def run_snapshot(layer_names: list[str], context: CheckContext) -> list[CheckResult]:
     """Every named layer on its Phase 0 record: outputs in forward order, then gradients in backward order."""
+    phase0 = context.phase0
     if phase0 is None:
         raise UserInputError(f"the snapshot mode needs Phase 0 (phase0/_reference.json); run: {REGENERATE}")
     forward, backward = [], []
     for name in layer_names:
-        spec, case = snapshot_case(phase0, name, dtype)
-        f_rows, b_rows = run_case(spec, make_layer, case, layer_name=name, mode=MODE, dtype=dtype, tol=tol)
+        spec, case = snapshot_case(phase0, name, context.dtype)
+        f_rows, b_rows = run_case(spec, case, context, layer_name=name, mode=SNAPSHOT)
         forward += f_rows
         backward = b_rows + backward  # the backward pass visits layers in reverse
     return forward + backward

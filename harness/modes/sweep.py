@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_case import Case, run_case
 from lenet_parity.harness.layer_factory import layer_catalogue
 from lenet_parity.harness.results import CheckResult
-from lenet_parity.harness.tolerances import Tolerance
 from lenet_parity.reference.layers import LayerSpec
-
-MODE = "sweep"
+from lenet_parity.vocabulary import SWEEP
 
 
 @dataclass(frozen=True)
@@ -147,23 +145,21 @@ def sweep_case(spec: LayerSpec, config: Config, dtype: str, seed_key: str) -> Ca
     return Case(x=x, dy=dy, params=params, mask=mask, targets=targets, expected=expected, label=config.label(spec.cls))
 
 
-def run_sweep(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *, dtype: str, phase0: Any = None,
-              weights_path: Path | None = None, tol: Tolerance | None = None, notes: list[str] | None = None,
-              **_: Any) -> list[CheckResult]:
+def run_sweep(layer_names: list[str], context: CheckContext) -> list[CheckResult]:
     """Every named layer on its sweep configurations, case by case (forward rows, then backward rows)."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tensors this small run ~10x slower with several threads on a busy machine
     try:
-        return _sweep(layer_names, make_layer, dtype=dtype, phase0=phase0, tol=tol, notes=notes)
+        return _sweep(layer_names, context)
     finally:
         torch.set_num_threads(threads)
 
 
-def _sweep(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *, dtype: str, phase0: Any,
-           tol: Tolerance | None, notes: list[str] | None) -> list[CheckResult]:
-    catalogue = layer_catalogue(phase0)
+def _sweep(layer_names: list[str], context: CheckContext) -> list[CheckResult]:
+    catalogue = layer_catalogue(context.phase0)
+    make_layer = context.make_layer
     accepts = getattr(make_layer, "accepts", lambda spec: True)
     seen_classes: set[str] = set()
     results: list[CheckResult] = []
@@ -179,12 +175,11 @@ def _sweep(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *, dt
             if not accepts(case_spec):
                 skipped.append(config)
                 continue
-            case = sweep_case(case_spec, config, dtype, f"{name}/{config.label(spec.cls)}")
-            forward, backward = run_case(case_spec, make_layer, case, layer_name=name, mode=MODE, dtype=dtype, tol=tol)
+            case = sweep_case(case_spec, config, context.dtype, f"{name}/{config.label(spec.cls)}")
+            forward, backward = run_case(case_spec, case, context, layer_name=name, mode=SWEEP)
             results += forward + backward
-        if skipped and notes is not None:
+        if skipped:
             keys = sorted({k for c in skipped for k in (c.kwargs or {}) if k not in spec.kwargs})
-            note = (f"sweep: {name}: skipped {len(skipped)} configuration(s) needing constructor arguments "
-                    f"{getattr(make_layer, 'label', 'the layer')} does not take ({', '.join(keys)})")
-            notes.append(note)
+            context.note(f"sweep: {name}: skipped {len(skipped)} configuration(s) needing constructor arguments "
+                         f"{getattr(make_layer, 'label', 'the layer')} does not take ({', '.join(keys)})")
     return results

@@ -16,41 +16,28 @@ import torch.nn.functional as F
 
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.compare import compare
-from lenet_parity.harness.modes.hybrid import (BASE, backward_pass, build_layers, capture_threads, forward_pass,
-                                               group_layers, swapped_copy, torch_model)
+from lenet_parity.harness.context import CheckContext
+from lenet_parity.harness.modes.hybrid import (backward_pass, build_layers, capture_threads, forward_pass, group_layers,
+                                               swapped_copy, torch_model)
 from lenet_parity.harness.results import CheckResult
 from lenet_parity.harness.swap import SKIPPED_BUFFERS, SwapError
-from lenet_parity.harness.tolerances import Tolerance, tolerance
 from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
 from lenet_parity.reference.phase0_format import Phase0
-
-MODE = "train"
+from lenet_parity.vocabulary import GRAD_INPUT, LENET, LOSS, OUTPUT, TRAIN
 
 
 def mnist_batches(data_root: Path, steps: int, batch_size: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The first ``steps`` batches of epoch 1 of the training loop's seeded order over MNIST's 60,000 images.
-
-    Read straight from the IDX files (torchvision's MNIST reads the same ones, but importing it takes ~4 s),
-    normalised with reference/datasets.normalise's arithmetic: float32 x / 255, minus mean, over std.
-    """
-    from lenet_parity.reference.data_fetch import dataset_spec, fetch_hint, raw_folder
-    from lenet_parity.reference.idx import read_idx
-    from lenet_parity.reference.phase0 import MNIST_MEAN, MNIST_STD
+    """The first ``steps`` batches of epoch 1 of the training loop's seeded order over MNIST's 60,000 images,
+    normalised as training normalises them: [(x float32 (B, 1, 28, 28), y int64 (B,))]."""
+    from lenet_parity.reference.data_fetch import dataset_spec
+    from lenet_parity.reference.datasets import normalised_batches
     from lenet_parity.reference.training import batch_order
 
-    raw = raw_folder("mnist", data_root)
-    images_file, labels_file = dataset_spec("mnist").files[:2]  # the training split
-    missing = [f.name for f in (images_file, labels_file) if not (raw / f.name).is_file()]
-    if missing:
-        raise UserInputError(f"MNIST not found in {raw} (missing {', '.join(missing)}); {fetch_hint('mnist')}")
-    hint = f"delete it, then {fetch_hint('mnist')}"
-    images = torch.from_numpy(read_idx(raw / images_file.name, shape=images_file.shape, hint=hint))  # (60000, 28, 28)
-    labels = torch.from_numpy(read_idx(raw / labels_file.name, shape=labels_file.shape, hint=hint)).to(torch.int64)
-    order = batch_order(len(labels), batch_size, seed, 1)
+    train_images = dataset_spec("mnist").files[0].shape[0]  # 60,000
+    order = batch_order(train_images, batch_size, seed, 1)
     if steps > len(order):
         raise UserInputError(f"--steps {steps} is more than one epoch ({len(order)} batches of {batch_size})")
-    return [(images[idx].unsqueeze(1).to(torch.float32).div(255).sub_(MNIST_MEAN).div_(MNIST_STD), labels[idx])
-            for idx in order[:steps]]  # (B, 1, 28, 28) float32, (B,) int64
+    return normalised_batches("mnist", data_root, order[:steps])
 
 
 class SGD:
@@ -101,11 +88,11 @@ def _state(net: torch.nn.Module, name: str) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def train_model(model: str, specs: list[LayerSpec], make_layer: Callable[[LayerSpec], Any], *, dtype: str,
-                weights_path: Path, seed: int, batches: list, tol: Tolerance | None, lr: float,
-                momentum: float) -> list[CheckResult]:
+def train_model(model: str, specs: list[LayerSpec], context: CheckContext, *, seed: int,
+                batches: list) -> list[CheckResult]:
     """One model trained twice from the same weights, torch alone and with ``specs`` swapped: crash rows first,
     then the loss of every step, then the checked layers' params and buffers after the last step."""
+    dtype, weights_path, lr, momentum = context.dtype, Path(context.weights_path), context.train.lr, context.train.momentum
     tdtype = getattr(torch, dtype)
     pristine = torch_model(model, dtype, weights_path, seed=seed)
     generator = torch.Generator().manual_seed(seed)
@@ -117,13 +104,13 @@ def train_model(model: str, specs: list[LayerSpec], make_layer: Callable[[LayerS
     ref = copy.deepcopy(pristine)
     ref_losses, ref_masks = _train(ref, F.nll_loss, batches, tdtype, lr=lr, momentum=momentum,
                                    masks_for_step=lambda step: draw)
-    label = "" if model == BASE else f"{model}, "
+    label = "" if model == LENET else f"{model}, "
     errors: list[CheckResult] = []
     failed: set[str] = set()
     while True:  # a layer that crashes is reported and training repeated without it
-        layers, build_errors = build_layers([s for s in specs if s.name not in failed], make_layer)
+        layers, build_errors = build_layers([s for s in specs if s.name not in failed], context.make_layer)
         for name, message in build_errors.items():
-            errors.append(CheckResult(name, "output", MODE, dtype, error=message, case=f"{label}build"))
+            errors.append(CheckResult(name, OUTPUT, TRAIN, dtype, error=message, case=f"{label}build"))
             failed.add(name)
         try:
             net, loss_fn = swapped_copy(pristine, layers)
@@ -133,16 +120,16 @@ def train_model(model: str, specs: list[LayerSpec], make_layer: Callable[[LayerS
         except SwapError as exc:
             if exc.layer_name not in layers:
                 raise
-            tensor = "grad_input" if exc.stage == "backward" else ("loss" if exc.layer_name == LOSS_SPEC.name else "output")
-            errors.append(CheckResult(exc.layer_name, tensor, MODE, dtype, error=str(exc), case=f"{label}step {exc.step}"))
+            tensor = GRAD_INPUT if exc.stage == "backward" else (LOSS if exc.layer_name == LOSS_SPEC.name else OUTPUT)
+            errors.append(CheckResult(exc.layer_name, tensor, TRAIN, dtype, error=str(exc), case=f"{label}step {exc.step}"))
             failed.add(exc.layer_name)
 
     def row(layer: str, tensor: str, actual: Any, expected: Any, kind: str, case: str) -> CheckResult:
-        atol, rtol = (tol[0], tol[1]) if tol else tolerance(dtype, kind)[:2]
-        return CheckResult(layer, tensor, MODE, dtype, case=case,
+        atol, rtol, _ = context.tolerance(kind)
+        return CheckResult(layer, tensor, TRAIN, dtype, case=case,
                            comparison=compare(actual, expected, atol=atol, rtol=rtol, name=f"{layer}.{tensor}"))
 
-    results = errors + [row(LOSS_SPEC.name, "loss", got, want, "train_loss", f"{label}step {k}")
+    results = errors + [row(LOSS_SPEC.name, LOSS, got, want, "train_loss", f"{label}step {k}")
                         for k, (got, want) in enumerate(zip(losses, ref_losses), start=1)]
     for spec in specs:
         if spec.name == LOSS_SPEC.name or spec.name in failed:
@@ -167,29 +154,26 @@ def default_batch_size(layer_names: list[str], make_layer: Callable[[LayerSpec],
     return 32
 
 
-def run_train(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], *, dtype: str, phase0: Phase0 | None,
-              weights_path: Path, tol: Tolerance | None = None, steps: int = 20, lr: float = 0.01,
-              momentum: float = 0.9, batch_size: int | None = None, data_root: Path = Path("data"), seed: int = 42,
-              **_options: Any) -> list[CheckResult]:
-    """The named layers swapped into LeNet, trained ``steps`` SGD steps next to pure torch from the same weights.
+def run_train(layer_names: list[str], context: CheckContext) -> list[CheckResult]:
+    """The named layers swapped into LeNet, trained ``context.train.steps`` SGD steps next to pure torch from the
+    same weights.
 
     Batches: the first ``steps`` of the training loop's seeded order (reference/training.py's batch_order,
     epoch 1) over MNIST's training images, no augmentation. Layers of the variants model train in
     LeNet(VARIANTS_CONFIG) seeded like Phase 0, with dropout masks drawn once and shared.
-    ``batch_size`` defaults to 32, or 8 when the layers are pure Python (array_kind "list", ~100x slower).
     """
-    if batch_size is None:
-        batch_size = default_batch_size(layer_names, make_layer, phase0)
-    if steps < 1 or batch_size < 2 or not lr > 0 or not momentum >= 0:  # batchnorm needs two values a channel
-        raise UserInputError(f"train mode needs steps >= 1, batch_size >= 2, lr > 0 and momentum >= 0; got "
-                             f"steps={steps}, batch_size={batch_size}, lr={lr}, momentum={momentum}")
-    groups = group_layers(list(layer_names), phase0)
-    seed_of_variants = int(phase0.meta.get("seed", 42)) if phase0 is not None else 42
+    options = context.train
+    batch_size = options.batch_size or default_batch_size(layer_names, context.make_layer, context.phase0)
+    if options.steps < 1 or batch_size < 2 or not options.lr > 0 or not options.momentum >= 0:
+        raise UserInputError(f"train mode needs steps >= 1, batch_size >= 2 (batchnorm needs two values a channel), "
+                             f"lr > 0 and momentum >= 0; got steps={options.steps}, batch_size={batch_size}, "
+                             f"lr={options.lr}, momentum={options.momentum}")
+    groups = group_layers(list(layer_names), context.phase0)
+    seed_of_variants = int(context.phase0.meta.get("seed", 42)) if context.phase0 is not None else 42
     results = []
     with capture_threads():
-        batches = mnist_batches(Path(data_root), steps, batch_size, seed)
+        batches = mnist_batches(Path(context.data_root), options.steps, batch_size, options.seed)
         for model, specs in groups.items():
-            results += train_model(model, specs, make_layer, dtype=dtype, weights_path=Path(weights_path),
-                                   seed=seed_of_variants if model != BASE else seed, batches=batches, tol=tol,
-                                   lr=lr, momentum=momentum)
+            seed = options.seed if model == LENET else seed_of_variants
+            results += train_model(model, specs, context, seed=seed, batches=batches)
     return results

@@ -13,9 +13,9 @@ from typing import Any
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.mutants import conv_pool as cp
 from lenet_parity.harness.mutants import dense_head as dh
+from lenet_parity.vocabulary import HYBRID, MODES, SNAPSHOT, SWEEP, TRAIN
 
-MODES = ("snapshot", "hybrid", "sweep", "train")  # the harness's modes, in its reading order
-LOCAL = ("snapshot", "hybrid", "sweep")  # a layer alone or in one pass: enough for every bug but one
+LOCAL = (SNAPSHOT, HYBRID, SWEEP)  # a layer alone or in one pass: enough for every bug but one
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,9 @@ CATALOGUE: list[Mutant] = [
     Mutant("conv-bias-grad-sign", "bias gradient with the wrong sign", "conv2", ("grad_bias",), cp.ConvBiasGradSign),
     Mutant("conv-flipped-kernel", "true convolution: the kernel flipped", "conv1", ("output",), cp.ConvFlippedKernel),
     Mutant("conv-stride-ignored-in-backward", "stride ignored in the backward's scatter", "conv1", ("grad_input",),
-           cp.ConvStrideIgnoredInBackward, caught_by=("sweep",)),  # LeNet's convs have stride 1
+           cp.ConvStrideIgnoredInBackward, caught_by=(SWEEP,)),  # LeNet's convs have stride 1
     Mutant("conv-grads-accumulate", "grads add up over backward calls", "conv2", ("weight", "bias"),
-           cp.ConvGradsAccumulate, modes=("snapshot", "train"), caught_by=("train",)),  # one backward is right
+           cp.ConvGradsAccumulate, modes=(SNAPSHOT, TRAIN), caught_by=(TRAIN,)),  # one backward is right
     Mutant("residual-one-sided-padding", "conv padding 2p on one side, 0 on the other", "res1", ("output",),
            cp.ResidualOneSidedPadding),
     Mutant("flatten-nhwc", "flatten in NHWC (channels-last) order", "flatten", ("output",), cp.FlattenNHWC),
@@ -56,13 +56,13 @@ CATALOGUE: list[Mutant] = [
     Mutant("linear-weight-grad-reshaped", "dW = (x^T dy).reshape(out, in), no .T", "fc2", ("grad_weight",),
            dh.LinearWeightGradReshaped),
     Mutant("relu-grad-one-at-zero", "ReLU gradient 1 at exactly 0", "relu2", ("grad_input",), dh.ReLUGradOneAtZero,
-           caught_by=("sweep",)),  # only the sweep's adversarial inputs hold exact zeros
+           caught_by=(SWEEP,)),  # only the sweep's adversarial inputs hold exact zeros
     Mutant("batchnorm-running-var-biased", "running_var stored biased (/n)", "bn2", ("running_var",),
            dh.BatchNormRunningVarBiased),
     Mutant("dropout-not-rescaled", "dropout without the 1/(1-p) rescale", "drop1", ("output",),
            dh.DropoutNotRescaled),
     Mutant("logsoftmax-no-max-shift", "log-softmax without subtracting the max", "logsoftmax", ("output",),
-           dh.LogSoftmaxNoMaxShift, caught_by=("sweep",)),  # only the sweep's logits of 1e4 overflow
+           dh.LogSoftmaxNoMaxShift, caught_by=(SWEEP,)),  # only the sweep's logits of 1e4 overflow
     Mutant("logsoftmax-grad-elementwise", "log-softmax gradient as if elementwise", "logsoftmax", ("grad_input",),
            dh.LogSoftmaxGradElementwise),
     Mutant("loss-summed", "loss summed over the batch, not averaged", "loss", ("loss",), dh.NLLLossSummed),

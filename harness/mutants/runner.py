@@ -12,32 +12,32 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import click
+from lenet_parity.harness.ansi import style
 import numpy as np
 
 from lenet_parity.atomic import atomic_write_text
-from lenet_parity.errors import EXIT_MISMATCH, EXIT_OK
-from lenet_parity.harness.check_runner import DTYPES, run_checks, select_layers
-from lenet_parity.harness.layer_factory import BACKENDS, BackendFactory, layer_catalogue
-from lenet_parity.harness.mutants.catalogue import CATALOGUE, MODES, Mutant, find
+from lenet_parity.harness.check_runner import ALL, run_checks, select_layers
+from lenet_parity.harness.context import CheckContext
+from lenet_parity.harness.layer_factory import BackendFactory, layer_catalogue
+from lenet_parity.harness.mutants.catalogue import CATALOGUE, Mutant, find
 from lenet_parity.harness.mutants.verdict import Verdict, judge
 from lenet_parity.harness.results import CheckResult, CheckRun
-from lenet_parity.reference.phase0_format import DEFAULT_PHASE0, Phase0, load_phase0
-from lenet_parity.reference.weights import DEFAULT_WEIGHTS
+from lenet_parity.reference.phase0_format import load_phase0
+from lenet_parity.vocabulary import DTYPES, FLOAT64, LAYER_BACKENDS, MODES, NUMPY, TRAIN
 
 TRAIN_STEPS = 3  # the accumulating-gradients bug changes the update from step 2: its loss differs at step 3
-QUICK_DTYPES = ("float64",)  # --quick: the tight dtype; every mutant still in each mode that must catch it
+QUICK_DTYPES = (FLOAT64,)  # --quick: the tight dtype; every mutant still in each mode that must catch it
 
 
 class PlantedFactory(BackendFactory):
     """The correct NumPy layers, with the mutant's class at its one layer (sweep cases of that layer too)."""
 
     def __init__(self, mutant: Mutant):
-        super().__init__("numpy")
+        super().__init__(NUMPY)
         self.mutant = mutant
         self.label = f"numpy with {mutant.name} at {mutant.layer_name}"
 
@@ -64,21 +64,26 @@ class ZooReport:
         return bool(self.verdicts) and all(v.localised for v in self.verdicts) and all(c.run.passed for c in self.controls)
 
 
-def run_mutant(mutant: Mutant, *, phase0: Phase0, weights: str | Path = DEFAULT_WEIGHTS,
-               data_root: str | Path = Path("data"), quick: bool = False) -> Verdict:
+def zoo_context(context: CheckContext) -> CheckContext:
+    """The zoo's settings: the golden files and data of ``context``, TRAIN_STEPS steps in the train mode."""
+    if context.phase0 is None:
+        context = replace(context, phase0=load_phase0(context.phase0_path))
+    return replace(context, train=replace(context.train, steps=TRAIN_STEPS))
+
+
+def run_mutant(mutant: Mutant, context: CheckContext, *, quick: bool = False) -> Verdict:
     """The mutant planted in LeNet and checked in its modes (--quick: only those that must catch it)."""
     modes = tuple(m for m in MODES if m in (mutant.caught_by if quick else mutant.modes))
     dtypes = QUICK_DTYPES if quick else DTYPES
-    catalogue = layer_catalogue(phase0)
+    catalogue = layer_catalogue(context.phase0)
     kind = catalogue[mutant.layer_name][1].kind
-    common: dict[str, Any] = dict(make_layer=PlantedFactory(mutant), dtypes=dtypes, phase0=phase0, weights=weights,
-                                  data_root=Path(data_root), steps=TRAIN_STEPS)
+    planted = replace(context, make_layer=PlantedFactory(mutant))
     run = CheckRun()
     with np.errstate(all="ignore"):  # a broken log-softmax's overflow is the bug under test, not noise to print
-        local = [m for m in modes if m != "train"]
-        parts = [run_checks(kind, modes=local, **common)] if local else []
-        if "train" in modes:
-            parts.append(run_checks("all", layer=mutant.layer_name, modes=["train"], **common))
+        local = [m for m in modes if m != TRAIN]
+        parts = [run_checks(kind, planted, modes=local, dtypes=dtypes)] if local else []
+        if TRAIN in modes:
+            parts.append(run_checks(ALL, planted, layer=mutant.layer_name, modes=[TRAIN], dtypes=dtypes))
     for part in parts:
         run.extend(part.results)
         for note in part.notes:
@@ -89,28 +94,25 @@ def run_mutant(mutant: Mutant, *, phase0: Phase0, weights: str | Path = DEFAULT_
     return verdict
 
 
-def run_controls(kind: str, modes: tuple[str, ...], dtypes: tuple[str, ...], *, phase0: Phase0,
-                 weights: str | Path = DEFAULT_WEIGHTS, data_root: str | Path = Path("data")) -> list[Control]:
+def run_controls(kind: str, modes: tuple[str, ...], dtypes: tuple[str, ...], context: CheckContext) -> list[Control]:
     """The correct layers of both backends through the same modes and dtypes as the mutants."""
-    layers = tuple(select_layers(kind, None, layer_catalogue(phase0)))
-    return [Control(backend, run_checks(kind, backend=backend, modes=list(modes), dtypes=dtypes, phase0=phase0,
-                                        weights=weights, data_root=Path(data_root), steps=TRAIN_STEPS), layers)
-            for backend in BACKENDS]
+    layers = tuple(select_layers(kind, None, layer_catalogue(context.phase0)))
+    return [Control(backend, run_checks(kind, replace(context, make_layer=BackendFactory(backend)), modes=list(modes),
+                                        dtypes=dtypes), layers)
+            for backend in LAYER_BACKENDS]
 
 
-def run_zoo(names: list[str] | None = None, *, quick: bool = False, phase0: Phase0 | str | Path = DEFAULT_PHASE0,
-            weights: str | Path = DEFAULT_WEIGHTS, data_root: str | Path = Path("data")) -> ZooReport:
+def run_zoo(context: CheckContext, names: list[str] | None = None, *, quick: bool = False) -> ZooReport:
     """The named mutants (default: the whole catalogue), then the controls: every layer, or with one
-    mutant named, the layers of its kind."""
+    mutant named, the layers of its kind. ``context`` gives the golden files and data; its factory is unused."""
     start = time.perf_counter()
     mutants = [find(n) for n in names] if names else list(CATALOGUE)
-    document = phase0 if isinstance(phase0, Phase0) else load_phase0(phase0)
-    paths = dict(weights=weights, data_root=data_root)
-    verdicts = [run_mutant(m, phase0=document, quick=quick, **paths) for m in mutants]
+    context = zoo_context(context)
+    verdicts = [run_mutant(m, context, quick=quick) for m in mutants]
     modes = tuple(m for m in MODES if any(m in v.modes for v in verdicts))
-    kinds = {layer_catalogue(document)[m.layer_name][1].kind for m in mutants}
-    kind = kinds.pop() if names and len(kinds) == 1 else "all"
-    controls = run_controls(kind, modes, QUICK_DTYPES if quick else DTYPES, phase0=document, **paths)
+    kinds = {layer_catalogue(context.phase0)[m.layer_name][1].kind for m in mutants}
+    kind = kinds.pop() if names and len(kinds) == 1 else ALL
+    controls = run_controls(kind, modes, QUICK_DTYPES if quick else DTYPES, context)
     return ZooReport(verdicts, controls, quick, time.perf_counter() - start)
 
 
@@ -132,10 +134,10 @@ def _caught_by(v: Verdict) -> str:
 
 def _status(v: Verdict) -> str:
     if v.localised:
-        return click.style("caught, localised", fg="green")
+        return style("caught, localised", fg="green")
     if v.caught:
-        return click.style("caught, NOT localised", fg="red", bold=True)
-    return click.style("MISSED", fg="red", bold=True)
+        return style("caught, NOT localised", fg="red", bold=True)
+    return style("MISSED", fg="red", bold=True)
 
 
 COLUMNS = (("mutant", 32), ("bug", 44), ("planted in", 24), ("caught by", 21), ("first failure", 42))
@@ -144,7 +146,7 @@ COLUMNS = (("mutant", 32), ("bug", 44), ("planted in", 24), ("caught by", 21), (
 def table(report: ZooReport) -> str:
     """The zoo as a table (a row per mutant), the reasons of any that failed, the controls and a summary."""
     header = " ".join(f"{name:{width}}" for name, width in COLUMNS) + " verdict"
-    lines = [click.style(header, bold=True)]
+    lines = [style(header, bold=True)]
     notes = []
     for v in report.verdicts:
         m, first = v.mutant, v.first_checked_failure
@@ -153,19 +155,19 @@ def table(report: ZooReport) -> str:
         lines.append(" ".join(f"{c:{w}}" for c, (_, w) in zip(cells, COLUMNS)) + " " + _status(v))
         if v.first_failure is not None and v.first_failure is not first:
             notes.append(f"{m.name}: a network-level row failed first: {v.first_failure.describe()}")
-        notes += [click.style(f"{m.name}: {p}", fg="red") for p in v.problems]
+        notes += [style(f"{m.name}: {p}", fg="red") for p in v.problems]
     lines += [""] + notes + ([""] if notes else [])
     for c in report.controls:
         r, modes = c.run, ", ".join(dict.fromkeys(x.mode for x in c.run.results))
         summary = (f"correct {c.backend} layers: {len(r.results) - len(r.failures)}/{len(r.results)} checks passed "
                    f"({len(c.layers)} layers; {modes})")
-        lines.append(click.style(f"PASS  {summary}", fg="green") if r.passed else
-                     click.style(f"FAIL  {summary}; first failure: {_where(r.first_failure)}", fg="red", bold=True))
+        lines.append(style(f"PASS  {summary}", fg="green") if r.passed else
+                     style(f"FAIL  {summary}; first failure: {_where(r.first_failure)}", fg="red", bold=True))
     good = sum(v.localised for v in report.verdicts)
     dtypes = ", ".join(QUICK_DTYPES if report.quick else DTYPES)
     text = (f"{good}/{len(report.verdicts)} mutants caught and localised; correct layers "
             f"{'pass' if all(c.run.passed for c in report.controls) else 'FAIL'} ({dtypes}; {report.seconds:.1f} s)")
-    lines.append(click.style(("PASS  " if report.passed else "FAIL  ") + text, fg="green" if report.passed else "red",
+    lines.append(style(("PASS  " if report.passed else "FAIL  ") + text, fg="green" if report.passed else "red",
                              bold=True))
     return "\n".join(lines)
 
@@ -200,13 +202,5 @@ def to_json(report: ZooReport) -> dict[str, Any]:
     }
 
 
-def mutants_command(name: str | None = None, *, quick: bool = False, json_path: str | Path | None = None,
-                    phase0: str | Path = DEFAULT_PHASE0, weights: str | Path = DEFAULT_WEIGHTS,
-                    data_root: str | Path = Path("data")) -> int:
-    """Run the zoo, print the table, write --json; 0 when every mutant is caught and localised and the
-    correct layers pass, 1 otherwise (bad input raises UserInputError: exit 2)."""
-    report = run_zoo([name] if name else None, quick=quick, phase0=phase0, weights=weights, data_root=data_root)
-    click.echo(table(report))
-    if json_path:
-        atomic_write_text(json_path, json.dumps(to_json(report), indent=2, allow_nan=False) + "\n")
-    return EXIT_OK if report.passed else EXIT_MISMATCH
+def write_zoo_json(report: ZooReport, path: str | Path) -> None:
+    atomic_write_text(path, json.dumps(to_json(report), indent=2, allow_nan=False) + "\n")

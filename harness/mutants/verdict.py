@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lenet_parity.harness.modes import REGISTRY
 from lenet_parity.harness.mutants.catalogue import Mutant
 from lenet_parity.harness.results import CheckResult, CheckRun
+from lenet_parity.vocabulary import SNAPSHOT, SWEEP
 
-ALONE = ("snapshot", "sweep")  # modes where each layer gets torch's own input: a failure is that layer's
+ALONE = (SNAPSHOT, SWEEP)  # modes where each layer gets torch's own input: a failure is that layer's
 
 
 @dataclass
@@ -69,7 +71,7 @@ def judge(mutant: Mutant, run: CheckRun, *, checked: tuple[str, ...], modes: tup
     if stray is not None:
         problems.append(f"false alarm at another layer: {stray.describe()}")
     for mode in mutant.caught_by:
-        missed = [d for d in dtypes if mode in modes and (mode, d) not in verdict.caught_by]
+        missed = [d for d in dtypes if mode in modes and d in REGISTRY[mode].dtypes and (mode, d) not in verdict.caught_by]
         if missed:
             problems.append(f"the {mode} mode must catch it but passed in {', '.join(missed)}")
     return verdict

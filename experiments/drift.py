@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from lenet_parity.errors import UserInputError
-from lenet_parity.harness.experiments.sweep import write_table
+from lenet_parity.experiments.parallel import write_table
 
 ALL = "all"  # the row of every parameter concatenated
 
@@ -100,7 +100,7 @@ def format_drift(table: list[dict[str, Any]], layer: str = ALL) -> str:
 
 def run_drift(runs: Path = Path("reports/robustness"), out: Path | None = None, *, log=print) -> dict[str, Any]:
     """Read the robustness sweep in ``runs`` (its runs.json), write drift_runs.* and drift.* to ``out`` (default: runs)."""
-    from lenet_parity.harness.experiments.runs import load_runs
+    from lenet_parity.experiments.runs import load_runs
 
     runs, out = Path(runs), Path(out or runs)
     rows = load_runs(runs)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from lenet_parity.atomic import atomic_write_text
-from lenet_parity.harness.experiments.robustness import FIRST_SEED, QUICK_RECIPE, QUICK_TEST, QUICK_VAL
-from lenet_parity.harness.experiments.runs import RunSpec
-from lenet_parity.harness.experiments.sweep import MAX_WORKERS, run_sweep, write_table
+from lenet_parity.experiments.robustness import FIRST_SEED, QUICK_RECIPE, QUICK_TEST, QUICK_VAL
+from lenet_parity.experiments.runs import RunSpec
+from lenet_parity.experiments.parallel import MAX_WORKERS, run_sweep, write_table
 from lenet_parity.reference.training import Recipe
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
@@ -38,7 +38,7 @@ def batch_size_specs(out: Path, *, quick: bool, batch_sizes, seeds: int, data_ro
 
 
 def run_batch_size(out: Path | None = None, *, quick: bool = False, batch_sizes=None, seeds: int = 1,
-                   data_root: Path = Path("data"), workers: int = MAX_WORKERS, log=print) -> dict[str, Any]:
+                   data_root: Path = Path("data"), workers: int = MAX_WORKERS, log=None) -> dict[str, Any]:
     """Train the clean model at each batch size; write runs.* and table.* (one row per batch size) under ``out``."""
     out = Path(out or (QUICK_OUT if quick else DEFAULT_OUT))
     batch_sizes = tuple(batch_sizes or (QUICK_BATCH_SIZES if quick else BATCH_SIZES))

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lenet_parity.harness.experiments.features import raw_pixels
-from lenet_parity.harness.experiments.plotting import save, subplots
+from lenet_parity.experiments.features import raw_pixels
+from lenet_parity.experiments.plotting import save, subplots
 
 STROKE = 0.1  # a raw pixel above this is ink; the stroke mask is the ink grown by one pixel
 TOP_FRACTION = 0.1  # "peakedness": the share of |gradient| in the top 10% of pixels

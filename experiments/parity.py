@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 
 from lenet_parity.errors import UserInputError
-from lenet_parity.harness.experiments.plotting import save, subplots
+from lenet_parity.experiments.plotting import save, subplots
 
 LOG_RANGE = (-6.0, 2.0)  # colour scale of log10(max_abs_err / atol): a millionth of the tolerance to 100x it
 
@@ -39,11 +39,13 @@ def load_documents(paths) -> list[dict[str, Any]]:
 
 def run_documents(backends, data_root: Path = Path("data")) -> list[dict[str, Any]]:
     """Run every check (all layers, modes and dtypes) through the check runner, once per backend."""
-    from lenet_parity.harness.check_runner import run_checks
+    from lenet_parity.harness.check_runner import ALL, run_checks
+    from lenet_parity.harness.context import CheckContext
+    from lenet_parity.harness.layer_factory import BackendFactory
 
     documents = []
     for backend in backends:
-        document = run_checks("all", backend=backend, data_root=Path(data_root)).to_json()
+        document = run_checks(ALL, CheckContext(BackendFactory(backend), data_root=Path(data_root))).to_json()
         document.setdefault("meta", {}).update({"implementation": backend, "source": f"check_runner.run_checks('all', backend='{backend}')"})
         documents.append(document)
     return documents

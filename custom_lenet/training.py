@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from lenet_parity.errors import UserInputError
 from lenet_parity.reference.config import LeNetConfig
 from lenet_parity.reference.training import Recipe, train
+from lenet_parity.vocabulary import LAYER_BACKENDS, TORCH, TRAIN_BACKENDS
 
-BACKENDS = ("torch", "numpy", "python")
 
 
 def make_backend(name: str, weights_path: Path, recipe: Recipe, *, dtype: str = "float32"):
@@ -17,7 +17,7 @@ def make_backend(name: str, weights_path: Path, recipe: Recipe, *, dtype: str = 
     from lenet_parity.reference.weights import read_weights
 
     weights = read_weights(weights_path)
-    if name == "torch":
+    if name == TORCH:
         import torch
 
         from lenet_parity.reference.torch_backend import TorchBackend
@@ -26,16 +26,18 @@ def make_backend(name: str, weights_path: Path, recipe: Recipe, *, dtype: str = 
         model = build_torch_model(weights).to(getattr(torch, dtype))
         return TorchBackend(model, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
                             seed=recipe.seed), weights.config
-    if name in ("numpy", "python"):
-        from lenet_parity.harness.custom_backend import CustomBackend
+    if name in LAYER_BACKENDS:
+        from lenet_parity.custom_lenet.backend import CustomBackend
 
         return CustomBackend.from_weights(name, weights, lr=recipe.lr, momentum=recipe.momentum,
                                           weight_decay=recipe.weight_decay, dtype=dtype), weights.config
-    raise UserInputError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    raise UserInputError(f"unknown backend {name!r}; choose one of {', '.join(TRAIN_BACKENDS)}")
 
 
 def run_training(backend_name: str, *, dataset: str, data_root: Path, weights_path: Path, out: Path,
-                 recipe: Recipe, resume: bool, progress: bool = True, dtype: str = "float32") -> dict[str, Any]:
+                 recipe: Recipe, resume: bool, progress: bool = True, dtype: str = "float32",
+                 log: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+    """Train ``backend_name``'s LeNet from ``weights_path`` on ``dataset``; ``log`` receives a line per epoch."""
     import torch
 
     from lenet_parity.reference.datasets import load_splits
@@ -55,12 +57,13 @@ def run_training(backend_name: str, *, dataset: str, data_root: Path, weights_pa
     background = [-m / s for m, s in zip(splits.mean, splits.std)]  # a blank pixel, normalised
     meta = {"data": splits.describe(), "weights": str(weights_path), "dtype": dtype}
     threads = torch.get_num_threads()
-    if backend_name != "torch":
+    if backend_name != TORCH:
         # torch only shifts and slices the batches here; with several threads its idle OpenMP workers spin
         # between those calls and fight OpenBLAS's for the cores (2 cores: a NumPy epoch took 14.6 s, 5.6 s with 1)
         torch.set_num_threads(1)
     try:
-        return train(backend, data, recipe, out, resume=resume, meta=meta, progress=progress, background=background)
+        return train(backend, data, recipe, out, resume=resume, meta=meta, progress=progress, background=background,
+                     log=log)
     except ValueError as exc:  # a resume file from another run
         raise UserInputError(str(exc)) from None
     finally:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from lenet_parity.harness.experiments.plotting import read_log, save, subplots, variant_colour
+from lenet_parity.experiments.plotting import read_log, save, subplots, variant_colour
 
 
 def _first_seed(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:

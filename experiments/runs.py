@@ -76,7 +76,7 @@ def _splits(dataset: str, root: str):
 
 def build_data(spec: RunSpec):
     """(data dict for the loop, MNISTWithFeats of the training split, splits): train variant, clean val/test."""
-    from lenet_parity.harness.experiments.features import MNISTWithFeats
+    from lenet_parity.experiments.features import MNISTWithFeats
 
     splits = _splits(spec.dataset, str(spec.data_root))
     x, y = splits.train.tensors
@@ -94,7 +94,7 @@ def build_data(spec: RunSpec):
 
 def build_model(spec: RunSpec, splits):
     """A fresh seeded model: the same seed gives the same initial weights in every variant."""
-    from lenet_parity.harness.experiments.features import LeNetWithFeats
+    from lenet_parity.experiments.features import LeNetWithFeats
     from lenet_parity.reference.config import LeNetConfig
     from lenet_parity.reference.determinism import seed_everything
     from lenet_parity.reference.model import LeNet
@@ -115,7 +115,7 @@ def load_trained(spec: RunSpec, splits):
 
 
 def write_metrics(spec: RunSpec, splits=None) -> dict[str, Any]:
-    from lenet_parity.harness.experiments.metrics import evaluate_logp, predict_logp
+    from lenet_parity.experiments.metrics import evaluate_logp, predict_logp
 
     if splits is None:
         splits = _splits(spec.dataset, str(spec.data_root))

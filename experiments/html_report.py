@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from lenet_parity.atomic import atomic_write_text
-from lenet_parity.harness.experiments import parity
-from lenet_parity.harness.experiments.figures import CHANCE_LEVEL, make_figures
+from lenet_parity.experiments import parity
+from lenet_parity.experiments.figures import CHANCE_LEVEL, make_figures
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1280px;

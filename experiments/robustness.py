@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from lenet_parity.atomic import atomic_write_text
-from lenet_parity.harness.experiments.runs import RunSpec
-from lenet_parity.harness.experiments.sweep import MAX_WORKERS, run_sweep, write_table
+from lenet_parity.experiments.runs import RunSpec
+from lenet_parity.experiments.parallel import MAX_WORKERS, run_sweep, write_table
 from lenet_parity.reference.training import Recipe
 
 RATES = (0.05, 0.10, 0.15, 0.20)
@@ -123,7 +123,7 @@ def format_table(table: list[dict[str, Any]]) -> str:
 
 def run_robustness(out: Path | None = None, *, quick: bool = False, seeds: int = 3, data_root: Path = Path("data"),
                    workers: int = MAX_WORKERS, variants: list[str] | None = None, aux_features: bool = False,
-                   log=print) -> dict[str, Any]:
+                   log=None) -> dict[str, Any]:
     """Train the variants x seeds (skipping finished runs), then write runs.*, table.*, claim.json under ``out``."""
     out = Path(out or (QUICK_OUT if quick else DEFAULT_OUT))
     specs = robustness_specs(out, quick=quick, seeds=seeds, data_root=data_root, variants=variants,

@@ -181,7 +181,7 @@ def follow(*, backend: str = "numpy", dtype: str = "float64", epochs: int = 1, w
 
     import torch
 
-    from lenet_parity.harness.training_run import make_backend
+    from lenet_parity.custom_lenet.training import make_backend
     from lenet_parity.reference.datasets import load_splits
     from lenet_parity.reference.determinism import seed_everything
     from lenet_parity.reference.training import Recipe, evaluate, train

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from lenet_parity.atomic import atomic_write_text
-from lenet_parity.harness.experiments import model_figures, parity, run_figures, saliency
-from lenet_parity.harness.experiments.robustness import RATES
-from lenet_parity.harness.experiments.runs import _splits, load_runs, load_trained, spec_from_dir
+from lenet_parity.experiments import model_figures, parity, run_figures, saliency
+from lenet_parity.experiments.robustness import RATES
+from lenet_parity.experiments.runs import _splits, load_runs, load_trained, spec_from_dir
 
 SALIENCY_IMAGES = 1000  # test images behind the saliency numbers
 CHANCE_LEVEL = 0.2  # test accuracy below this (10 classes): the run never learned
@@ -88,7 +88,7 @@ def _run_figures(out, runs, table, robustness: Path, add, tables) -> None:
         f"over-confidence, above it under-confidence. Clean and the highest rate whose model learned.{note}")
     drift_table = _read(robustness / "drift.json")
     if drift_table is None:
-        from lenet_parity.harness.experiments.drift import run_drift
+        from lenet_parity.experiments.drift import run_drift
 
         drift_table = run_drift(robustness, log=None)["table"]
     tables["drift"] = drift_table

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lenet_parity.atomic import atomic_write_text
-from lenet_parity.harness.experiments.runs import RunSpec, check_spec, collect_row, execute_run, is_done
+from lenet_parity.experiments.runs import RunSpec, check_spec, collect_row, execute_run, is_done
 
 MAX_WORKERS = 2  # the machine has two cores; each worker trains with one thread
 
@@ -47,7 +47,7 @@ def write_table(rows: list[dict[str, Any]], stem: Path) -> None:
 
 
 def run_sweep(specs: list[RunSpec], table: Path, *, workers: int = MAX_WORKERS,
-              execute: Callable[[RunSpec], str] = execute_run, log: Callable[[str], None] | None = print) -> SweepResult:
+              execute: Callable[[RunSpec], str] = execute_run, log: Callable[[str], None] | None = None) -> SweepResult:
     """Run every unfinished spec; workers=0 runs them one after another in this process (tests, debugging).
 
     Workers are spawned, so a script that calls this must guard its top level with ``if __name__ == "__main__":``.

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from lenet_parity.harness.experiments.features import (MNISTWithFeats, features, raw_pixels, symmetry_map)
-from lenet_parity.harness.experiments.metrics import confusion, per_class_scores, predict_logp
-from lenet_parity.harness.experiments.plotting import figure, save, subplots
+from lenet_parity.experiments.features import (MNISTWithFeats, features, raw_pixels, symmetry_map)
+from lenet_parity.experiments.metrics import confusion, per_class_scores, predict_logp
+from lenet_parity.experiments.plotting import figure, save, subplots
 
 
 def kernels(model, path: Path, title: str) -> Path:

@@ -1,6 +1,6 @@
 """Render an HTML file in headless Chromium and save a PNG screenshot: does the report show in a real browser?
 
-    python -m lenet_parity.harness.experiments.screenshot reports/report.html reports/report.png [HEIGHT]
+    python -m lenet_parity.experiments.screenshot reports/report.html reports/report.png [HEIGHT]
 """
 
 from __future__ import annotations

@@ -6,9 +6,7 @@ Built from ``layer_plan(config)`` like the torch model, so the submodules, the s
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import gc
 import math
 import os
 from typing import Any
@@ -17,29 +15,24 @@ import numpy as np
 
 from lenet_parity.errors import UserInputError
 from lenet_parity.golden import encode_tensor, write_document
-from lenet_parity.harness.layer_factory import BackendFactory
+from lenet_parity.custom_layers.backends import layer_class
 from lenet_parity.reference.config import LeNetConfig
 from lenet_parity.reference.layers import layer_plan
+from lenet_parity.vocabulary import DTYPES, FLOAT64, LAYER_BACKENDS, PYTHON
 from lenet_parity.reference.weights import (WEIGHTS_KIND, WEIGHTS_VERSION, WeightsFile, check_compatible,
                                             read_weights)
 
-BACKENDS = ("numpy", "python")
-DTYPES = ("float32", "float64")
 COUNTER = "num_batches_tracked"  # torch's batchnorm buffer (int64, shape ()); the custom layers do not keep it
 
 
-@contextlib.contextmanager
-def _gc_paused(pause: bool):
-    """Pause the cyclic garbage collector: nested lists of floats hold no cycles, yet millions of new
-    floats trigger it over and over (14-24% of a pure-Python forward)."""
-    was_enabled = gc.isenabled()
-    if pause:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if pause and was_enabled:
-            gc.enable()
+def check_backend(backend: str, dtype: str) -> None:
+    """UserInputError unless ``backend`` is one of ours and can compute in ``dtype`` (Python floats are float64)."""
+    if backend not in LAYER_BACKENDS:
+        raise UserInputError(f"unknown custom backend {backend!r}; choose one of {', '.join(LAYER_BACKENDS)}")
+    if dtype not in DTYPES:
+        raise UserInputError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+    if backend == PYTHON and dtype != FLOAT64:
+        raise UserInputError("the python backend computes with Python floats (float64): pass --dtype float64")
 
 
 class CustomLeNet:
@@ -50,17 +43,10 @@ class CustomLeNet:
     """
 
     def __init__(self, backend: str, config: LeNetConfig = LeNetConfig(), dtype: str = "float32"):
-        if backend not in BACKENDS:
-            raise ValueError(f"CustomLeNet: backend must be one of {BACKENDS}, got {backend!r}")
-        if dtype not in DTYPES:
-            raise ValueError(f"CustomLeNet: dtype must be one of {DTYPES}, got {dtype!r}")
-        if backend == "python" and dtype != "float64":
-            raise ValueError("CustomLeNet: the python backend computes with Python floats, which are float64; "
-                             "use dtype='float64'")
+        check_backend(backend, dtype)
         self.backend, self.config, self.dtype = backend, config, dtype
         self.plan = layer_plan(config)
-        factory = BackendFactory(backend)
-        self.layers: dict[str, Any] = {spec.name: factory(spec) for spec in self.plan}
+        self.layers: dict[str, Any] = {spec.name: layer_class(backend, spec.cls)(**spec.kwargs) for spec in self.plan}
         self.batches_tracked = {spec.name: 0 for spec in self.plan if spec.kind == "batchnorm"}
         self.training = True
         for layer in self.layers.values():  # the layers' own defaults, in this model's dtype
@@ -106,13 +92,12 @@ class CustomLeNet:
     def forward(self, x: Any, trace: dict[str, Any] | None = None) -> Any:
         """Log-probabilities (N, num_classes); ``trace``, if given, receives each layer's output by name."""
         h = self.to_input(x)
-        with _gc_paused(self.backend == "python"):
-            for name, layer in self.layers.items():
-                h = layer.forward(h)
-                if self.training and name in self.batches_tracked:
-                    self.batches_tracked[name] += 1  # what torch counts in num_batches_tracked
-                if trace is not None:
-                    trace[name] = h
+        for name, layer in self.layers.items():
+            h = layer.forward(h)
+            if self.training and name in self.batches_tracked:
+                self.batches_tracked[name] += 1  # what torch counts in num_batches_tracked
+            if trace is not None:
+                trace[name] = h
         return h
 
     __call__ = forward
@@ -244,7 +229,7 @@ class PythonLeNet(CustomLeNet):
     """LeNet on the pure-Python layers (nested lists of Python floats: float64)."""
 
     def __init__(self, config: LeNetConfig = LeNetConfig(), dtype: str = "float64"):
-        super().__init__("python", config, dtype)
+        super().__init__(PYTHON, config, dtype)
 
 
 def build_custom_model(backend: str, weights: WeightsFile | str | os.PathLike, dtype: str = "float32") -> CustomLeNet:

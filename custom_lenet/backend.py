@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 
 from lenet_parity.errors import UserInputError
-from lenet_parity.harness.custom_lenet import BACKENDS, CustomLeNet
+from lenet_parity.custom_lenet.model import CustomLeNet
+from lenet_parity.vocabulary import PYTHON
 from lenet_parity.reference.weights import WeightsFile, read_weights
 
 OPTIMIZERS = ("sgd", "adam")
 # the loop evaluates 1000 images at a time; as nested lists (im2col of conv1) that is ~1 GB, so python goes by 100
-EVAL_CHUNK = {"python": 100}
+EVAL_CHUNK = {PYTHON: 100}
 
 
 def _targets(y: Any, backend: str) -> Any:
@@ -55,11 +56,7 @@ class CustomBackend:
     @classmethod
     def from_weights(cls, name: str, weights: WeightsFile | str | Path, *, lr: float, momentum: float = 0.0,
                      weight_decay: float = 0.0, dtype: str = "float32", optimizer: str = "sgd") -> "CustomBackend":
-        """What harness/training_run.py's make_backend calls for ``--backend numpy|python``."""
-        if name not in BACKENDS:
-            raise UserInputError(f"unknown custom backend {name!r}; choose one of {', '.join(BACKENDS)}")
-        if name == "python" and dtype != "float64":
-            raise UserInputError("the python backend computes with Python floats (float64): pass --dtype float64")
+        """What custom_lenet/training.py's make_backend calls for ``--backend numpy|python``."""
         if not isinstance(weights, WeightsFile):
             weights = read_weights(weights)
         model = CustomLeNet.from_weights(name, weights, dtype)

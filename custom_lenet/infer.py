@@ -16,10 +16,11 @@ from typing import Any, Callable
 import numpy as np
 
 from lenet_parity.errors import UserInputError
+from lenet_parity.custom_lenet.model import check_backend
 from lenet_parity.harness.tolerances import tolerance
+from lenet_parity.vocabulary import NUMPY, PYTHON, TORCH, TRAIN_BACKENDS, default_dtype
 
-BACKENDS = ("torch", "numpy", "python")
-DEFAULT_BATCH = {"torch": 1000, "numpy": 1000, "python": 50}  # python: nested lists of 1000 images are ~GBs
+DEFAULT_BATCH = {TORCH: 1000, NUMPY: 1000, PYTHON: 50}  # python: nested lists of 1000 images are ~GBs
 
 
 @dataclass
@@ -110,7 +111,7 @@ def _predictor(backend: str, weights, dtype: str) -> Callable[[Any], np.ndarray]
             with torch.no_grad():
                 return model(x.to(getattr(torch, dtype))).numpy().astype(np.float64)
         return run
-    from lenet_parity.harness.custom_lenet import CustomLeNet
+    from lenet_parity.custom_lenet.model import CustomLeNet
 
     model = CustomLeNet.from_weights(backend, weights, dtype).eval()
     return lambda x: np.asarray(model.forward(x), dtype=np.float64)
@@ -148,13 +149,13 @@ def infer(backend: str, checkpoint: str | os.PathLike, *, dtype: str | None = No
     """Evaluate ``checkpoint`` (weights JSON) on the test set; ``dtype`` defaults to float64 for python, else float32."""
     from lenet_parity.reference.weights import read_weights
 
-    if backend not in BACKENDS:
-        raise UserInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend not in TRAIN_BACKENDS:
+        raise UserInputError(f"unknown backend {backend!r}; choose one of {', '.join(TRAIN_BACKENDS)}")
     if compare not in (None, "torch"):
         raise UserInputError(f"--compare {compare!r}: only 'torch' can be compared against")
-    dtype = dtype or ("float64" if backend == "python" else "float32")
-    if backend == "python" and dtype != "float64":
-        raise UserInputError("the python backend computes with Python floats (float64): pass --dtype float64")
+    dtype = dtype or default_dtype(backend)
+    if backend != TORCH:
+        check_backend(backend, dtype)
     weights = read_weights(checkpoint)
     x, labels = load_test_set(dataset, data_root)
     if limit is not None:

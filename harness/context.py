@@ -1,0 +1,53 @@
+"""What a check mode is given: the layers to build, the dtype, the golden files, the tolerances and the options.
+
+``CheckContext`` replaces long parameter chains: the check runner builds one per run and hands a copy per
+dtype to each mode (``context.for_dtype``); tests build their own to inject a factory or a Phase 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from lenet_parity.harness.tolerances import Tolerance, tolerance
+from lenet_parity.reference.layers import LayerSpec
+from lenet_parity.reference.phase0_format import Phase0
+from lenet_parity.vocabulary import DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_WEIGHTS, FLOAT64
+
+LayerMaker = Callable[[LayerSpec], Any]  # spec -> a fresh layer object (harness/layer_factory.py)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """The train mode's recipe: SGD with momentum on the first ``steps`` batches of epoch 1."""
+
+    steps: int = 20
+    batch_size: int | None = None  # None: 32, or 8 when the layers are pure Python (~100x slower)
+    lr: float = 0.01
+    momentum: float = 0.9
+    seed: int = 42  # the batch order's seed, as the training loop's
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    make_layer: LayerMaker  # builds the layers under test from their specs
+    phase0: Phase0 | None = None  # the loaded golden file (snapshot and hybrid need it; the runner loads it)
+    phase0_path: Path = DEFAULT_PHASE0
+    weights_path: Path = DEFAULT_WEIGHTS  # LeNet's weights (hybrid and train need them)
+    data_root: Path = DEFAULT_DATA_ROOT  # MNIST, for the train mode
+    dtype: str = FLOAT64
+    tol: Tolerance | None = None  # one tolerance for every tensor; None: the table in harness/tolerances.py
+    train: TrainOptions = TrainOptions()
+    notes: list[str] = field(default_factory=list)  # what was not checked and why; shared by the copies
+
+    def for_dtype(self, dtype: str) -> CheckContext:
+        return replace(self, dtype=dtype)
+
+    def tolerance(self, tensor_kind: str) -> Tolerance:
+        """The override if one was given, else the table's entry for this dtype and tensor kind."""
+        return self.tol or tolerance(self.dtype, tensor_kind)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)

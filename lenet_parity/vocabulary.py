@@ -1,0 +1,53 @@
+"""The project's vocabulary, defined once: backends, check modes, dtypes, tensor names, model names, default paths.
+
+Plain string constants (they go into JSON, CSV and click choices as they are); every other module imports
+them from here instead of typing the words again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# ---- backends: who computes a layer ----
+TORCH, NUMPY, PYTHON = "torch", "numpy", "python"
+LAYER_BACKENDS = (NUMPY, PYTHON)  # our from-scratch layers (custom_layers/numpy, custom_layers/python)
+TRAIN_BACKENDS = (TORCH, NUMPY, PYTHON)  # what can train or run a whole LeNet
+
+
+def default_dtype(backend: str) -> str:
+    """float64 for the pure-Python backend (its floats are Python's doubles), float32 for the others."""
+    return FLOAT64 if backend == PYTHON else FLOAT32
+
+
+# ---- check modes, in the order a reader wants them: local and recorded first ----
+SNAPSHOT, HYBRID, SWEEP, TRAIN = "snapshot", "hybrid", "sweep", "train"
+MODES = (SNAPSHOT, HYBRID, SWEEP, TRAIN)
+
+# ---- dtypes ----
+FLOAT32, FLOAT64 = "float32", "float64"
+DTYPES = (FLOAT32, FLOAT64)
+
+# ---- tensor names, in the words of the reports, --json and Phase 0 ----
+OUTPUT, LOSS = "output", "loss"
+RUNNING_MEAN, RUNNING_VAR = "running_mean", "running_var"  # batchnorm's buffers after the forward
+GRAD_INPUT, GRAD_WEIGHT, GRAD_BIAS = "grad_input", "grad_weight", "grad_bias"
+WEIGHT, BIAS = "weight", "bias"  # a param's value after the train mode's steps
+FORWARD_TENSORS = (OUTPUT, LOSS, RUNNING_MEAN, RUNNING_VAR)  # known after forward; the rest after backward
+TENSORS = (OUTPUT, LOSS, RUNNING_MEAN, RUNNING_VAR, GRAD_INPUT, GRAD_WEIGHT, GRAD_BIAS, WEIGHT, BIAS)  # report order
+
+
+def grad_name(param: str) -> str:
+    """The tensor name of a param's gradient: weight -> grad_weight."""
+    return f"grad_{param}"
+
+
+# ---- the models Phase 0 records ----
+LENET = "lenet"  # LeNet-5 as the README describes it
+LENET_VARIANTS = "lenet_variants"  # with the residual, batchnorm and dropout options
+MODELS = (LENET, LENET_VARIANTS)
+
+# ---- default paths, relative to the working directory ----
+DEFAULT_WEIGHTS = Path("weights/lenet_seed42.json")
+DEFAULT_PHASE0 = Path("phase0/_reference.json")
+DEFAULT_DATA_ROOT = Path("data")
+DEFAULT_RUNS = Path("runs")
