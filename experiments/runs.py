@@ -6,7 +6,6 @@ init.json (its initial weights), the loop's log.csv/best.json/resume.pkl/summary
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 from dataclasses import asdict, dataclass, field
@@ -126,7 +125,7 @@ def write_metrics(spec: RunSpec, splits=None) -> dict[str, Any]:
 
 
 def execute_run(spec: RunSpec) -> str:
-    """Train one run (resuming if it was interrupted) and write its metrics; one thread, output to stdout.log."""
+    """Train one run (resuming if it was interrupted) and write its metrics; one thread, its log in stdout.log."""
     import torch
 
     from lenet_parity.reference.torch_backend import TorchBackend
@@ -137,7 +136,7 @@ def execute_run(spec: RunSpec) -> str:
     torch.set_num_threads(1)  # two workers on two cores; and torch's sums depend on the thread count
     spec.path.mkdir(parents=True, exist_ok=True)
     try:
-        with open(spec.path / "stdout.log", "a", buffering=1) as log, contextlib.redirect_stdout(log):
+        with open(spec.path / "stdout.log", "a", buffering=1) as log:
             check_spec(spec)
             atomic_write_text(spec.path / SPEC_FILE, json.dumps(spec.to_json(), indent=1) + "\n")
             data, train_set, splits = build_data(spec)
@@ -151,7 +150,8 @@ def execute_run(spec: RunSpec) -> str:
                                        weight_decay=spec.recipe.weight_decay, seed=spec.seed)
                 background = [-m / s for m, s in zip(splits.mean, splits.std)]
                 meta = {"data": splits.describe(), "experiment": spec.to_json()}
-                train(backend, data, spec.recipe, spec.path, meta=meta, progress=False, background=background)
+                train(backend, data, spec.recipe, spec.path, meta=meta, progress=False, background=background,
+                      log=lambda line: log.write(line + "\n"))
             write_metrics(spec, splits)
     finally:
         torch.set_num_threads(threads)

@@ -23,6 +23,7 @@ from lenet_parity.reference.determinism import CAPTURE_THREADS, seed_everything,
 from lenet_parity.reference.model import LeNet
 from lenet_parity.reference.phase0_format import PHASE0_KIND, PHASE0_VERSION
 from lenet_parity.reference.weights import build_torch_model
+from lenet_parity.vocabulary import LENET, LENET_VARIANTS
 
 BATCH_INDICES = [0, 1, 2, 3]  # the first four MNIST test images: digits 7, 2, 1, 0
 
@@ -121,14 +122,17 @@ def capture_phase0(weights_path: str | os.PathLike, data_root: str | os.PathLike
         "kind": PHASE0_KIND,
         "torch_version": torch.__version__,
         "num_threads": CAPTURE_THREADS,
+        # torch picks its CPU kernels by instruction set (AVX2, AVX512, ...): float sums, and so the bytes of
+        # this file, are reproducible only on the same torch version and capability
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "seed": seed,
         "weights": {"file": Path(weights_path).name,  # the name only: the file is identified by its sha256
                     "sha256": hashlib.sha256(Path(weights_path).read_bytes()).hexdigest()},
         "batch": {"dataset": "mnist", "split": "test", "indices": BATCH_INDICES,
                   "normalization": _mnist_stats()},
         "models": {
-            "lenet": _capture_model(base, x, target, None),
-            "lenet_variants": _capture_model(variants, x, target, VARIANT_KINDS),
+            LENET: _capture_model(base, x, target, None),
+            LENET_VARIANTS: _capture_model(variants, x, target, VARIANT_KINDS),
         },
     }
     write_document(out_path, document)

@@ -7,6 +7,7 @@ import pytest
 
 from lenet_parity.harness import guard
 from lenet_parity.harness.guard import LayerError
+from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_case import Case, run_case
 from lenet_parity.harness.layer_factory import BackendFactory, ImplFactory, accepts
 from lenet_parity.errors import UserInputError
@@ -29,7 +30,7 @@ def linear_case(rng, dtype="float64") -> Case:
 
 
 def rows(make, case, spec=LINEAR, dtype="float64"):
-    forward, backward = run_case(spec, make, case, layer_name=spec.name, mode="snapshot", dtype=dtype, tol=None)
+    forward, backward = run_case(spec, case, CheckContext(make, dtype=dtype), layer_name=spec.name, mode="snapshot")
     return {r.tensor: r for r in forward + backward}
 
 

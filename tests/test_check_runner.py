@@ -1,5 +1,5 @@
-"""run_checks as a plain function: one broken layer among correct ones is localised, modes that are not
-built yet are skipped with a note, and the snapshot path runs without torch."""
+"""run_checks as a plain function: one broken layer among correct ones is localised, modes come from the
+registry in reading order (the train mode in float64 only), and the snapshot path runs without torch."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 
 from lenet_parity.custom_layers.numpy import MaxPool2d
 from lenet_parity.errors import UserInputError
-from lenet_parity.harness import check_runner
 from lenet_parity.harness.check_runner import run_checks, select_layers
+from lenet_parity.harness.context import CheckContext
+from lenet_parity.harness.modes import REGISTRY
 from lenet_parity.harness.layer_factory import BackendFactory, known_layers
 from lenet_parity.reference.config import LeNetConfig
 from lenet_parity.reference.layers import LayerSpec
@@ -52,7 +53,7 @@ def with_broken(name: str, broken: type):
 
 
 def test_one_broken_layer_among_all_is_localised_and_the_rest_pass(phase0):
-    run = run_checks("all", make_layer=with_broken("pool1", GradToEveryTiedMax), modes=["snapshot"], phase0=phase0)
+    run = run_checks("all", CheckContext(with_broken("pool1", GradToEveryTiedMax), phase0=phase0), modes=["snapshot"])
     assert not run.passed
     assert (run.first_failure.layer, run.first_failure.tensor) == ("pool1", "grad_input")
     assert {(r.layer, r.tensor) for r in run.failures} == {("pool1", "grad_input")}
@@ -60,23 +61,28 @@ def test_one_broken_layer_among_all_is_localised_and_the_rest_pass(phase0):
 
 
 def test_results_come_in_forward_then_backward_order(phase0):
-    run = run_checks("conv", backend="numpy", modes=["snapshot"], dtypes=["float64"], phase0=phase0)
+    run = run_checks("conv", CheckContext(NUMPY, phase0=phase0), modes=["snapshot"], dtypes=["float64"])
     assert [(r.layer, r.tensor) for r in run.results] == [
         ("conv1", "output"), ("conv2", "output"),
         ("conv2", "grad_input"), ("conv2", "grad_weight"), ("conv2", "grad_bias"),
         ("conv1", "grad_input"), ("conv1", "grad_weight"), ("conv1", "grad_bias")]
 
 
-def test_a_mode_not_built_yet_is_skipped_with_a_note(phase0, monkeypatch):
-    monkeypatch.setitem(check_runner._MODE_FUNCTIONS, "train", ("lenet_parity.harness.modes.not_there", "run_x"))
-    monkeypatch.setitem(check_runner._MODE_FUNCTIONS, "hybrid", ("lenet_parity.harness.modes.not_there", "run_x"))
-    monkeypatch.setitem(check_runner._MODE_FUNCTIONS, "sweep", ("lenet_parity.harness.modes.not_there", "run_x"))
-    run = run_checks("relu", phase0=phase0)
-    assert run.passed and {r.mode for r in run.results} == {"snapshot"}
-    assert run.notes == [f"skipped the {m} mode: lenet_parity.harness.modes.not_there is not built yet"
-                         for m in ("hybrid", "sweep", "train")]
-    with pytest.raises(UserInputError, match="--mode train is not available"):
-        run_checks("relu", modes=["train"], phase0=phase0)
+def test_modes_run_in_reading_order_whatever_order_they_are_given(phase0):
+    run = run_checks("relu", CheckContext(NUMPY, phase0=phase0), modes=["sweep", "snapshot", "sweep"],
+                     dtypes=["float64"])
+    assert run.passed and list(dict.fromkeys(r.mode for r in run.results)) == ["snapshot", "sweep"]
+    with pytest.raises(UserInputError, match="unknown mode 'snapshots'"):
+        run_checks("relu", CheckContext(NUMPY, phase0=phase0), modes=["snapshots"])
+
+
+def test_the_train_mode_runs_in_float64_only_and_says_why(phase0, mnist_root):
+    context = CheckContext(NUMPY, phase0=phase0, data_root=mnist_root)
+    run = run_checks("relu", context, layer="relu3", modes=["train"])
+    assert run.passed and {r.dtype for r in run.results} == {"float64"}
+    assert run.notes == [f"train mode: {REGISTRY['train'].dtypes_why}"]
+    with pytest.raises(UserInputError, match="--mode train runs in float64 only"):
+        run_checks("relu", context, modes=["train"], dtypes=["float32"])
 
 
 def test_select_layers_by_type_and_name():
@@ -91,7 +97,10 @@ def test_select_layers_by_type_and_name():
 
 def test_snapshot_runs_without_importing_torch():
     code = ("import sys; from lenet_parity.harness.check_runner import run_checks; "
-            f"run = run_checks('all', modes=['snapshot'], phase0={str(PHASE0)!r}); "
+            "from lenet_parity.harness.context import CheckContext; "
+            "from lenet_parity.harness.layer_factory import BackendFactory; "
+            f"run = run_checks('all', CheckContext(BackendFactory('numpy'), phase0_path={str(PHASE0)!r}), "
+            "modes=['snapshot']); "
             "print(run.passed, {r.layer for r in run.results} >= {'conv1', 'bn1', 'loss'}, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr

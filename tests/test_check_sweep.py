@@ -11,6 +11,7 @@ import pytest
 
 from lenet_parity.custom_layers.numpy import Conv2d, LogSoftmax, MaxPool2d, ReLU
 from lenet_parity.harness.layer_factory import BackendFactory
+from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.modes.snapshot import run_snapshot
 from lenet_parity.harness.modes.sweep import EXTRA_CONFIGS, Config, own_configs, run_sweep, sweep_case
 from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
@@ -89,9 +90,9 @@ def factory_with(cls_name: str, broken: type):
 def test_sweep_catches_what_the_snapshot_misses(phase0, names, cls_name, broken, tensor):
     make = factory_with(cls_name, broken)
     for dtype in ("float32", "float64"):
-        snapshot = run_snapshot(names, make, dtype=dtype, phase0=phase0)
+        snapshot = run_snapshot(names, CheckContext(make, dtype=dtype, phase0=phase0))
         assert all(r.passed for r in snapshot), [r.describe() for r in snapshot if not r.passed]
-        sweep = run_sweep(names, make, dtype=dtype, phase0=phase0)
+        sweep = run_sweep(names, CheckContext(make, dtype=dtype, phase0=phase0))
         failed = [r for r in sweep if not r.passed]
         assert failed, f"{broken.__name__} passed the {dtype} sweep"
         assert failed[0].tensor == tensor and failed[0].layer == names[0]
@@ -101,7 +102,7 @@ def test_sweep_catches_what_the_snapshot_misses(phase0, names, cls_name, broken,
 def test_correct_layers_pass_every_sweep_case(phase0):
     names = ["conv1", "pool1", "relu1", "fc1", "flatten", "logsoftmax", "loss", "bn1", "bn3", "drop1", "res1"]
     for backend in ("numpy", "python"):
-        results = run_sweep(names, BackendFactory(backend), dtype="float64", phase0=phase0)
+        results = run_sweep(names, CheckContext(BackendFactory(backend), phase0=phase0))
         assert results and all(r.passed for r in results), [r.describe() for r in results if not r.passed]
 
 
@@ -152,8 +153,9 @@ def test_impl_sweep_skips_configurations_its_constructor_cannot_take(phase0):
         def accepts(self, spec):
             return not {"stride", "padding"} & set(spec.kwargs)
 
-    notes: list[str] = []
-    results = run_sweep(["conv1"], Factory(), dtype="float64", phase0=phase0, notes=notes)
+    context = CheckContext(Factory(), phase0=phase0)
+    results = run_sweep(["conv1"], context)
+    notes = context.notes
     assert results and all(r.passed for r in results)
     assert not any("stride" in r.case or "padding" in r.case for r in results)
     assert any("bias=False" in r.case for r in results)  # what it can take is still varied

@@ -1,5 +1,5 @@
-"""The CI gate's commands through click's CliRunner: ``trace`` for both backends exits 0, and ``trace`` and
-``check`` exit 1 when one layer is broken (a zoo mutant planted through the factory they build layers with).
+"""The CI gate's commands through click's CliRunner: ``trace`` for both backends exits 0, ``check --impl`` with a
+zoo mutant exits 1, and ``trace`` names the broken layer when one is planted through its CheckContext.
 
 ``check all`` for both backends is in test_check_cli.py, ``mutants`` in test_mutants.py.
 """
@@ -11,11 +11,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from lenet_parity.harness import check_runner
-from lenet_parity.harness import trace as trace_module
 from lenet_parity.harness.cli import main
+from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.mutants.catalogue import find
 from lenet_parity.harness.mutants.runner import PlantedFactory
+from lenet_parity.harness.trace import summary, trace
 
 from conftest import PHASE0, WEIGHTS
 
@@ -24,11 +24,6 @@ PATHS = ["--phase0", str(PHASE0), "--weights", str(WEIGHTS)]
 
 def invoke(*args: str):
     return CliRunner().invoke(main, list(args))
-
-
-def plant(monkeypatch, module, name: str) -> None:
-    """The module's BackendFactory builds the correct NumPy layers, with the mutant ``name`` at its layer."""
-    monkeypatch.setattr(module, "BackendFactory", lambda backend: PlantedFactory(find(name)))
 
 
 @pytest.mark.parametrize("backend, extra", [("numpy", ["--variants"]), ("python", [])])
@@ -45,19 +40,19 @@ def test_trace_passes_for_both_backends(backend, extra, tmp_path):
     ("conv-flipped-kernel", "conv1.output", "logsoftmax.grad_input"),
     ("pool-grad-every-tied-max", None, "pool1.grad_input"),  # a backward-only bug: the forward is clean
 ])
-def test_trace_exits_1_and_names_the_broken_layer(monkeypatch, name, forward, backward):
-    plant(monkeypatch, trace_module, name)
-    result = invoke("trace", "--dtype", "float64", *PATHS)
-    assert result.exit_code == 1, result.output
-    lines = result.output.splitlines()
+def test_trace_names_the_broken_layer(name, forward, backward):
+    run = trace(CheckContext(PlantedFactory(find(name)), phase0_path=PHASE0, weights_path=WEIGHTS))
+    assert not run.passed
+    lines = summary(run).splitlines()
     assert lines[-2] == "forward: no divergence" if forward is None else lines[-2].startswith(
         f"forward: first divergence at {forward} [hybrid, float64]")
     assert lines[-1].startswith(f"backward: first divergence at {backward} [hybrid, float64]")
 
 
-def test_check_all_exits_1_and_names_the_broken_layer(monkeypatch, tmp_path):
-    plant(monkeypatch, check_runner, "linear-bias-grad-mean")
-    result = invoke("check", "all", "--backend", "numpy", "--mode", "snapshot", *PATHS, "--json", str(tmp_path / "c.json"))
+def test_check_impl_of_a_mutant_exits_1_and_names_the_broken_tensor(tmp_path):
+    impl = "lenet_parity.harness.mutants.dense_head:LinearBiasGradMean"
+    result = invoke("check", "dense", "--layer", "fc1", "--impl", impl, "--mode", "snapshot", *PATHS,
+                    "--json", str(tmp_path / "c.json"))
     assert result.exit_code == 1, result.output
     assert "first failure: fc1.grad_bias [snapshot, float32]" in result.output
     doc = json.loads((tmp_path / "c.json").read_text())

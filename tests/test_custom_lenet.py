@@ -165,9 +165,9 @@ def test_load_refuses_what_does_not_fit(tmp_path):
         model.load_weights(tmp_path / "bad.json")
     with pytest.raises(ValueError, match="expected \\(N, 1, 28, 28\\)"):
         model.forward(np.zeros((2, 28, 28), np.float32))
-    with pytest.raises(ValueError, match="float64"):
+    with pytest.raises(UserInputError, match="float64"):
         CustomLeNet("python", LeNetConfig(), "float32")
-    with pytest.raises(ValueError, match="backend"):
+    with pytest.raises(UserInputError, match="backend"):
         CustomLeNet("cuda", LeNetConfig(), "float32")
 
 

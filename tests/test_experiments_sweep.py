@@ -6,7 +6,6 @@ import pytest
 from click.testing import CliRunner
 
 from lenet_parity.errors import UserInputError
-from lenet_parity.experiments.commands import experiment
 from lenet_parity.experiments.drift import run_drift
 from lenet_parity.experiments.robustness import robustness_specs, run_robustness
 from lenet_parity.experiments.parallel import SweepError, run_sweep
@@ -91,7 +90,6 @@ def test_failed_runs_are_reported_and_the_others_kept(tmp_path, mnist_root):
 def test_bad_variant_is_exit_2_through_the_command(tmp_path):
     from lenet_parity.harness.cli import main
 
-    main.add_command(experiment)  # what the lead's cli.py does
     result = CliRunner().invoke(main, ["experiment", "robustness", "--quick", "--variant", "nope", "--out",
                                        str(tmp_path)])
     assert result.exit_code == 2 and "unknown variants ['nope']" in result.output

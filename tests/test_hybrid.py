@@ -10,6 +10,7 @@ from conftest import PHASE0, WEIGHTS
 from lenet_parity.custom_layers import numpy as npl
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.layer_factory import BackendFactory, layer_catalogue
+from lenet_parity.harness.context import CheckContext, TrainOptions
 from lenet_parity.harness.modes.hybrid import capture_threads, run_hybrid
 from lenet_parity.harness.modes.train_steps import run_train
 from lenet_parity.harness.results import CheckRun
@@ -36,7 +37,7 @@ def with_layers(backend: str, **overrides):
 
 
 def hybrid(phase0, names, make_layer, dtype="float64") -> CheckRun:
-    return CheckRun(run_hybrid(names, make_layer, dtype=dtype, phase0=phase0, weights_path=WEIGHTS, tol=None))
+    return CheckRun(run_hybrid(names, CheckContext(make_layer, phase0=phase0, weights_path=WEIGHTS, dtype=dtype)))
 
 
 class NegatedBiasGrad(npl.Conv2d):
@@ -147,17 +148,18 @@ def test_nan_and_unbuildable_layers_are_error_results(phase0):
 
 def test_bad_input_is_a_user_input_error(phase0, tmp_path):
     with pytest.raises(UserInputError, match="unknown layer"):
-        run_hybrid(["conv7"], BackendFactory("numpy"), dtype="float64", phase0=phase0, weights_path=WEIGHTS, tol=None)
+        run_hybrid(["conv7"], CheckContext(BackendFactory("numpy"), phase0=phase0, weights_path=WEIGHTS))
     torch.manual_seed(7)
     other = tmp_path / "other.json"
     export_weights(LeNet(), other, seed=7)  # not the weights Phase 0 was captured from
     with pytest.raises(UserInputError, match="was not captured from"):
-        run_hybrid(["conv1"], BackendFactory("numpy"), dtype="float64", phase0=phase0, weights_path=other, tol=None)
+        run_hybrid(["conv1"], CheckContext(BackendFactory("numpy"), phase0=phase0, weights_path=other))
 
 
-def train(phase0, names, make_layer, data_root, **options) -> CheckRun:
-    return CheckRun(run_train(names, make_layer, phase0=phase0, weights_path=WEIGHTS, tol=None, data_root=data_root,
-                              **options))
+def train(phase0, names, make_layer, data_root, dtype="float64", **options) -> CheckRun:
+    context = CheckContext(make_layer, phase0=phase0, weights_path=WEIGHTS, data_root=data_root, dtype=dtype,
+                           train=TrainOptions(**options))
+    return CheckRun(run_train(names, context))
 
 
 def test_train_mode_passes_for_the_numpy_backend(phase0, mnist_root):

@@ -8,12 +8,14 @@ from conftest import PHASE0, WEIGHTS
 
 from lenet_parity.custom_layers import numpy as npl
 from lenet_parity.errors import UserInputError
+from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_factory import BackendFactory
 from lenet_parity.harness.trace import first_divergences, summary, trace
 
 
-def run_trace(backend="numpy", dtype="float64", **options):
-    return trace(backend, dtype=dtype, weights_path=WEIGHTS, phase0_path=PHASE0, **options)
+def run_trace(backend="numpy", dtype="float64", make_layer=None, **options):
+    context = CheckContext(make_layer or BackendFactory(backend), weights_path=WEIGHTS, phase0_path=PHASE0, dtype=dtype)
+    return trace(context, **options)
 
 
 def with_layer(name: str, cls):
@@ -75,4 +77,4 @@ def test_bad_input_is_a_user_input_error(tmp_path):
     with pytest.raises(UserInputError, match="unknown backend"):
         run_trace("cuda")
     with pytest.raises(UserInputError):
-        trace("numpy", weights_path=WEIGHTS, phase0_path=tmp_path / "missing.json")
+        trace(CheckContext(BackendFactory("numpy"), weights_path=WEIGHTS, phase0_path=tmp_path / "missing.json"))

@@ -1,5 +1,6 @@
 """MaxPool2d in pure Python, mirroring torch.nn.MaxPool2d (F.max_pool2d; no padding or dilation, floor mode):
-y[n][c][oy][ox] = max over (ky, kx) of x[n][c][oy*sh + ky][ox*sw + kx]; backward sends dy to that maximum.
+y[n][c][oy][ox] = max over (ky, kx) of x[n][c][oy*sh + ky][ox*sw + kx]; backward adds dy[n][c][oy][ox] to the
+window's first maximum in row-major order, as torch does (overlapping windows add up).
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ class MaxPool2d:
                 for oy in range(h_out):
                     for ox in range(w_out):
                         i = torch_argmax(window(x[n][c], oy * sh, ox * sw, kh, kw))
+                        ky, kx = divmod(i, kw)  # the window is in row-major order
                         # += rather than =: overlapping windows (stride < kernel_size) may pick the same x
-                        dx[n][c][oy * sh + i // kw][ox * sw + i % kw] += dy[n][c][oy][ox]
+                        dx[n][c][oy * sh + ky][ox * sw + kx] += dy[n][c][oy][ox]
         return dx  # (N, C, H, W)
 
     def __repr__(self) -> str:
