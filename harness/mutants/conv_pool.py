@@ -130,6 +130,15 @@ class PoolWindowOffByOne(MaxPool2d):
                 yield (i * g.kw + j, slice(i, i + g.sh * (g.ho - 1) + 1, g.sh),
                        slice(j, j + g.sw * (g.wo - 1) + 1, g.sw))
 
+    def backward(self, dy: Any) -> np.ndarray:
+        """Each window's gradient to its chosen element; the elements no window reads get 0 (the correct
+        layer's tiled fast path writes every element, which these short windows do not)."""
+        idx, g, dtype = require_cache(self)
+        dx = np.zeros((g.n, g.c, g.h, g.w), dtype=dtype)
+        for k, rows, cols in self._offsets(g):
+            dx[:, :, rows, cols] += np.where(idx == k, np.asarray(dy, dtype=dtype), 0)
+        return dx
+
 
 class FlattenNHWC(Flatten):
     """Flattens in channels-last order, (N, H, W, C) -> (N, H*W*C), as a port from TF/Keras does: the
