@@ -1,1 +1,5 @@
-"""The from-scratch harness: hybrid swapper, checks, reports and the CLI."""
+"""The checking product: comparison and tolerances, the check context and runner, the modes, the swapper,
+results and reports, the bug zoo, trace, and the CLI (cli.py, the only module that prints or exits).
+
+May import lenet_parity, reference and custom_layers; imports custom_lenet and experiments only in cli.py.
+"""

@@ -1,6 +1,7 @@
 """The NumPy backend: vectorised layers that mirror torch.nn, each exported under its torch name.
 
-Dtype-preserving (float32 in, float32 out; float64 in, float64 out); see custom_layers/protocol.py.
+Dtype-preserving (float32 in, float32 out; float64 in, float64 out); see custom_layers/protocol.py. May import
+NumPy, lenet_parity and the pure-Python backend (the shared init formulas and optimiser rules).
 """
 
 from lenet_parity.custom_layers.numpy.activations import ReLU

@@ -1,6 +1,7 @@
 """The pure-Python backend: layers that mirror torch.nn on nested lists of floats, each under its torch name.
 
-Builtins, ``math``, ``operator``, ``itertools`` and ``random`` only (no NumPy); see custom_layers/protocol.py.
+Builtins, ``math``, ``operator``, ``itertools`` and ``random`` only (no NumPy), written to be read: the formula
+in each docstring, the loop that computes it below; see custom_layers/protocol.py. Imports nothing else of ours.
 """
 
 from lenet_parity.custom_layers.python.activations import ReLU

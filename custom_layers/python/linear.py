@@ -9,10 +9,6 @@ import math
 from lenet_parity.custom_layers.python._lists import (check_same_shape, check_shape, checked_param, dot, flatten,
                                                       positive_int, reshape, transpose, uniform)
 
-# Below this batch size the dot products over the batch in dW would be a Python call per weight for
-# only a few products each, so dW is accumulated as one outer product per sample instead.
-_OUTER_PRODUCT_MAX_BATCH = 8
-
 
 class Linear:
     """y[n, o] = bias[o] + sum over i of x[n, i] * weight[o, i]; leading dims beyond n act as batch dims."""
@@ -49,13 +45,8 @@ class Linear:
         check_same_shape(dy, shape[:-1] + (self.out_features,), "Linear.backward")
         dy2 = dy if len(shape) == 2 else reshape(flatten(dy), (len(x2), self.out_features))  # (M, out)
         dy_cols = transpose(dy2)  # (out, M)
-        if len(x2) <= _OUTER_PRODUCT_MAX_BATCH:
-            dw = [[g * v for v in x2[0]] for g in dy2[0]]  # outer(dy[0], x[0])
-            for x_n, dy_n in zip(x2[1:], dy2[1:]):
-                dw = [[a + g * v for a, v in zip(dw_o, x_n)] for dw_o, g in zip(dw, dy_n)]
-        else:
-            x_cols = transpose(x2)  # (in, M)
-            dw = [[dot(dy_o, x_i) for x_i in x_cols] for dy_o in dy_cols]  # dW = dY^T X
+        x_cols = transpose(x2)  # (in, M)
+        dw = [[dot(dy_o, x_i) for x_i in x_cols] for dy_o in dy_cols]  # dW = dY^T X, (out, in)
         self.grads = {"weight": dw}
         if self.has_bias:
             self.grads["bias"] = [sum(dy_o) for dy_o in dy_cols]
