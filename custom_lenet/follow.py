@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lenet_parity.atomic import atomic_write_text
+from lenet_parity.vocabulary import DEFAULT_DATA_ROOT, DEFAULT_RUNS, DEFAULT_WEIGHTS
 
 # The issue's bound for float64 over a full epoch. float32 gets none: its trajectories agree to an ulp or two
 # until a max-pool window holds two values within an ulp (or a ReLU input sits at ~0) and torch and NumPy,
@@ -168,8 +169,8 @@ def plot_follow(path: Path, rows: list[dict[str, Any]], title: str, atol: float 
     plt.close(fig)
 
 
-def follow(*, backend: str = "numpy", dtype: str = "float64", epochs: int = 1, weights_path: Path = Path("weights/lenet_seed42.json"),
-           data_root: Path = Path("data"), dataset: str = "mnist", out: Path = Path("runs/follow"), recipe=None,
+def follow(*, backend: str = "numpy", dtype: str = "float64", epochs: int = 1, weights_path: Path = DEFAULT_WEIGHTS,
+           data_root: Path = DEFAULT_DATA_ROOT, dataset: str = "mnist", out: Path = DEFAULT_RUNS / "follow", recipe=None,
            atol: float | None = None, eval_limit: int | None = None, progress: bool = True) -> FollowResult:
     """Train ``backend`` and torch in lockstep for ``epochs`` epochs of ``recipe`` (default: the default Recipe).
 

@@ -17,6 +17,7 @@ from lenet_parity.experiments.robustness import FIRST_SEED, QUICK_RECIPE, QUICK_
 from lenet_parity.experiments.runs import RunSpec
 from lenet_parity.experiments.parallel import MAX_WORKERS, run_sweep, write_table
 from lenet_parity.reference.training import Recipe
+from lenet_parity.vocabulary import DEFAULT_DATA_ROOT
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 QUICK_BATCH_SIZES = (32, 128)
@@ -38,7 +39,7 @@ def batch_size_specs(out: Path, *, quick: bool, batch_sizes, seeds: int, data_ro
 
 
 def run_batch_size(out: Path | None = None, *, quick: bool = False, batch_sizes=None, seeds: int = 1,
-                   data_root: Path = Path("data"), workers: int = MAX_WORKERS, log=None) -> dict[str, Any]:
+                   data_root: Path = DEFAULT_DATA_ROOT, workers: int = MAX_WORKERS, log=None) -> dict[str, Any]:
     """Train the clean model at each batch size; write runs.* and table.* (one row per batch size) under ``out``."""
     out = Path(out or (QUICK_OUT if quick else DEFAULT_OUT))
     batch_sizes = tuple(batch_sizes or (QUICK_BATCH_SIZES if quick else BATCH_SIZES))

@@ -14,6 +14,7 @@ from lenet_parity.atomic import atomic_write_text
 from lenet_parity.experiments import model_figures, parity, run_figures, saliency
 from lenet_parity.experiments.robustness import RATES
 from lenet_parity.experiments.runs import _splits, load_runs, load_trained, spec_from_dir
+from lenet_parity.vocabulary import DEFAULT_DATA_ROOT
 
 SALIENCY_IMAGES = 1000  # test images behind the saliency numbers
 CHANCE_LEVEL = 0.2  # test accuracy below this (10 classes): the run never learned
@@ -24,7 +25,7 @@ def _read(path: Path):
 
 
 def make_figures(out: Path, *, robustness: Path | None, batch: Path | None, documents: list[dict[str, Any]],
-                 data_root: Path = Path("data"), log=print) -> dict[str, Any]:
+                 data_root: Path = DEFAULT_DATA_ROOT, log=print) -> dict[str, Any]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figures, missing, tables = [], [], {}

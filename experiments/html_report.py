@@ -17,6 +17,7 @@ from typing import Any
 from lenet_parity.atomic import atomic_write_text
 from lenet_parity.experiments import parity
 from lenet_parity.experiments.figures import CHANCE_LEVEL, make_figures
+from lenet_parity.vocabulary import DEFAULT_DATA_ROOT
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1280px;
@@ -242,7 +243,7 @@ def render(documents: list[dict[str, Any]], made: dict[str, Any], commands: list
 
 def build_report(out: Path = Path("reports/report.html"), *, robustness: Path | None = Path("reports/robustness"),
                  batch: Path | None = Path("reports/batch-size"), check_json=(), backends=("numpy",),
-                 run_checks: bool = True, data_root: Path = Path("data"), log=print) -> Path:
+                 run_checks: bool = True, data_root: Path = DEFAULT_DATA_ROOT, log=print) -> Path:
     """Gather parity results and experiment tables, draw every figure into OUT's folder/figures, write OUT."""
     out = Path(out)
     if check_json:

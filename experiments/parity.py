@@ -18,6 +18,7 @@ from matplotlib.colors import TwoSlopeNorm
 
 from lenet_parity.errors import UserInputError
 from lenet_parity.experiments.plotting import save, subplots
+from lenet_parity.vocabulary import DEFAULT_DATA_ROOT
 
 LOG_RANGE = (-6.0, 2.0)  # colour scale of log10(max_abs_err / atol): a millionth of the tolerance to 100x it
 
@@ -37,7 +38,7 @@ def load_documents(paths) -> list[dict[str, Any]]:
     return documents
 
 
-def run_documents(backends, data_root: Path = Path("data")) -> list[dict[str, Any]]:
+def run_documents(backends, data_root: Path = DEFAULT_DATA_ROOT) -> list[dict[str, Any]]:
     """Run every check (all layers, modes and dtypes) through the check runner, once per backend."""
     from lenet_parity.harness.check_runner import ALL, run_checks
     from lenet_parity.harness.context import CheckContext

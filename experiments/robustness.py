@@ -18,6 +18,7 @@ from lenet_parity.atomic import atomic_write_text
 from lenet_parity.experiments.runs import RunSpec
 from lenet_parity.experiments.parallel import MAX_WORKERS, run_sweep, write_table
 from lenet_parity.reference.training import Recipe
+from lenet_parity.vocabulary import DEFAULT_DATA_ROOT
 
 RATES = (0.05, 0.10, 0.15, 0.20)
 FIRST_SEED = 42  # seed 42 starts from the same weights as weights/lenet_seed42.json
@@ -121,7 +122,7 @@ def format_table(table: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def run_robustness(out: Path | None = None, *, quick: bool = False, seeds: int = 3, data_root: Path = Path("data"),
+def run_robustness(out: Path | None = None, *, quick: bool = False, seeds: int = 3, data_root: Path = DEFAULT_DATA_ROOT,
                    workers: int = MAX_WORKERS, variants: list[str] | None = None, aux_features: bool = False,
                    log=None) -> dict[str, Any]:
     """Train the variants x seeds (skipping finished runs), then write runs.*, table.*, claim.json under ``out``."""

@@ -11,10 +11,10 @@ import numpy as np
 
 from lenet_parity.errors import UserInputError
 from lenet_parity.golden import decode_tensor, read_document
+from lenet_parity.vocabulary import DEFAULT_PHASE0, DTYPES
 
 PHASE0_KIND = "lenet-parity/phase0"
 PHASE0_VERSION = 1
-DEFAULT_PHASE0 = Path("phase0/_reference.json")
 REGENERATE = "make phase0"
 
 
@@ -97,7 +97,7 @@ def load_phase0(path: str | os.PathLike = DEFAULT_PHASE0) -> Phase0:
     try:
         captures = {}
         for model, body in document["models"].items():
-            for dtype in ("float32", "float64"):
+            for dtype in DTYPES:
                 cap = body[dtype]
                 where = f"{model}.{dtype}"
                 captures[(model, dtype)] = Capture(

@@ -15,10 +15,10 @@ from typing import Any
 from lenet_parity.errors import UserInputError
 from lenet_parity.golden import decode_tensor, encode_tensor, read_document, write_document
 from lenet_parity.reference.config import LeNetConfig
+from lenet_parity.vocabulary import DEFAULT_WEIGHTS
 
 WEIGHTS_KIND = "lenet-parity/weights"
 WEIGHTS_VERSION = 1
-DEFAULT_WEIGHTS = Path("weights/lenet_seed42.json")
 REGENERATE = "make weights"
 
 
