@@ -80,7 +80,7 @@ report: data
 	$(CLI) report --out reports/report.html --check-json reports/checks/numpy.json
 
 report-screenshot: report
-	$(BIN)/python -m lenet_parity.experiments.screenshot reports/report.html reports/report.png 17000
+	$(CLI) screenshot reports/report.html reports/report.png --height 17000
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,13 +1,12 @@
 """Render an HTML file in headless Chromium and save a PNG screenshot: does the report show in a real browser?
 
-    python -m lenet_parity.experiments.screenshot reports/report.html reports/report.png [HEIGHT]
+    lenet-parity screenshot reports/report.html reports/report.png [--height 17000]
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -35,9 +34,3 @@ def screenshot(html: Path, png: Path, *, width: int = 1400, height: int = 4000, 
     if not png.exists():
         raise RuntimeError(f"{browser} wrote no screenshot for {html}")
     return png
-
-
-if __name__ == "__main__":
-    if len(sys.argv) not in (3, 4):
-        sys.exit(__doc__)
-    print(screenshot(Path(sys.argv[1]), Path(sys.argv[2]), height=int(sys.argv[3]) if len(sys.argv) == 4 else 4000))

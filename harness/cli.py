@@ -232,10 +232,11 @@ def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
     """The bug zoo: broken layers that must each be caught and localised, and the correct layers, which must pass."""
     from lenet_parity.harness.context import CheckContext
     from lenet_parity.harness.layer_factory import BackendFactory
+    from lenet_parity.harness.mutants.catalogue import find
     from lenet_parity.harness.mutants.runner import run_zoo, table, write_zoo_json
 
     context = CheckContext(BackendFactory(NUMPY), phase0_path=phase0, weights_path=weights, data_root=data_root)
-    report = run_zoo(context, [name] if name else None, quick=quick)
+    report = run_zoo(context, [find(name)] if name else None, quick=quick)
     click.echo(table(report))
     if json_path:
         write_zoo_json(report, json_path)
@@ -390,3 +391,18 @@ def report(out, robustness, batch, check_json, backends, no_checks, data_root):
 
     build_report(out, robustness=robustness, batch=batch, check_json=check_json, backends=backends or (NUMPY,),
                  run_checks=not no_checks, data_root=data_root)
+
+
+@main.command("screenshot")
+@click.argument("html", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("png", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--width", type=click.IntRange(min=100), default=1400, show_default=True)
+@click.option("--height", type=click.IntRange(min=100), default=4000, show_default=True)
+def screenshot_cmd(html, png, width, height):
+    """Render HTML in headless Chromium (Debian's `chromium`) and save a PNG: does the report show in a browser?"""
+    from lenet_parity.experiments.screenshot import screenshot
+
+    try:
+        click.echo(f"wrote {screenshot(html, png, width=width, height=height)}")
+    except RuntimeError as exc:  # no browser
+        raise UserInputError(str(exc)) from None

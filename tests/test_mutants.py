@@ -20,8 +20,10 @@ from lenet_parity.harness.cli import main
 from lenet_parity.harness.compare import compare
 from lenet_parity.harness.layer_factory import BackendFactory, layer_catalogue
 from lenet_parity.harness.modes.sweep import EXTRA_CONFIGS, own_configs, sweep_case
-from lenet_parity.harness.mutants import catalogue as catalogue_module
+from lenet_parity.harness.ansi import unstyle
+from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.mutants.catalogue import CATALOGUE, MODES, Mutant
+from lenet_parity.harness.mutants.runner import run_zoo, table
 from lenet_parity.harness.mutants.verdict import judge
 from lenet_parity.harness.results import CheckResult, CheckRun
 from lenet_parity.reference.phase0_format import load_phase0
@@ -216,11 +218,11 @@ class CrashingConv(Conv2d):
     (Mutant("crashing-conv", "raises in backward", "conv2", ("grad_input",), CrashingConv, modes=("snapshot",),
             caught_by=("snapshot",)), "a check crashed, a failure for the wrong reason"),
 ])
-def test_a_mutant_not_caught_or_not_localised_exits_1(monkeypatch, fake, words):
-    monkeypatch.setattr(catalogue_module, "CATALOGUE", [*CATALOGUE, fake])
-    result = mutants("--mutant", fake.name)
-    assert result.exit_code == 1, result.output
-    assert words in result.output and result.output.splitlines()[-1].startswith("FAIL  0/1 mutants")
+def test_a_mutant_not_caught_or_not_localised_fails_the_zoo(fake, words):
+    report = run_zoo(CheckContext(BackendFactory("numpy"), phase0_path=PHASE0, weights_path=WEIGHTS), [fake])
+    text = unstyle(table(report))
+    assert not report.passed
+    assert words in text and text.splitlines()[-1].startswith("FAIL  0/1 mutants")
 
 
 def test_one_mutant_with_json(tmp_path):

@@ -23,7 +23,7 @@ from lenet_parity.atomic import atomic_write_text
 from lenet_parity.harness.check_runner import ALL, run_checks, select_layers
 from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_factory import BackendFactory, layer_catalogue
-from lenet_parity.harness.mutants.catalogue import CATALOGUE, Mutant, find
+from lenet_parity.harness.mutants.catalogue import CATALOGUE, Mutant
 from lenet_parity.harness.mutants.verdict import Verdict, judge
 from lenet_parity.harness.results import CheckResult, CheckRun
 from lenet_parity.reference.phase0_format import load_phase0
@@ -102,16 +102,17 @@ def run_controls(kind: str, modes: tuple[str, ...], dtypes: tuple[str, ...], con
             for backend in LAYER_BACKENDS]
 
 
-def run_zoo(context: CheckContext, names: list[str] | None = None, *, quick: bool = False) -> ZooReport:
-    """The named mutants (default: the whole catalogue), then the controls: every layer, or with one
-    mutant named, the layers of its kind. ``context`` gives the golden files and data; its factory is unused."""
+def run_zoo(context: CheckContext, mutants: list[Mutant] | None = None, *, quick: bool = False) -> ZooReport:
+    """The mutants (default: the whole catalogue), then the controls: every layer, or for mutants all of one
+    kind, the layers of that kind. ``context`` gives the golden files and data; its factory is unused."""
     start = time.perf_counter()
-    mutants = [find(n) for n in names] if names else list(CATALOGUE)
+    named = mutants is not None
+    mutants = list(CATALOGUE) if mutants is None else mutants
     context = zoo_context(context)
     verdicts = [run_mutant(m, context, quick=quick) for m in mutants]
     modes = tuple(m for m in MODES if any(m in v.modes for v in verdicts))
     kinds = {layer_catalogue(context.phase0)[m.layer_name][1].kind for m in mutants}
-    kind = kinds.pop() if names and len(kinds) == 1 else ALL
+    kind = kinds.pop() if named and len(kinds) == 1 else ALL
     controls = run_controls(kind, modes, QUICK_DTYPES if quick else DTYPES, context)
     return ZooReport(verdicts, controls, quick, time.perf_counter() - start)
 
