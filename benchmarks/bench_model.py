@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from lenet_parity.custom_lenet.backend import CustomBackend
+from lenet_parity.custom_lenet.infer import long_lived_objects_frozen
 from lenet_parity.reference.torch_backend import TorchBackend
 from lenet_parity.reference.training import Recipe, augment_generator, batch_order, random_shift
 
@@ -113,7 +114,8 @@ def bench_training(data: Data, models: Models, settings: list[Threads], *, steps
 def bench_inference(data: Data, models: Models, setting: Threads, *, n_images: int, repeats: int) -> dict[str, Any]:
     """Forward only, evaluation mode, one batch of test images; the pure-Python time per image is the figure.
 
-    The garbage collector stays on for these cases (an inference run has it on); "python_no_gc" shows its share.
+    The garbage collector stays on for these cases, with the objects alive before them frozen, as an inference
+    run has it (custom_lenet/infer.py); "python_no_gc" shows the collector's share.
     """
     x = data.x_test[:n_images]
     x64 = x.numpy().astype(np.float64)
@@ -137,7 +139,8 @@ def bench_inference(data: Data, models: Models, setting: Threads, *, n_images: i
              Case("dot", dots, setting.apply, repeats, loops=1),
              Case("numpy", lambda: npm.forward(x32), setting.apply, 7, keep_gc=True),
              Case("torch", torch_forward, setting.apply, 7, keep_gc=True)]
-    timings = interleaved(cases, 0.05)
+    with long_lived_objects_frozen():  # as lenet-parity infer runs its forward passes
+        timings = interleaved(cases, 0.05)
     dot = timings.pop("dot")
     predicted = {"python": np.asarray(py.forward(x64)).argmax(1), "numpy": np.asarray(npm.forward(x32)).argmax(1),
                  "torch": torch_forward().argmax(1).numpy()}

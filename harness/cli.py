@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 a parity mismatch, 2 bad input or usage (one line namin
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -48,6 +49,26 @@ def existing_file(kind: str, regenerate: str):
 
 def _exit_code(passed: bool) -> int:
     return EXIT_OK if passed else EXIT_MISMATCH
+
+
+@contextlib.contextmanager
+def _golden_files_kept(watch):
+    """Golden files changed during the run are restored and named; a run that damaged one fails (exit 1),
+    even when the damage surfaced as bad input (a weights file that no longer matches its seal)."""
+    try:
+        yield
+    except UserInputError:
+        if not watch.restore_changed():
+            raise
+        _say_restored(watch)
+        sys.exit(EXIT_MISMATCH)
+    watch.restore_changed()  # the caller reports watch.restored with the run
+
+
+def _say_restored(watch) -> None:
+    for path in watch.restored:
+        click.secho(f"error: {path} changed on disk during the run (the layer under test wrote it?); restored it "
+                    f"from the bytes read at the start", err=True, fg="red")
 
 
 # options several commands share, defined once
@@ -161,28 +182,45 @@ _CHECK_TYPES = [*KINDS, "all"]
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every result as JSON.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write JUnit XML, a test case per layer x tensor.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
+              help="Seconds per call into an --impl layer; then its process is killed and the layer fails.")
+@click.option("--memory-limit", type=click.FloatRange(min=0.25), default=4, show_default=True,
+              help="GiB of address space for the --impl layer's process.")
 @click.option("-v", "--verbose", is_flag=True, help="A row for every check, not only a summary.")
 @click.pass_context
 def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, phase0, weights, data_root, steps, batch_size, atol,
-              rtol, json_path, junit_path, verbose):
+              rtol, json_path, junit_path, timeout, memory_limit, verbose):
     """Check layers of TYPE against PyTorch, forward and backward; exit 0 all passed, 1 a mismatch, 2 bad input."""
     from lenet_parity.harness import report
     from lenet_parity.harness.check_runner import run_checks, run_meta
     from lenet_parity.harness.context import CheckContext, TrainOptions
-    from lenet_parity.harness.layer_factory import BackendFactory, ImplFactory
+    from lenet_parity.harness.golden_watch import GoldenWatch
+    from lenet_parity.harness.isolation import IsolatedFactory
+    from lenet_parity.harness.layer_factory import BackendFactory
+    from lenet_parity.harness.results import CheckResult
     from lenet_parity.harness.tolerances import override
+    from lenet_parity.reference.phase0_format import load_phase0
 
     if impl and backend:
         raise UserInputError("--impl and --backend exclude each other: --impl checks your class, --backend ours")
     if impl and layer_type == "all" and layer is None:
         raise UserInputError(f"--impl {impl} replaces one type of layer: name it (e.g. check conv --impl {impl}) "
                              f"or pick a layer with --layer")
-    context = CheckContext(ImplFactory(impl) if impl else BackendFactory(backend or NUMPY), phase0_path=phase0,
-                           weights_path=weights, data_root=data_root, tol=override(atol, rtol),
-                           train=TrainOptions(steps=steps, batch_size=batch_size))
+    tol = override(atol, rtol)
     start = time.perf_counter()
-    run = run_checks(layer_type, context, layer=layer, modes=None if not modes or "all" in modes else modes,
-                     dtypes=DTYPES if dtype == "both" else (dtype,))
+    watch = GoldenWatch(phase0, weights)
+    with _golden_files_kept(watch), contextlib.ExitStack() as stack:
+        # Phase 0 is read before the user's module is imported (in its own process), so nothing it writes counts
+        document = load_phase0(phase0) if phase0.is_file() else None
+        factory = (stack.enter_context(IsolatedFactory(impl, timeout=timeout, memory_limit=int(memory_limit * 2**30)))
+                   if impl else BackendFactory(backend or NUMPY))
+        context = CheckContext(factory, phase0=document, phase0_path=phase0, weights_path=weights,
+                               data_root=data_root, tol=tol, train=TrainOptions(steps=steps, batch_size=batch_size))
+        run = run_checks(layer_type, context, layer=layer, modes=None if not modes or "all" in modes else modes,
+                         dtypes=DTYPES if dtype == "both" else (dtype,))
+    for path in watch.restored:
+        run.add(CheckResult("golden files", path.name, "run", "-", error=f"{path} changed on disk during the run (the "
+                            f"layer under test wrote it?); restored from the bytes read at the start"))
     click.echo(report.terminal_report(run, verbose=verbose))
     if json_path:
         meta = run_meta(run, context, kind=layer_type, layer=layer, implementation=impl or backend or NUMPY,

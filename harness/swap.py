@@ -7,6 +7,7 @@ kind in the tensor's dtype, run the layer's forward/backward, ``torch.as_tensor`
 from __future__ import annotations
 
 import copy
+from collections.abc import MutableMapping
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ class SwapError(RuntimeError):
     def __init__(self, layer_name: str, stage: str, message: str):
         super().__init__(f"{layer_name} ({stage}): {message}")
         self.layer_name, self.stage, self.message = layer_name, stage, message
+        self.step: int | None = None  # the train mode's step, when it broke during training
 
 
 def to_layer(t: torch.Tensor, kind: str) -> Any:
@@ -106,7 +108,7 @@ class Bridge(nn.Module):
             self.register_parameter(n, p)  # the same Parameter objects: optimisers built before the swap still work
         for n, b in module.named_buffers(recurse=False):
             self.register_buffer(n, b)
-        if (self.param_names or self.buffer_names) and not isinstance(getattr(layer, "params", None), dict):
+        if (self.param_names or self.buffer_names) and not isinstance(getattr(layer, "params", None), MutableMapping):
             raise SwapError(name, "swap", f"{type(layer).__name__} has no params dict, but torch's {self.torch_cls} "
                                           f"has {self.param_names + self.buffer_names}")
         self.p = getattr(module, "p", None)  # dropout probability, for callers drawing masks

@@ -1,4 +1,7 @@
-"""Versioned, self-describing JSON golden files (weights and Phase 0), torch-free and numpy-free.
+"""Versioned, self-describing, sealed JSON golden files (weights and Phase 0), torch-free and numpy-free.
+
+Sealed: ``content_sha256`` is the sha256 of the document's canonical JSON (sorted keys, no spaces, everything
+but the seal), so re-indenting the file is harmless and any edited number is refused on load.
 
 A tensor is stored as ``{"shape": [...], "dtype": "float32", "values": [...]}`` (flat, row-major)
 or, for the large Phase 0 file, ``{"shape", "dtype", "base64": "<little-endian bytes>"}``. Both are
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import array
 import base64
+import hashlib
 import json
 import math
 import os
@@ -115,9 +119,20 @@ def _dump(obj: Any, depth: int) -> str:
     return json.dumps(obj, allow_nan=False)
 
 
+SEAL = "content_sha256"
+
+
+def content_sha256(document: dict[str, Any]) -> str:
+    """The sha256 of the document as JSON reads it back, in canonical form, without its seal."""
+    body = {k: v for k, v in document.items() if k != SEAL}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()).hexdigest()
+
+
 def write_document(path: str | os.PathLike, document: dict[str, Any]) -> None:
-    """Write a golden document atomically (temp file, then rename)."""
-    atomic_write_text(path, dumps(document))
+    """Write a golden document, sealed, atomically (temp file, then rename)."""
+    unsealed = {k: v for k, v in document.items() if k != SEAL}
+    sealed = {**unsealed, SEAL: content_sha256(json.loads(dumps(unsealed)))}  # the seal of what a reader sees
+    atomic_write_text(path, dumps(sealed))
 
 
 def read_document(path: str | os.PathLike, *, kind: str, version: int, regenerate: str) -> dict[str, Any]:
@@ -142,4 +157,7 @@ def read_document(path: str | os.PathLike, *, kind: str, version: int, regenerat
     found_version = document.get("format_version")
     if found_version != version:
         raise UserInputError(f"{path}: format_version {found_version!r}, this lenet-parity reads {version}; {hint}")
+    if document.get(SEAL) != content_sha256(document):
+        what = "has no content_sha256 seal" if SEAL not in document else "does not match its content_sha256 seal"
+        raise UserInputError(f"{path}: {what} (edited or damaged since it was written); {hint}")
     return document

@@ -9,7 +9,8 @@ from lenet_parity.harness import guard
 from lenet_parity.harness.guard import LayerError
 from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_case import Case, run_case
-from lenet_parity.harness.layer_factory import BackendFactory, ImplFactory, accepts
+from lenet_parity.harness.isolation import IsolatedFactory
+from lenet_parity.harness.layer_factory import BackendFactory, accepts
 from lenet_parity.errors import UserInputError
 from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
 
@@ -155,12 +156,12 @@ def test_loss_protocol_with_list_targets(rng):
         assert list(results) == ["loss", "grad_input"] and all(r.passed for r in results.values())
 
 
-def test_impl_factory_loads_a_file_and_reports_constructor_fit(tmp_path):
+def test_isolated_factory_loads_a_file_and_reports_constructor_fit(tmp_path):
     source = tmp_path / "mine.py"
     source.write_text("class Mine:\n    def __init__(self, in_features, out_features):\n        pass\n")
-    factory = ImplFactory(f"{source}:Mine")
-    assert factory.accepts(LINEAR)
-    assert not factory.accepts(LayerSpec("fc", "dense", "Linear", dict(in_features=3, out_features=2, bias=False)))
+    with IsolatedFactory(f"{source}:Mine") as factory:
+        assert factory.accepts(LINEAR)
+        assert not factory.accepts(LayerSpec("fc", "dense", "Linear", dict(in_features=3, out_features=2, bias=False)))
     assert accepts(lambda **kw: None, {"anything": 1})
     with pytest.raises(UserInputError, match="its classes: Mine"):
-        ImplFactory(f"{source}:Yours")
+        IsolatedFactory(f"{source}:Yours")

@@ -16,7 +16,7 @@ from lenet_parity.reference.model import LeNet
 from lenet_parity.reference.phase0_format import load_phase0
 from lenet_parity.reference.weights import build_torch_model, export_weights, read_weights
 
-from conftest import PHASE0, WEIGHTS
+from conftest import PHASE0, WEIGHTS, resealed
 
 VARIANTS = LeNetConfig(residual=True, batchnorm=True, dropout=0.5)
 
@@ -160,7 +160,7 @@ def test_load_refuses_what_does_not_fit(tmp_path):
     doc = json.loads(WEIGHTS.read_text())
     record = next(r for r in doc["tensors"] if r["name"] == "fc2.weight")
     record["shape"] = [84, 60, 2]
-    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    (tmp_path / "bad.json").write_text(resealed(json.dumps(doc)))
     with pytest.raises(UserInputError, match=r"fc2\.weight \(84, 60, 2\) != \(84, 120\)"):
         model.load_weights(tmp_path / "bad.json")
     with pytest.raises(ValueError, match="expected \\(N, 1, 28, 28\\)"):

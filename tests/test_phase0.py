@@ -9,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import PHASE0, ROOT, WEIGHTS
+from conftest import PHASE0, ROOT, WEIGHTS, resealed
 from lenet_parity.harness.cli import main
 from lenet_parity.harness.tolerances import tolerance
 from lenet_parity.reference.phase0_format import load_phase0
@@ -82,7 +82,9 @@ def test_float64_capture_uses_the_same_weights():
 @pytest.mark.parametrize("damage, message", [
     (lambda text: text[:1000], "not valid JSON"),
     (lambda text: text.replace('"format_version": 1', '"format_version": 0', 1), "format_version 0"),
-    (lambda text: text.replace('"num_threads"', '"threads"', 1), "malformed Phase 0 file"),
+    (lambda text: resealed(text.replace('"num_threads"', '"threads"', 1)), "malformed Phase 0 file"),
+    (lambda text: text.replace('"targets": [7,2,1,0]', '"targets": [7,2,1,1]', 1), "does not match its content_sha256"),
+    (lambda text: text.replace('"content_sha256"', '"sha"', 1), "has no content_sha256 seal"),
 ])
 def test_damaged_phase0_is_refused_with_the_fix(tmp_path, damage, message):
     bad = tmp_path / "_reference.json"
@@ -108,3 +110,9 @@ def test_phase0_command_with_missing_or_corrupted_data_exits_2(tmp_path, mnist_r
     result = CliRunner().invoke(main, ["phase0", "--weights", str(WEIGHTS), "--data-root", str(tmp_path / "corrupt"), "--out", str(out)])
     assert result.exit_code == 2 and "truncated IDX file" in result.output and "t10k-images" in result.output
     assert not out.exists()
+
+
+def test_the_seal_covers_content_not_formatting(tmp_path):
+    again = tmp_path / "_reference.json"
+    again.write_text(json.dumps(json.loads(PHASE0.read_text()), indent=4))  # re-indented, same content
+    assert load_phase0(again).captures.keys() == load_phase0(PHASE0).captures.keys()

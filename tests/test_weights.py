@@ -6,7 +6,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import WEIGHTS
+from conftest import WEIGHTS, resealed
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.cli import main
 from lenet_parity.reference.config import LeNetConfig
@@ -64,7 +64,9 @@ def test_names_and_shapes_are_checked(tmp_path):
 @pytest.mark.parametrize("damage, message", [
     (lambda text: text[: len(text) // 2], "not valid JSON"),
     (lambda text: text.replace('"format_version": 1', '"format_version": 2'), "format_version 2"),
-    (lambda text: text.replace('"shape": [6,1,5,5]', '"shape": [6,1,5]'), "malformed weights file"),
+    (lambda text: resealed(text.replace('"shape": [6,1,5,5]', '"shape": [6,1,5]')), "malformed weights file"),
+    (lambda text: text.replace('"values": [0,0,0,0,0,0,0,0,0,0]', '"values": [0,0,0,0,0,0,0,0,0,1]'),
+     "does not match its content_sha256 seal"),
 ])
 def test_bad_files_exit_2_with_one_line(tmp_path, damage, message):
     bad = tmp_path / "bad.json"

@@ -121,7 +121,8 @@ def train_model(model: str, specs: list[LayerSpec], context: CheckContext, *, se
             if exc.layer_name not in layers:
                 raise
             tensor = GRAD_INPUT if exc.stage == "backward" else (LOSS if exc.layer_name == LOSS_SPEC.name else OUTPUT)
-            errors.append(CheckResult(exc.layer_name, tensor, TRAIN, dtype, error=str(exc), case=f"{label}step {exc.step}"))
+            when = exc.stage if exc.step is None else f"step {exc.step}"  # swap: before the first step
+            errors.append(CheckResult(exc.layer_name, tensor, TRAIN, dtype, error=str(exc), case=f"{label}{when}"))
             failed.add(exc.layer_name)
 
     def row(layer: str, tensor: str, actual: Any, expected: Any, kind: str, case: str) -> CheckResult:

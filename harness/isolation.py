@@ -1,0 +1,321 @@
+"""User layers in a separate worker process: the process that decides the verdict never imports user code.
+
+``IsolatedFactory`` starts one worker (harness/worker_main.py, a fresh interpreter) for a user's class and
+builds ``RemoteLayer`` proxies through it: each attribute access, ``params[key]`` and method call is one
+request over a pipe, so the checks run unchanged. Replies are plain data (arrays as dtype, shape and bytes),
+unpickled with no class allowed. Whatever the worker does (raise, exit, os._exit, crash, hang, run out of
+memory) becomes an exception here whose message says so; after a hang, or a second death, the factory
+refuses further layers ("not run: ...") so one bad layer costs about one timeout.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import MutableMapping
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lenet_parity.errors import UserInputError
+
+DEFAULT_TIMEOUT = 60.0  # seconds per call into user code
+DEFAULT_MEMORY_LIMIT = 4 << 30  # bytes of address space (RLIMIT_AS) for the worker
+_GRACE = 0.5  # seconds between SIGTERM and SIGKILL
+_ARRAY, _OBJECT = "__ndarray__", "__object__"  # worker_main.encode's markers
+
+
+class WorkerError(Exception):
+    """The worker died, hung or was stopped earlier: the message is the reason for the report."""
+
+
+class _NoClasses(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        raise pickle.UnpicklingError(f"the worker sent an object of class {module}.{name}; only plain data is read")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, tuple) and value and value[0] == _ARRAY and len(value) == 4:
+        _, dtype, shape, data = value
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "biuf":
+            raise WorkerError(f"the worker sent an array of dtype {dtype}")
+        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+    if isinstance(value, tuple) and value and value[0] == _OBJECT and len(value) == 2:
+        return _Opaque(value[1])
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_decode(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _decode(v) for k, v in value.items()}
+    return value
+
+
+class _Opaque:
+    """Something the layer returned that is not data (a generator, a torch tensor, ...): compare() rejects it."""
+
+    def __init__(self, type_name: str):
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} from the layer>"
+
+
+_REMOTE_ERRORS: dict[str, type] = {}
+
+
+def remote_error(name: str, message: str, where: str) -> Exception:
+    """An exception named like the worker's, a subclass of the builtin one when there is one (so KeyError still
+    means a missing key); SystemExit and KeyboardInterrupt become plain Exceptions: they ended nothing here."""
+    if name not in _REMOTE_ERRORS:
+        base = getattr(builtins, name, None)
+        if not (isinstance(base, type) and issubclass(base, Exception)):
+            base = Exception
+        _REMOTE_ERRORS[name] = type(name, (base,), {"__module__": "user layer"})
+    if name == "SystemExit":
+        message = f"the layer called exit({message})"
+    return _REMOTE_ERRORS[name](f"{message} (at {where})" if where else message)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class Worker:
+    """One worker process serving one user class; restarted (its objects lost) when it dies."""
+
+    def __init__(self, target: str, class_name: str, *, timeout: float = DEFAULT_TIMEOUT,
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT):
+        self.target, self.class_name = target, class_name
+        self.timeout, self.memory_limit = timeout, memory_limit
+        self.generation = 0  # which process; a handle is valid only in its own
+        self.deaths = 0
+        self.proc: subprocess.Popen | None = None
+        self.class_label = class_name
+        self.dropped: list[int] = []  # handles of proxies the collector freed, for the worker to forget
+
+    def start(self) -> str:
+        """A fresh process with the user's module imported; the class's name. Bad input if the import fails."""
+        self.close()
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        self._log = tempfile.TemporaryFile()  # the layer's prints and Python's dying words
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lenet_parity.harness.worker_main", str(to_child_r), str(from_child_w),
+             str(self.memory_limit)],
+            pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+            start_new_session=True)  # its own process group: its children end with it
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._send_conn = Connection(to_child_w, readable=False)
+        self._recv_conn = Connection(from_child_r, writable=False)
+        self.generation += 1
+        self.dropped = []
+        try:
+            self.class_label = self.request("load", self.target, self.class_name, during="import")
+        except WorkerError as exc:
+            raise UserInputError(f"--impl {self.target}:{self.class_name}: importing {self.target}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - the module raised: SyntaxError, ImportError, LookupError, ...
+            raise UserInputError(f"--impl {self.target}:{self.class_name}: importing {self.target} raised "
+                                 f"{type(exc).__name__}: {exc}; fix the module or run it with python to see the "
+                                 f"traceback") from None
+        return self.class_label
+
+    def request(self, op: str, *args: Any, during: str) -> Any:
+        """Send one request and wait for its reply; WorkerError if the process dies or does not answer."""
+        if self.proc is None:
+            raise WorkerError("the worker is not running")
+        dropped, self.dropped = self.dropped, []
+        try:
+            self._send_conn.send((op, args, dropped))
+        except (OSError, ValueError):
+            raise self._died(during) from None
+        deadline = time.monotonic() + self.timeout
+        while not self._recv_conn.poll(min(0.5, max(0.0, deadline - time.monotonic()))):
+            if self.proc.poll() is not None and not self._recv_conn.poll(0):
+                raise self._died(during)
+            if time.monotonic() >= deadline:
+                self.close()
+                raise WorkerError(f"no answer after {self.timeout:g} s during {during}: killed (--timeout)")
+        try:
+            reply = _NoClasses(io.BytesIO(self._recv_conn.recv_bytes())).load()
+        except (EOFError, OSError):
+            raise self._died(during) from None
+        except Exception as exc:  # noqa: BLE001 - a damaged or forged reply
+            self.close()
+            raise WorkerError(f"the worker sent an unreadable reply during {during} ({exc})") from None
+        if reply[0] == "ok":
+            return _decode(reply[1])
+        _, name, message, where = reply
+        if name == "MemoryError":
+            message = f"{message or 'out of memory'}; memory limit {self.memory_limit / (1 << 30):g} GiB"
+        raise remote_error(name, message, where)
+
+    def _died(self, during: str) -> WorkerError:
+        code = self.proc.wait() if self.proc is not None else None
+        last = self._last_words()
+        self.proc = None
+        self.deaths += 1
+        how = f"killed by {_signal_name(-code)}" if code is not None and code < 0 else f"exited with code {code}"
+        return WorkerError(f"the layer's process {how} during {during}" + (f" ({last})" if last else ""))
+
+    def _last_words(self) -> str:
+        try:
+            self._log.seek(0)
+            lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines() if line.strip()]
+        except (OSError, ValueError):
+            return ""
+        return lines[-1][:200] if lines else ""
+
+    def close(self) -> None:
+        """SIGTERM to the worker's process group, SIGKILL after a grace period; reaped, never a zombie."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        for conn in (getattr(self, "_send_conn", None), getattr(self, "_recv_conn", None)):
+            if conn is not None:
+                conn.close()
+        for sig, wait in ((signal.SIGTERM, _GRACE), (signal.SIGKILL, None)):
+            try:
+                os.killpg(proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                proc.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+
+
+class RemoteDict(MutableMapping):
+    """A dict attribute of a remote layer (``params``): reads and writes go to the worker."""
+
+    def __init__(self, layer: "RemoteLayer", attr: str):
+        self._layer, self._attr = layer, attr
+
+    def __getitem__(self, key):
+        return self._layer._request("item_get", self._attr, key, during=f"reading {self._attr}[{key!r}]")
+
+    def __setitem__(self, key, value):
+        self._layer._request("item_set", self._attr, key, value, during=f"setting {self._attr}[{key!r}]")
+
+    def __delitem__(self, key):
+        raise TypeError(f"the harness does not delete {self._attr} entries")
+
+    def __iter__(self):
+        return iter(self._layer._request("mapping", self._attr, during=f"reading {self._attr}") or [])
+
+    def __len__(self):
+        return len(list(iter(self)))
+
+
+class RemoteLayer:
+    """A user's layer object living in the worker. Subclassed per user class, named like it, for messages."""
+
+    _LOCAL = ("_worker", "_handle", "_generation", "array_kind", "_factory")
+
+    def __init__(self, factory: "IsolatedFactory", handle: int, array_kind: Any):
+        object.__setattr__(self, "_factory", factory)
+        object.__setattr__(self, "_worker", factory.worker)
+        object.__setattr__(self, "_handle", handle)
+        object.__setattr__(self, "_generation", factory.worker.generation)
+        object.__setattr__(self, "array_kind", array_kind)
+
+    def _request(self, op: str, *args: Any, during: str) -> Any:
+        worker = self._worker
+        if worker.generation != self._generation or worker.proc is None:
+            raise WorkerError(f"not run: {self._factory.stopped or 'the layer process died earlier'}")
+        try:
+            return worker.request(op, self._handle, *args, during=during)
+        except WorkerError as exc:
+            self._factory.failed(str(exc))
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        found = self._request("attr", name, name == "params", during=f"reading .{name}")
+        if found[0] == "missing":
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+        if found[0] == "method":
+            return lambda *args: self._request("call", name, args, during=name)
+        if found[0] == "dict":
+            return RemoteDict(self, name)  # params: the harness writes entries in place
+        return found[1]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._LOCAL:
+            raise AttributeError(f"{name} is the harness's")
+        self._request("set", name, value, during=f"setting .{name}")
+
+    def __copy__(self) -> "RemoteLayer":
+        handle = self._request("snapshot", during="copying the layer's state")
+        return type(self)(self._factory, handle, self.array_kind)
+
+    def __del__(self):
+        if self._worker.generation == self._generation:
+            self._worker.dropped.append(self._handle)  # sent with the next request: no I/O inside the collector
+
+
+class IsolatedFactory:
+    """``factory(spec)`` builds the user's class in the worker; ``accepts(spec)`` asks its constructor."""
+
+    def __init__(self, impl: str, *, timeout: float = DEFAULT_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT):
+        target, sep, class_name = impl.rpartition(":")
+        if not sep or not target or not class_name:
+            raise UserInputError(f"--impl {impl!r}: expected MODULE:CLASS or path/to/file.py:CLASS, "
+                                 f"e.g. examples/my_conv.py:MyConv2d")
+        if (target.endswith(".py") or "/" in target) and not Path(target).is_file():
+            raise UserInputError(f"--impl: {target} not found (give path/to/file.py:CLASS, relative to the current "
+                                 f"directory)")
+        self.impl = self.label = impl
+        self.worker = Worker(target, class_name, timeout=timeout, memory_limit=memory_limit)
+        self.stopped: str | None = None  # why no more layers are built
+        self._proxy = type(self.worker.start(), (RemoteLayer,), {})
+
+    def failed(self, reason: str) -> None:
+        """After a hang, or a second death, stop: every later layer is "not run", so the run ends soon."""
+        if self.worker.proc is None and self.stopped is None:
+            if "no answer" in reason or self.worker.deaths >= 2:
+                self.stopped = f"the layer was stopped earlier: {reason}"
+
+    def _ready(self) -> None:
+        if self.stopped:
+            raise WorkerError(f"not run: {self.stopped}")
+        if self.worker.proc is None:
+            self.worker.start()
+
+    def accepts(self, spec: Any) -> bool:
+        self._ready()
+        return bool(self.worker.request("accepts", dict(spec.kwargs), during="reading the constructor's signature"))
+
+    def __call__(self, spec: Any) -> RemoteLayer:
+        self._ready()
+        try:
+            handle, array_kind, _ = self.worker.request("build", dict(spec.kwargs), during="the constructor")
+        except WorkerError as exc:
+            self.failed(str(exc))
+            raise
+        return self._proxy(self, handle, array_kind)
+
+    def close(self) -> None:
+        self.worker.close()
+
+    def __enter__(self) -> "IsolatedFactory":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

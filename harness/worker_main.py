@@ -1,0 +1,190 @@
+"""The isolated worker's entry point: import a user's layer class, then build and call its objects on request.
+
+Started by harness/isolation.py as ``python -m lenet_parity.harness.worker_main FD_IN FD_OUT LIMIT_BYTES`` in a
+fresh interpreter. It imports NumPy and the user's module, never torch (an import finder refuses it), and
+answers each request with plain data: arrays go back as (dtype, shape, bytes), so the parent unpickles
+nothing but builtins. Whatever the user's code raises, SystemExit included, becomes an error reply.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import importlib.abc
+import importlib.util
+import inspect
+import os
+import pickle
+import resource
+import sys
+import traceback
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+FORBIDDEN = ("torch", "torchvision", "tensorflow", "jax")  # the answer key and its cousins: a layer is written, not borrowed
+ARRAY, OBJECT = "__ndarray__", "__object__"
+
+
+class ForbiddenImports(importlib.abc.MetaPathFinder):
+    """Refuses the frameworks that would compute the answer for the layer."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in FORBIDDEN:
+            raise ImportError(f"import of {name!r} is not allowed in a layer under test: write it with NumPy or "
+                              f"plain Python")
+        return None
+
+
+def encode(value, depth: int = 0):
+    """``value`` as builtins only: arrays as (ARRAY, dtype, shape, bytes), anything unknown as (OBJECT, type name)."""
+    import numpy as np
+
+    if depth > 64:
+        return (OBJECT, "a structure nested over 64 levels")
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            return (OBJECT, f"ndarray of dtype {value.dtype}")
+        return (ARRAY, value.dtype.str, tuple(value.shape), np.ascontiguousarray(value).tobytes())
+    if isinstance(value, np.generic):
+        return value.item() if value.dtype.kind in "biuf" else (OBJECT, type(value).__name__)
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [encode(v, depth + 1) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        return {str(k): encode(v, depth + 1) for k, v in value.items()}
+    return (OBJECT, type(value).__name__)
+
+
+def where(exc: BaseException) -> str:
+    """``file.py:42 in backward``: the innermost frame of the traceback outside this module."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f"{Path(f.filename).name}:{f.lineno} in {f.name}"
+
+
+class Server:
+    def __init__(self):
+        self.cls = None
+        self.objects: dict[int, object] = {}
+        self.next_handle = 0
+
+    def _keep(self, obj) -> int:
+        self.next_handle += 1
+        self.objects[self.next_handle] = obj
+        return self.next_handle
+
+    def load(self, target: str, class_name: str):
+        if target.endswith(".py") or "/" in target:
+            path = Path(target)
+            sys.path.insert(0, str(path.resolve().parent))  # the file may import its neighbours
+            spec = importlib.util.spec_from_file_location(f"_lenet_parity_impl_{path.stem}", path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+        else:
+            sys.path.insert(0, os.getcwd())  # like python -m: modules of the current directory
+            module = importlib.import_module(target)
+        cls = getattr(module, class_name, None)
+        if cls is None:
+            classes = sorted(n for n, v in vars(module).items()
+                             if inspect.isclass(v) and v.__module__ == module.__name__)
+            raise LookupError(f"{target} has no {class_name!r}; its classes: {', '.join(classes) or 'none'}")
+        if not callable(cls):
+            raise LookupError(f"{class_name} is a {type(cls).__name__}, not a class")
+        self.cls = cls
+        return getattr(cls, "__name__", class_name)
+
+    def accepts(self, kwargs: dict) -> bool:
+        try:
+            signature = inspect.signature(self.cls)
+        except (TypeError, ValueError):
+            return True
+        try:
+            signature.bind(**kwargs)
+        except TypeError:
+            return False
+        return True
+
+    def build(self, kwargs: dict):
+        obj = self.cls(**kwargs)
+        return self._keep(obj), getattr(obj, "array_kind", "numpy"), type(obj).__name__
+
+    def attr(self, handle: int, name: str, live_dict: bool):
+        """("missing",), ("method",), ("dict",) for a dict the parent edits in place (live_dict), or ("value", v)."""
+        obj = self.objects[handle]
+        if not hasattr(obj, name):
+            return ("missing",)
+        value = getattr(obj, name)
+        if callable(value) and name in ("forward", "backward"):
+            return ("method",)
+        if live_dict and isinstance(value, dict):
+            return ("dict",)
+        return ("value", value)
+
+    def set(self, handle: int, name: str, value) -> None:
+        setattr(self.objects[handle], name, value)
+
+    def call(self, handle: int, method: str, args: tuple):
+        return getattr(self.objects[handle], method)(*args)
+
+    def item_set(self, handle: int, attr: str, key, value) -> None:
+        getattr(self.objects[handle], attr)[key] = value
+
+    def item_get(self, handle: int, attr: str, key):
+        return getattr(self.objects[handle], attr)[key]
+
+    def mapping(self, handle: int, attr: str) -> list | None:
+        """The keys of a dict attribute (None when it is not a dict)."""
+        value = getattr(self.objects[handle], attr, None)
+        return list(value) if isinstance(value, dict) else None
+
+    def snapshot(self, handle: int) -> int:
+        """A shallow copy whose dicts are copied one level: a later forward cannot change this one's cache."""
+        obj = self.objects[handle]
+        state = copy.copy(obj)
+        for key, value in vars(obj).items():
+            if isinstance(value, dict):
+                setattr(state, key, dict(value))
+        return self._keep(state)
+
+
+
+def serve(conn_in: Connection, conn_out: Connection) -> None:
+    server = Server()
+    while True:
+        try:
+            op, args, dropped = conn_in.recv()
+        except EOFError:
+            return  # the parent is gone
+        for handle in dropped:  # objects the parent no longer holds
+            server.objects.pop(handle, None)
+        try:
+            reply = ("ok", encode(getattr(server, op)(*args)))
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt from user code too
+            reply = ("error", type(exc).__name__, " ".join(str(exc).split())[:300], where(exc))
+        smuggled = sorted({m.split(".")[0] for m in list(sys.modules)} & set(FORBIDDEN))
+        if smuggled:  # past the finder (e.g. it was removed from sys.meta_path)
+            reply = ("error", "ImportError", f"the layer imported {', '.join(smuggled)}, which is not allowed in a "
+                                             f"layer under test", "")
+        try:
+            data = pickle.dumps(reply, protocol=5)
+        except Exception as exc:  # noqa: BLE001 - e.g. a str subclass that refuses pickling
+            data = pickle.dumps(("error", "TypeError", f"the reply cannot be sent: {exc}", ""), protocol=5)
+        conn_out.send_bytes(data)
+
+
+def main() -> None:
+    fd_in, fd_out, limit = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    if limit > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    sys.meta_path.insert(0, ForbiddenImports())
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # a layer that reads stdin gets EOF, not the parent's terminal
+    serve(Connection(fd_in, writable=False), Connection(fd_out, readable=False))
+
+
+if __name__ == "__main__":
+    main()
