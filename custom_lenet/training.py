@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -55,7 +56,8 @@ def run_training(backend_name: str, *, dataset: str, data_root: Path, weights_pa
     to = getattr(torch, dtype)
     data = {k: (getattr(splits, k).tensors[0].to(to), getattr(splits, k).tensors[1]) for k in ("train", "val", "test")}
     background = [-m / s for m, s in zip(splits.mean, splits.std)]  # a blank pixel, normalised
-    meta = {"data": splits.describe(), "weights": str(weights_path), "dtype": dtype}
+    meta = {"data": splits.describe(), "weights": str(weights_path), "dtype": dtype,
+            "weights_sha256": hashlib.sha256(Path(weights_path).read_bytes()).hexdigest()}
     threads = torch.get_num_threads()
     if backend_name != TORCH:
         # torch only shifts and slices the batches here; with several threads its idle OpenMP workers spin

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from lenet_parity.errors import EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK, UserInputError
+from lenet_parity.atomic import check_writable
+from lenet_parity.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_MISMATCH, EXIT_OK, UserInputError
 from lenet_parity.reference.layers import KINDS
 from lenet_parity.reference.recipe import DEFAULT_RECIPE as _R, Recipe
 from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_RUNS, DEFAULT_WEIGHTS, DTYPES,
@@ -20,7 +21,8 @@ from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_
 
 
 class _Group(click.Group):
-    """Turns UserInputError into one line on stderr and exit code 2, never a traceback."""
+    """Turns UserInputError into one line on stderr and exit code 2, Ctrl-C into one line and 130; never a
+    traceback. What a command started (a layer's worker process) is ended by its own ``with`` on the way out."""
 
     def invoke(self, ctx):
         try:
@@ -28,6 +30,16 @@ class _Group(click.Group):
         except UserInputError as exc:
             click.secho(f"error: {exc}", err=True, fg="red")
             sys.exit(EXIT_BAD_INPUT)
+        except (KeyboardInterrupt, click.Abort):
+            click.secho("interrupted: nothing half-written was left (files are written whole or not at all)",
+                        err=True, fg="yellow")
+            sys.exit(EXIT_INTERRUPTED)
+
+
+def _writable(option: str, path: Path | None) -> None:
+    """Bad input before any work when a report cannot be written where asked (``-`` is standard output)."""
+    if path is not None and str(path) != "-" and (why := check_writable(path)):
+        raise UserInputError(f"{option} {path}: {why}; choose another path")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -148,14 +160,16 @@ def phase0_cmd(weights, data_root, out):
 @click.option("--log-every", type=click.IntRange(min=1), default=_R.log_every, show_default=True)
 @click.option("--dtype", type=click.Choice(DTYPES), default=None,
               help="[default: float32; float64 for the python backend, whose floats are float64]")
-@click.option("--resume/--no-resume", default=True, show_default=True, help="Continue an interrupted run in --out.")
-def train_cmd(backend, dataset, data_root, weights, out, dtype, resume, **recipe_options):
+@click.option("--resume/--no-resume", default=True, show_default=True,
+              help="Continue an interrupted run in --out (refused when its weights, dtype, backend or recipe differ).")
+@click.option("--restart", is_flag=True, help="Start over in --out, discarding an interrupted run (= --no-resume).")
+def train_cmd(backend, dataset, data_root, weights, out, dtype, resume, restart, **recipe_options):
     """Train LeNet (SGD with momentum, patience early stopping, CSV log, resumable) with any backend."""
     from lenet_parity.custom_lenet.training import run_training
 
     recipe = Recipe(**recipe_options)
     run_training(backend, dataset=dataset, data_root=data_root, weights_path=weights, out=out or DEFAULT_RUNS / backend,
-                 recipe=recipe, resume=resume, dtype=dtype or default_dtype(backend), log=click.echo)
+                 recipe=recipe, resume=resume and not restart, dtype=dtype or default_dtype(backend), log=click.echo)
 
 
 _CHECK_TYPES = [*KINDS, "all"]
@@ -179,7 +193,8 @@ _CHECK_TYPES = [*KINDS, "all"]
               help="Batch size of the train mode [default: 32; 8 for pure-Python layers].")
 @click.option("--atol", type=float, default=None, help="Absolute tolerance for every tensor (with --rtol), instead of the table.")
 @click.option("--rtol", type=float, default=None, help="Relative tolerance for every tensor (with --atol), instead of the table.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every result as JSON.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
+              help="Write every result as JSON (- for standard output; the report then goes to standard error).")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write JUnit XML, a test case per layer x tensor.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
@@ -207,6 +222,8 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, phase0, weigh
         raise UserInputError(f"--impl {impl} replaces one type of layer: name it (e.g. check conv --impl {impl}) "
                              f"or pick a layer with --layer")
     tol = override(atol, rtol)
+    _writable("--json", json_path)
+    _writable("--junit", junit_path)
     start = time.perf_counter()
     watch = GoldenWatch(phase0, weights)
     with _golden_files_kept(watch), contextlib.ExitStack() as stack:
@@ -221,11 +238,15 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, phase0, weigh
     for path in watch.restored:
         run.add(CheckResult("golden files", path.name, "run", "-", error=f"{path} changed on disk during the run (the "
                             f"layer under test wrote it?); restored from the bytes read at the start"))
-    click.echo(report.terminal_report(run, verbose=verbose))
+    json_to_stdout = str(json_path) == "-"
+    click.echo(report.terminal_report(run, verbose=verbose), err=json_to_stdout)  # stdout: the JSON alone
     if json_path:
         meta = run_meta(run, context, kind=layer_type, layer=layer, implementation=impl or backend or NUMPY,
                         seconds=time.perf_counter() - start)
-        report.write_json(run, json_path, meta=meta)
+        if json_to_stdout:
+            click.echo(report.json_text(run, meta=meta), nl=False)
+        else:
+            report.write_json(run, json_path, meta=meta)
     if junit_path:
         report.write_junit(run, junit_path)
     ctx.exit(_exit_code(run.passed))
@@ -247,6 +268,7 @@ def trace_cmd(ctx, backend, dtype, variants, phase0, weights, json_path, verbose
     from lenet_parity.harness.layer_factory import BackendFactory
     from lenet_parity.harness.trace import summary, trace
 
+    _writable("--json", json_path)
     context = CheckContext(BackendFactory(backend), phase0_path=phase0, weights_path=weights, dtype=dtype)
     click.echo(f"trace: every layer and the loss from the {backend} backend, swapped into torch's LeNet "
                f"(the hybrid mode's machinery) on the Phase 0 batch, {dtype}")
@@ -273,6 +295,7 @@ def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
     from lenet_parity.harness.mutants.catalogue import find
     from lenet_parity.harness.mutants.runner import run_zoo, table, write_zoo_json
 
+    _writable("--json", json_path)
     context = CheckContext(BackendFactory(NUMPY), phase0_path=phase0, weights_path=weights, data_root=data_root)
     report = run_zoo(context, [find(name)] if name else None, quick=quick)
     click.echo(table(report))

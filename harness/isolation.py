@@ -115,7 +115,7 @@ class Worker:
         self._log = tempfile.TemporaryFile()  # the layer's prints and Python's dying words
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "lenet_parity.harness.worker_main", str(to_child_r), str(from_child_w),
-             str(self.memory_limit)],
+             str(self.memory_limit), f"{self.target}:{self.class_name}"],  # the last: for ps and pgrep
             pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
             start_new_session=True)  # its own process group: its children end with it
         os.close(to_child_r)

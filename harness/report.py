@@ -116,11 +116,16 @@ def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
-def write_json(run: CheckRun, path: str | os.PathLike, *, meta: dict | None = None) -> None:
+def json_text(run: CheckRun, *, meta: dict | None = None) -> str:
+    """The run as the --json document: every result, the first failure, the notes, and ``meta``."""
     document = run.to_json()
     if meta:
         document["meta"] = meta
-    atomic_write_text(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+
+
+def write_json(run: CheckRun, path: str | os.PathLike, *, meta: dict | None = None) -> None:
+    atomic_write_text(path, json_text(run, meta=meta))
 
 
 def write_junit(run: CheckRun, path: str | os.PathLike, *, suite: str = "lenet-parity") -> None:

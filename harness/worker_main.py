@@ -1,6 +1,6 @@
 """The isolated worker's entry point: import a user's layer class, then build and call its objects on request.
 
-Started by harness/isolation.py as ``python -m lenet_parity.harness.worker_main FD_IN FD_OUT LIMIT_BYTES`` in a
+Started by harness/isolation.py as ``python -m lenet_parity.harness.worker_main FD_IN FD_OUT LIMIT_BYTES IMPL`` in a
 fresh interpreter. It imports NumPy and the user's module, never torch (an import finder refuses it), and
 answers each request with plain data: arrays go back as (dtype, shape, bytes), so the parent unpickles
 nothing but builtins. Whatever the user's code raises, SystemExit included, becomes an error reply.

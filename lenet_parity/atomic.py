@@ -12,10 +12,24 @@ from pathlib import Path
 from typing import IO, Iterator
 
 
+def _is_stream(path: str | os.PathLike) -> bool:
+    """A device or pipe, possibly behind symlinks (``/dev/stdout``): written directly, never replaced."""
+    path = Path(path)
+    return path.exists() and not path.is_file() and not path.is_dir()  # exists() and is_*() follow symlinks
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[IO]:
-    """Open a temporary file for writing; on success it replaces ``path`` in one rename."""
-    path = Path(path)
+    """Open a temporary file for writing; on success it replaces ``path`` in one rename.
+
+    A symlink is written through (its target is replaced, the link stays); a device or pipe (``/dev/stdout``)
+    is written directly: there is no file to replace.
+    """
+    if _is_stream(path):
+        with open(path, mode, **kwargs) as handle:
+            yield handle
+        return
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     umask = os.umask(0)
@@ -41,3 +55,21 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_open(path, "wb") as handle:
         handle.write(data)
+
+
+def check_writable(path: str | os.PathLike) -> str | None:
+    """None when ``path`` can be written (a file created or replaced there), else why not, before any work."""
+    if _is_stream(path):
+        return None if os.access(path, os.W_OK) else "it cannot be written"
+    target = Path(os.path.realpath(path))
+    if target.is_dir():
+        return "it is a directory"
+    folder = target.parent
+    while not folder.exists():  # atomic_open creates the missing folders
+        folder = folder.parent
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"cannot write in {folder} ({exc.strerror})"
+    return None

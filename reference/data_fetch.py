@@ -244,6 +244,9 @@ def _check_present(spec: IdxDatasetSpec, raw_dir: Path) -> dict[str, str]:
     present = {}
     for raw in spec.files:
         path = raw_dir / raw.name
+        if path.exists() and not path.is_file():
+            raise UserInputError(f"{path} is a {'directory' if path.is_dir() else 'special file'}, not the IDX file; "
+                                 f"remove it, then {fetch_hint(spec.name)}")
         if path.is_file():
             got = sha256_file(path)
             if got != raw.sha256:
@@ -265,6 +268,8 @@ def fetch_dataset(name: str, root: str | os.PathLike, *, allow_download: bool = 
     spec = dataset_spec(name)
     raw_dir = raw_folder(name, root)
     report = FetchReport(dataset=name, raw_folder=raw_dir)
+    for leftover in raw_dir.glob(".fetch-*"):  # the staging folder of a run that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
     report.sources = _check_present(spec, raw_dir)
     report.attempts.append(f"files in {raw_dir}: {len(report.sources)} of {len(spec.files)} present")
     for label, source in _sources(spec, raw_dir, allow_download):

@@ -107,6 +107,11 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
+def _identity(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """What else makes a run the same run: its initial weights (by content) and dtype, when the caller gives them."""
+    return {k: (meta or {})[k] for k in ("weights_sha256", "dtype") if k in (meta or {})}
+
+
 def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], recipe: Recipe, run_dir: Path,
           *, resume: bool = True, meta: dict[str, Any] | None = None, progress: bool = True,
           log: Callable[[str], None] = lambda line: None,
@@ -127,9 +132,14 @@ def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], 
     if resume and paths["resume"].exists():
         with open(paths["resume"], "rb") as handle:
             saved = pickle.load(handle)
-        if saved["recipe"] != asdict(recipe) or saved["backend"] != backend.name:
-            raise ValueError(f"{paths['resume']} belongs to another run ({saved['backend']}, {saved['recipe']}); "
-                             f"use another --out directory or --no-resume")
+        mine = {"backend": backend.name, **{f"recipe.{k}": v for k, v in asdict(recipe).items()}, **_identity(meta)}
+        theirs = {"backend": saved["backend"], **{f"recipe.{k}": v for k, v in saved["recipe"].items()},
+                  **saved.get("identity", {})}
+        differ = [key for key in mine if mine[key] != theirs.get(key)]
+        if differ:
+            raise ValueError(f"{paths['resume']} belongs to another run (its {', '.join(differ)} differ: "
+                             f"{', '.join(f'{k}={theirs.get(k)!r}' for k in differ)}); use another --out folder, "
+                             f"or --restart to start over")
         state = saved["state"]
         backend.set_state(saved["backend_state"])
         log(f"resuming {run_dir} after epoch {state.epoch}")
@@ -170,7 +180,7 @@ def train(backend: Backend, data: dict[str, tuple[torch.Tensor, torch.Tensor]], 
         state.epoch = epoch
         _write_csv(paths["csv"], state.rows)
         atomic_write_bytes(paths["resume"], pickle.dumps(
-            {"recipe": asdict(recipe), "backend": backend.name, "state": state, "backend_state": backend.get_state()}))
+            {"recipe": asdict(recipe), "backend": backend.name, "identity": _identity(meta), "state": state, "backend_state": backend.get_state()}))
 
     backend.load_weights(paths["best"])
     test_loss, test_acc = evaluate(backend, *data["test"], recipe.eval_batch_size)
