@@ -15,6 +15,7 @@ import numpy as np
 
 from lenet_parity.custom_layers.protocol import array_kind
 from lenet_parity.harness.compare import to_numpy
+from lenet_parity.harness.isolation import OpaqueValue
 
 _MAX_REASON = 300  # characters of an exception message kept in a report row
 
@@ -79,13 +80,22 @@ def targets_to_layer(targets: Any, kind: str) -> Any:
     return targets.tolist() if kind == "list" else targets.copy()
 
 
+def not_numbers(value: Any) -> str | None:
+    """What ``value`` is when it cannot be an array of numbers (None, a dict, a string, a generator ...), else None."""
+    if value is None:
+        return "None (forgot a return statement?)"
+    if isinstance(value, OpaqueValue):  # from a worker: what the layer's object was
+        return f"a {value.type_name}, not an array of numbers"
+    if isinstance(value, (str, bytes, dict)):  # numpy would parse "0.5" as a number
+        return f"a {type(value).__name__}, not an array of numbers"
+    return None
+
+
 def from_layer(value: Any, dtype: str, what: str) -> np.ndarray:
     """What a layer returned, as a numpy array of the check dtype (shape and values are compare()'s job)."""
-    if value is None:
-        raise LayerError(f"{what} returned None (forgot a return statement?)")
+    if (wrong := not_numbers(value)) is not None:
+        raise LayerError(f"{what} returned {wrong}")
     try:
-        if isinstance(value, (str, bytes, dict)):  # numpy would parse "0.5" as a number
-            raise TypeError(type(value).__name__)
         arr = to_numpy(value)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"dtype {arr.dtype}")

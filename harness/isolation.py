@@ -14,7 +14,9 @@ import builtins
 import io
 import os
 import pickle
+import select
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -31,6 +33,7 @@ from lenet_parity.errors import UserInputError
 DEFAULT_TIMEOUT = 60.0  # seconds per call into user code
 DEFAULT_MEMORY_LIMIT = 4 << 30  # bytes of address space (RLIMIT_AS) for the worker
 _GRACE = 0.5  # seconds between SIGTERM and SIGKILL
+_MAX_REPLY = 1 << 31  # bytes: larger than any tensor LeNet's checks exchange
 _ARRAY, _OBJECT = "__ndarray__", "__object__"  # worker_main.encode's markers
 
 
@@ -51,7 +54,7 @@ def _decode(value: Any) -> Any:
             raise WorkerError(f"the worker sent an array of dtype {dtype}")
         return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
     if isinstance(value, tuple) and value and value[0] == _OBJECT and len(value) == 2:
-        return _Opaque(value[1])
+        return OpaqueValue(value[1])
     if isinstance(value, list):
         return [_decode(v) for v in value]
     if isinstance(value, tuple):
@@ -61,8 +64,9 @@ def _decode(value: Any) -> Any:
     return value
 
 
-class _Opaque:
-    """Something the layer returned that is not data (a generator, a torch tensor, ...): compare() rejects it."""
+class OpaqueValue:
+    """Something the layer returned that is not data (a generator, an object array, ...): the checks reject it,
+    naming ``type_name``."""
 
     def __init__(self, type_name: str):
         self.type_name = type_name
@@ -84,7 +88,17 @@ def remote_error(name: str, message: str, where: str) -> Exception:
         _REMOTE_ERRORS[name] = type(name, (base,), {"__module__": "user layer"})
     if name == "SystemExit":
         message = f"the layer called exit({message})"
-    return _REMOTE_ERRORS[name](f"{message} (at {where})" if where else message)
+    at = f"at {where}" if where else ""
+    return _REMOTE_ERRORS[name](f"{message} ({at})" if message and at else message or at)
+
+
+def _resident_bytes(pid: int) -> int:
+    """The process's resident memory (Linux /proc; 0 where it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _signal_name(number: int) -> str:
@@ -121,7 +135,7 @@ class Worker:
         os.close(to_child_r)
         os.close(from_child_w)
         self._send_conn = Connection(to_child_w, readable=False)
-        self._recv_conn = Connection(from_child_r, writable=False)
+        self._reply_fd = from_child_r
         self.generation += 1
         self.dropped = []
         try:
@@ -144,16 +158,14 @@ class Worker:
         except (OSError, ValueError):
             raise self._died(during) from None
         deadline = time.monotonic() + self.timeout
-        while not self._recv_conn.poll(min(0.5, max(0.0, deadline - time.monotonic()))):
-            if self.proc.poll() is not None and not self._recv_conn.poll(0):
-                raise self._died(during)
-            if time.monotonic() >= deadline:
-                self.close()
-                raise WorkerError(f"no answer after {self.timeout:g} s during {during}: killed (--timeout)")
+        (size,) = struct.unpack("!Q", self._read(8, deadline, during))
+        if size > _MAX_REPLY:
+            self.close()
+            raise WorkerError(f"the layer's process announced a {size}-byte reply during {during}: killed")
         try:
-            reply = _NoClasses(io.BytesIO(self._recv_conn.recv_bytes())).load()
-        except (EOFError, OSError):
-            raise self._died(during) from None
+            reply = _NoClasses(io.BytesIO(self._read(size, deadline, during))).load()
+        except WorkerError:
+            raise
         except Exception as exc:  # noqa: BLE001 - a damaged or forged reply
             self.close()
             raise WorkerError(f"the worker sent an unreadable reply during {during} ({exc})") from None
@@ -164,17 +176,50 @@ class Worker:
             message = f"{message or 'out of memory'}; memory limit {self.memory_limit / (1 << 30):g} GiB"
         raise remote_error(name, message, where)
 
+    def _read(self, n: int, deadline: float, during: str) -> bytes:
+        """Exactly n bytes of the reply pipe by the deadline, watching the process's life and memory meanwhile."""
+        chunks, got = [], 0
+        while got < n:
+            ready, _, _ = select.select([self._reply_fd], [], [], min(0.2, max(0.0, deadline - time.monotonic())))
+            if ready:
+                chunk = os.read(self._reply_fd, min(n - got, 1 << 24))
+                if not chunk:  # end of file: the process died, or closed its end of the pipe
+                    raise self._died(during)
+                chunks.append(chunk)
+                got += len(chunk)
+                continue
+            if self.proc.poll() is not None:
+                raise self._died(during)
+            if time.monotonic() >= deadline:
+                self.close()
+                raise WorkerError(f"no answer after {self.timeout:g} s during {during}: killed (--timeout)")
+            resident = _resident_bytes(self.proc.pid)
+            if resident > self.memory_limit:  # RLIMIT_AS is the first guard
+                self.close()
+                raise WorkerError(f"memory limit {self.memory_limit / (1 << 30):g} GiB exceeded during {during} "
+                                  f"({resident / (1 << 30):.1f} GiB resident): killed (--memory-limit)")
+        return b"".join(chunks)
+
     def _died(self, during: str) -> WorkerError:
-        code = self.proc.wait() if self.proc is not None else None
+        proc = self.proc
+        try:
+            code = proc.wait(_GRACE) if proc is not None else None
+        except subprocess.TimeoutExpired:  # alive, but it closed its end of the reply pipe
+            code = None
         last = self._last_words()
-        self.proc = None
+        self.close()
         self.deaths += 1
-        how = f"killed by {_signal_name(-code)}" if code is not None and code < 0 else f"exited with code {code}"
+        if code is None:
+            how = "closed its reply pipe (killed)"
+        else:
+            how = f"killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
         return WorkerError(f"the layer's process {how} during {during}" + (f" ({last})" if last else ""))
 
     def _last_words(self) -> str:
+        """The last line the process printed (Python's dying words, or the layer's): from the log's tail."""
         try:
-            self._log.seek(0)
+            size = self._log.seek(0, os.SEEK_END)
+            self._log.seek(max(0, size - 4096))
             lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines() if line.strip()]
         except (OSError, ValueError):
             return ""
@@ -185,9 +230,8 @@ class Worker:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        for conn in (getattr(self, "_send_conn", None), getattr(self, "_recv_conn", None)):
-            if conn is not None:
-                conn.close()
+        self._send_conn.close()
+        os.close(self._reply_fd)
         for sig, wait in ((signal.SIGTERM, _GRACE), (signal.SIGKILL, None)):
             try:
                 os.killpg(proc.pid, sig)
@@ -299,8 +343,14 @@ class IsolatedFactory:
             self.worker.start()
 
     def accepts(self, spec: Any) -> bool:
-        self._ready()
-        return bool(self.worker.request("accepts", dict(spec.kwargs), during="reading the constructor's signature"))
+        """Whether the constructor takes these arguments; True when the worker cannot say (a stopped or dying
+        layer): building it then reports why."""
+        try:
+            self._ready()
+            return bool(self.worker.request("accepts", dict(spec.kwargs), during="reading the constructor's signature"))
+        except WorkerError as exc:
+            self.failed(str(exc))
+            return True
 
     def __call__(self, spec: Any) -> RemoteLayer:
         self._ready()

@@ -16,7 +16,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from lenet_parity.custom_layers.protocol import array_kind
-from lenet_parity.harness.guard import describe_exception
+from lenet_parity.harness.guard import describe_exception, not_numbers
 
 SKIPPED_BUFFERS = ("num_batches_tracked",)  # torch's counter; only used when momentum is None
 
@@ -38,8 +38,8 @@ def to_layer(t: torch.Tensor, kind: str) -> Any:
 
 def from_layer(value: Any, dtype: torch.dtype, shape: tuple | None, where: str) -> torch.Tensor:
     """A layer's array (ndarray or nested lists) as a tensor of ``dtype``; ValueError on a wrong shape."""
-    if value is None:
-        raise ValueError(f"{where} is None")
+    if (wrong := not_numbers(value)) is not None:
+        raise ValueError(f"{where} is {wrong}")
     np_dtype = torch.empty((), dtype=dtype).numpy().dtype
     arr = np.asarray(value, dtype=np_dtype)  # raises on ragged lists and non-numbers
     if shape is not None and arr.shape != tuple(shape):

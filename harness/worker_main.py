@@ -16,23 +16,46 @@ import inspect
 import os
 import pickle
 import resource
+import struct
 import sys
 import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 FORBIDDEN = ("torch", "torchvision", "tensorflow", "jax")  # the answer key and its cousins: a layer is written, not borrowed
+FILE_LIMIT = 1 << 30  # bytes: the largest file the worker may write (its prints go to a log file)
 ARRAY, OBJECT = "__ndarray__", "__object__"
 
 
 class ForbiddenImports(importlib.abc.MetaPathFinder):
-    """Refuses the frameworks that would compute the answer for the layer."""
+    """Refuses the frameworks that would compute the answer for the layer (the audit hook below is the guard
+    that cannot be removed; this finder gives the same refusal a line number in the user's module)."""
 
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in FORBIDDEN:
-            raise ImportError(f"import of {name!r} is not allowed in a layer under test: write it with NumPy or "
-                              f"plain Python")
+            raise ImportError(_refusal(name))
         return None
+
+
+def _refusal(name: str) -> str:
+    return f"import of {name!r} is not allowed in a layer under test: write it with NumPy or plain Python"
+
+
+_SPAWNING = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
+             "pty.spawn")
+
+
+def _guard(event: str, args: tuple) -> None:
+    """An audit hook (it cannot be removed once added): no forbidden framework, no new processes, no signals
+    to other processes. A layer computes; it has no reason to do any of these."""
+    if event == "import" and str(args[0]).split(".")[0] in FORBIDDEN:
+        raise ImportError(_refusal(str(args[0])))
+    if event == "ctypes.dlopen" and any(name in str(args[0]) for name in FORBIDDEN):
+        raise ImportError(f"loading {args[0]} is not allowed in a layer under test")
+    if event in _SPAWNING:
+        raise PermissionError(f"a layer under test may not start processes ({event})")
+    if event in ("os.kill", "os.killpg") and args[0] not in (os.getpid(), os.getpgid(0)):
+        raise PermissionError(f"a layer under test may not signal other processes ({event} {args[0]})")
 
 
 def encode(value, depth: int = 0):
@@ -153,7 +176,7 @@ class Server:
 
 
 
-def serve(conn_in: Connection, conn_out: Connection) -> None:
+def serve(conn_in: Connection, fd_out: int) -> None:
     server = Server()
     while True:
         try:
@@ -166,24 +189,30 @@ def serve(conn_in: Connection, conn_out: Connection) -> None:
             reply = ("ok", encode(getattr(server, op)(*args)))
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt from user code too
             reply = ("error", type(exc).__name__, " ".join(str(exc).split())[:300], where(exc))
-        smuggled = sorted({m.split(".")[0] for m in list(sys.modules)} & set(FORBIDDEN))
-        if smuggled:  # past the finder (e.g. it was removed from sys.meta_path)
-            reply = ("error", "ImportError", f"the layer imported {', '.join(smuggled)}, which is not allowed in a "
-                                             f"layer under test", "")
         try:
             data = pickle.dumps(reply, protocol=5)
         except Exception as exc:  # noqa: BLE001 - e.g. a str subclass that refuses pickling
             data = pickle.dumps(("error", "TypeError", f"the reply cannot be sent: {exc}", ""), protocol=5)
-        conn_out.send_bytes(data)
+        write_frame(fd_out, data)
+
+
+def write_frame(fd: int, data: bytes) -> None:
+    """One reply: its length (8 bytes, big-endian), then its bytes; what harness/isolation.py reads."""
+    view = memoryview(struct.pack("!Q", len(data)) + data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def main() -> None:
     fd_in, fd_out, limit = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    import numpy  # noqa: F401 - imported before the guards: its own start-up is not the layer's doing
+
     if limit > 0:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))  # no file (or log) larger than this
     sys.meta_path.insert(0, ForbiddenImports())
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # a layer that reads stdin gets EOF, not the parent's terminal
-    serve(Connection(fd_in, writable=False), Connection(fd_out, readable=False))
+    sys.addaudithook(_guard)
+    serve(Connection(fd_in, writable=False), fd_out)
 
 
 if __name__ == "__main__":
