@@ -29,6 +29,7 @@ Dropout's mask can be injected (``layer.mask = ...``, the scaled keep-mask of x'
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Protocol, runtime_checkable
 
 ARRAY_KINDS = ("numpy", "list")
@@ -64,3 +65,17 @@ def missing_methods(layer: Any, *, loss: bool = False) -> list[str]:
     """The protocol members a layer object lacks (empty when it follows the protocol)."""
     needed = ("forward", "backward") if loss else ("forward", "backward", "params")
     return [name for name in needed if not hasattr(layer, name)]
+
+
+def accepts(cls: Any, kwargs: dict[str, Any]) -> bool:
+    """Whether ``cls(**kwargs)`` fits the constructor's signature (True when it cannot be inspected): a layer
+    declines a torch keyword by not naming it."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return True
+    try:
+        signature.bind(**kwargs)
+    except TypeError:
+        return False
+    return True

@@ -7,27 +7,14 @@ the checks (see harness/guard.py).
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from lenet_parity.custom_layers.backends import layer_class
+from lenet_parity.custom_layers.protocol import accepts
 from lenet_parity.errors import UserInputError
 from lenet_parity.reference.config import VARIANTS_CONFIG, LeNetConfig
 from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec, layer_plan
 from lenet_parity.vocabulary import LAYER_BACKENDS, LENET, LENET_VARIANTS
-
-
-def accepts(cls: Any, kwargs: dict[str, Any]) -> bool:
-    """Whether ``cls(**kwargs)`` fits the constructor's signature (True when it cannot be inspected)."""
-    try:
-        signature = inspect.signature(cls)
-    except (TypeError, ValueError):
-        return True
-    try:
-        signature.bind(**kwargs)
-    except TypeError:
-        return False
-    return True
 
 
 class LayerFactory:

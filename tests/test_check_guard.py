@@ -10,7 +10,8 @@ from lenet_parity.harness.guard import LayerError
 from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_case import Case, run_case
 from lenet_parity.harness.isolation import IsolatedFactory
-from lenet_parity.harness.layer_factory import BackendFactory, accepts
+from lenet_parity.custom_layers.protocol import accepts
+from lenet_parity.harness.layer_factory import BackendFactory
 from lenet_parity.errors import UserInputError
 from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
 
