@@ -93,6 +93,6 @@ def run_meta(run: CheckRun, context: CheckContext, *, kind: str, layer: str | No
     return {"command": "check", "type": kind, "layer": layer, "implementation": implementation,
             "modes": list(dict.fromkeys(r.mode for r in run.results)),
             "dtypes": list(dict.fromkeys(r.dtype for r in run.results)),
-            "phase0": str(context.phase0_path), "weights": str(context.weights_path),
+            "scope": context.scope, "phase0": str(context.phase0_path), "weights": str(context.weights_path),
             "tolerance_override": None if tol is None else {"atol": tol.atol, "rtol": tol.rtol},
             "seconds": round(seconds, 3)}

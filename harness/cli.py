@@ -17,7 +17,8 @@ from lenet_parity.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_MISMATCH,
 from lenet_parity.reference.layers import KINDS
 from lenet_parity.reference.recipe import DEFAULT_RECIPE as _R, Recipe
 from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_RUNS, DEFAULT_WEIGHTS, DTYPES,
-                                     LAYER_BACKENDS, MODES, NUMPY, TORCH, TRAIN_BACKENDS, default_dtype)
+                                     LAYER_BACKENDS, LENET_SCOPE, MODES, NUMPY, SCOPES, TORCH, TRAIN_BACKENDS,
+                                     default_dtype)
 
 
 class _Group(click.Group):
@@ -185,6 +186,10 @@ _CHECK_TYPES = [*KINDS, "all"]
               help="Repeatable [default: all]. snapshot: alone on Phase 0; hybrid: swapped into torch's LeNet; "
                    "sweep: alone on other shapes; train: SGD steps in the hybrid model (float64).")
 @click.option("--dtype", type=click.Choice([*DTYPES, "both"]), default="both", show_default=True)
+@click.option("--scope", type=click.Choice(SCOPES), default=LENET_SCOPE, show_default=True,
+              help="lenet: what a LeNet layer must do (its arguments, other shapes, nasty values, other integer "
+                   "sizes); torch: also torch's generality (tuple sizes, bias=False, start_dim, dim=-1). A "
+                   "configuration the layer declines is 'unsupported' under lenet, a failure under torch.")
 @PHASE0_OPTION
 @WEIGHTS_OPTION
 @_path_option("--data-root", DEFAULT_DATA_ROOT, "MNIST for the train mode.", dir_okay=True)
@@ -203,8 +208,8 @@ _CHECK_TYPES = [*KINDS, "all"]
               help="GiB of address space for the --impl layer's process.")
 @click.option("-v", "--verbose", is_flag=True, help="A row for every check, not only a summary.")
 @click.pass_context
-def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, phase0, weights, data_root, steps, batch_size, atol,
-              rtol, json_path, junit_path, timeout, memory_limit, verbose):
+def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0, weights, data_root, steps, batch_size,
+              atol, rtol, json_path, junit_path, timeout, memory_limit, verbose):
     """Check layers of TYPE against PyTorch, forward and backward; exit 0 all passed, 1 a mismatch, 2 bad input."""
     from lenet_parity.harness import report
     from lenet_parity.harness.check_runner import run_checks, run_meta
@@ -232,7 +237,8 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, phase0, weigh
         factory = (stack.enter_context(IsolatedFactory(impl, timeout=timeout, memory_limit=int(memory_limit * 2**30)))
                    if impl else BackendFactory(backend or NUMPY))
         context = CheckContext(factory, phase0=document, phase0_path=phase0, weights_path=weights,
-                               data_root=data_root, tol=tol, train=TrainOptions(steps=steps, batch_size=batch_size))
+                               data_root=data_root, tol=tol, scope=scope,
+                               train=TrainOptions(steps=steps, batch_size=batch_size))
         run = run_checks(layer_type, context, layer=layer, modes=None if not modes or "all" in modes else modes,
                          dtypes=DTYPES if dtype == "both" else (dtype,))
     for path in watch.restored:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 from xml.etree import ElementTree as ET
 
 from lenet_parity.harness.ansi import style
@@ -66,7 +65,7 @@ def _details(run: CheckRun) -> list[str]:
     lines = [line for r in firsts[:MAX_DETAILS] for line in _detail(r)]
     hidden = len(run.failures) - min(len(firsts), MAX_DETAILS)
     if hidden:
-        lines.append(f"... and {hidden} more failures (-v lists every row, --json writes them all)")
+        lines.append(f"... and {_plural(hidden, 'more failure')} (-v lists every row, --json writes them all)")
     return lines
 
 
@@ -86,6 +85,20 @@ def _row(r: CheckResult) -> str:
     return f"{head} {detail}" + (f"  ({r.case})" if r.case else "")
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _unsupported(run: CheckRun) -> list[str]:
+    """The configurations the layer declines, once each: allowed under --scope lenet, listed so nobody is fooled."""
+    seen = dict.fromkeys(f"{r.layer} (for {r.checked_layer}): {r.unsupported}" for r in run.unsupported)
+    if not seen:
+        return []
+    head = style(f"unsupported: {_plural(len(seen), 'configuration')} the layer declines (fine under --scope lenet; "
+                 f"--scope torch asks for them)", fg="yellow")
+    return [head] + [f"  {line}" for line in seen]
+
+
 def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
     """All passed: the notes and one summary line (verbose: every row too). A failure: the layer x tensor
     matrix, the failures in full, and the first failure named last."""
@@ -98,12 +111,14 @@ def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
             lines.append("")
         lines += _matrix(run) + [""] + _details(run)
     lines += [style(f"note: {n}", fg="yellow") for n in run.notes]
-    counts = Counter(r.passed for r in run.results)
-    layers = len({r.layer for r in run.results})
+    lines += _unsupported(run)
+    counts = run.counts()
+    layers = len({r.checked_layer for r in run.results})
     modes = ", ".join(dict.fromkeys(r.mode for r in run.results)) or "none"
     dtypes = ", ".join(dict.fromkeys(r.dtype for r in run.results)) or "none"
-    summary = (f"{counts[True]} passed, {counts[False]} failed ({layers} layers, {len(run.results)} tensor checks; "
-               f"modes {modes}; {dtypes})")
+    unsupported = f", {counts['unsupported']} unsupported" if counts["unsupported"] else ""
+    summary = (f"{counts['passed']} passed, {counts['failed']} failed{unsupported} ({_plural(layers, 'layer')}, "
+               f"{_plural(len(run.results), 'check')}; modes {modes}; {dtypes})")
     if run.passed:
         lines.append(style(f"PASS  {summary}", fg="green", bold=True))
     else:

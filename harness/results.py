@@ -18,10 +18,26 @@ class CheckResult:
     comparison: Comparison | None = None
     error: str | None = None  # the layer crashed, lacks a method, returned a wrong type: the reason
     case: str = ""  # what was run, e.g. a sweep configuration or a training step
+    unsupported: str | None = None  # the layer declines this configuration (--scope lenet): why; not a failure
+    origin: str = ""  # for a configuration reported under its own label: the LeNet layer whose class it built
 
     @property
     def passed(self) -> bool:
-        return self.error is None and self.comparison is not None and self.comparison.passed
+        if self.error is not None:
+            return False
+        return self.unsupported is not None or (self.comparison is not None and self.comparison.passed)
+
+    @property
+    def status(self) -> str:
+        """passed, failed, or unsupported (a configuration the layer declines, allowed under --scope lenet)."""
+        if self.error is None and self.unsupported is not None:
+            return "unsupported"
+        return "passed" if self.passed else "failed"
+
+    @property
+    def checked_layer(self) -> str:
+        """The LeNet layer this row checks the class of (conv1 for a ``Conv2d(kernel_size=3, stride=2)`` row)."""
+        return self.origin or self.layer
 
     @property
     def atol(self) -> float | None:
@@ -39,8 +55,9 @@ class CheckResult:
 
         return {
             "layer": self.layer, "tensor": self.tensor, "mode": self.mode, "dtype": self.dtype, "case": self.case,
-            "passed": self.passed, "error": self.error,
-            "reason": c.reason if c else "error",
+            "origin": self.checked_layer, "status": self.status, "passed": self.passed, "error": self.error,
+            "unsupported": self.unsupported,
+            "reason": c.reason if c else ("unsupported" if self.status == "unsupported" else "error"),
             "max_abs_err": num(c.max_abs_err) if c else None, "max_rel_err": num(c.max_rel_err) if c else None,
             "mismatched": c.mismatched if c else None, "numel": c.numel if c else None,
             "worst_index": list(c.worst_index) if c and c.worst_index is not None else None,
@@ -54,6 +71,8 @@ class CheckResult:
         """One line naming the layer, tensor and what went wrong."""
         where = f"{self.layer}.{self.tensor} [{self.mode}, {self.dtype}{', ' + self.case if self.case else ''}]"
         c = self.comparison
+        if self.status == "unsupported":
+            return f"{where}: unsupported: {self.unsupported}"
         if self.error or c is None:
             return f"{where}: {self.error or 'not checked'}"
         if c.reason == "shape":
@@ -92,6 +111,15 @@ class CheckRun:
         return [r for r in self.results if not r.passed]
 
     @property
+    def unsupported(self) -> list[CheckResult]:
+        return [r for r in self.results if r.status == "unsupported"]
+
+    def counts(self) -> dict[str, int]:
+        """How many results are passed, failed and unsupported."""
+        statuses = [r.status for r in self.results]
+        return {s: statuses.count(s) for s in ("passed", "failed", "unsupported")}
+
+    @property
     def first_failure(self) -> CheckResult | None:
         return next((r for r in self.results if not r.passed), None)
 
@@ -99,6 +127,7 @@ class CheckRun:
         first = self.first_failure
         return {
             "passed": self.passed,
+            "counts": self.counts(),
             "first_failure": {"layer": first.layer, "tensor": first.tensor, "mode": first.mode, "dtype": first.dtype}
             if first else None,
             "results": [r.to_json() for r in self.results],

@@ -23,6 +23,11 @@ def default_dtype(backend: str) -> str:
 SNAPSHOT, HYBRID, SWEEP, TRAIN = "snapshot", "hybrid", "sweep", "train"
 MODES = (SNAPSHOT, HYBRID, SWEEP, TRAIN)
 
+# ---- scopes: what a user's layer is asked to support beyond LeNet's own configuration ----
+LENET_SCOPE = "lenet"  # LeNet's arguments, other shapes and nasty values, other integer values (square only)
+TORCH_SCOPE = "torch"  # also torch's full generality: tuple sizes, bias=False, start_dim, dim=-1, ...
+SCOPES = (LENET_SCOPE, TORCH_SCOPE)
+
 # ---- dtypes ----
 FLOAT32, FLOAT64 = "float32", "float64"
 DTYPES = (FLOAT32, FLOAT64)

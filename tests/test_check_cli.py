@@ -114,7 +114,9 @@ def test_check_all_numpy_passes_and_json_says_so(tmp_path):
     assert "PASS" in result.output and "FAIL" not in result.output
     doc = read_json(tmp_path / "r.json")
     assert doc["passed"] is True and doc["first_failure"] is None
-    assert {r["layer"] for r in doc["results"]} == ALL_LAYERS
+    assert {r["origin"] for r in doc["results"]} == ALL_LAYERS
+    others = {r["layer"] for r in doc["results"]} - ALL_LAYERS  # the sweep's other configurations, by their own name
+    assert others and all(label.endswith(")") and "(" in label for label in others), others
     assert {"snapshot", "sweep"} <= {r["mode"] for r in doc["results"]}
     assert {r["dtype"] for r in doc["results"]} == {"float32", "float64"}
     for r in doc["results"]:
@@ -140,7 +142,7 @@ def test_passing_run_prints_only_a_summary():
     result = check("pool", "--mode", "snapshot")
     assert result.exit_code == 0
     assert [line for line in result.output.splitlines() if not line.startswith("note:")] == [
-        "PASS  8 passed, 0 failed (2 layers, 8 tensor checks; modes snapshot; float32, float64)"]
+        "PASS  8 passed, 0 failed (2 layers, 8 checks; modes snapshot; float32, float64)"]
 
 
 def test_verbose_prints_every_row():

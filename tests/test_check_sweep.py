@@ -95,8 +95,8 @@ def test_sweep_catches_what_the_snapshot_misses(phase0, names, cls_name, broken,
         sweep = run_sweep(names, CheckContext(make, dtype=dtype, phase0=phase0))
         failed = [r for r in sweep if not r.passed]
         assert failed, f"{broken.__name__} passed the {dtype} sweep"
-        assert failed[0].tensor == tensor and failed[0].layer == names[0]
-        assert {r.layer for r in failed} <= set(names)
+        assert failed[0].tensor == tensor and failed[0].checked_layer == names[0]
+        assert {r.checked_layer for r in failed} <= set(names)
 
 
 def test_correct_layers_pass_every_sweep_case(phase0):
@@ -143,7 +143,7 @@ class StrideFreeConv(Conv2d):
         super().__init__(in_channels, out_channels, kernel_size, bias=bias)
 
 
-def test_impl_sweep_skips_configurations_its_constructor_cannot_take(phase0):
+def test_configurations_a_layer_declines_are_unsupported_under_lenet_and_failures_under_torch(phase0):
     class Factory:
         label = "StrideFreeConv"
 
@@ -153,10 +153,35 @@ def test_impl_sweep_skips_configurations_its_constructor_cannot_take(phase0):
         def accepts(self, spec):
             return not {"stride", "padding"} & set(spec.kwargs)
 
-    context = CheckContext(Factory(), phase0=phase0)
-    results = run_sweep(["conv1"], context)
-    notes = context.notes
-    assert results and all(r.passed for r in results)
-    assert not any("stride" in r.case or "padding" in r.case for r in results)
-    assert any("bias=False" in r.case for r in results)  # what it can take is still varied
-    assert len(notes) == 1 and "StrideFreeConv" in notes[0] and "padding, stride" in notes[0]
+    lenet = run_sweep(["conv1"], CheckContext(Factory(), phase0=phase0))
+    assert lenet and all(r.passed for r in lenet)
+    declined = {r.layer: r.unsupported for r in lenet if r.status == "unsupported"}
+    assert declined == {"Conv2d(3, 4, k=3, s=2)": "its constructor does not take stride",
+                        "Conv2d(2, 3, k=3, p=1)": "its constructor does not take padding"}
+    assert all(r.origin == "conv1" for r in lenet if r.layer != "conv1")
+    assert not any("bias=False" in r.layer for r in lenet)  # torch's generality: not asked under --scope lenet
+
+    torch_scope = run_sweep(["conv1"], CheckContext(Factory(), phase0=phase0, scope="torch"))
+    failed = {r.layer for r in torch_scope if not r.passed}
+    assert failed == {"Conv2d(3, 4, k=3, s=2)", "Conv2d(2, 3, k=3, p=1)", "Conv2d(2, 5, k=(3, 2), s=(2, 1), p=(1, 2))"}
+    assert any(r.layer == "Conv2d(4, 2, k=1, bias=False)" and r.passed for r in torch_scope)  # what it takes is run
+
+
+def test_a_constructor_raising_not_implemented_declines_but_lenets_own_arguments_never_do(phase0):
+    class SquareOnly(Conv2d):
+        def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0):
+            if not isinstance(kernel_size, int) or in_channels == 2:
+                raise NotImplementedError("square kernels only")
+            super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding)
+
+    results = run_sweep(["conv1", "conv2"], CheckContext(lambda spec: SquareOnly(**spec.kwargs), phase0=phase0))
+    assert {r.layer for r in results if r.status == "unsupported"} == {"Conv2d(2, 3, k=3, p=1)"}
+
+    class RefusesLeNet(SquareOnly):
+        def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0):
+            if out_channels == 16:
+                raise NotImplementedError("only 6 filters")
+            super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding)
+
+    results = run_sweep(["conv2"], CheckContext(lambda spec: RefusesLeNet(**spec.kwargs), phase0=phase0))
+    assert any(r.layer == "conv2" and not r.passed and "only 6 filters" in r.error for r in results)

@@ -101,14 +101,15 @@ def test_each_mutant_really_differs_from_the_correct_layer(name, phase0):
     differs = []
     for config in own_configs(spec) + EXTRA_CONFIGS.get(spec.cls, []):
         case_spec = spec if config.kwargs is None else replace(spec, kwargs=config.kwargs)
-        case = sweep_case(case_spec, config, "float64", f"test_mutants/{name}/{config.label(spec.cls)}")
+        label = f"{config.layer_label(spec.cls) if config.kwargs else spec.name}, {config.label()}"
+        case = sweep_case(case_spec, config, "float64", f"test_mutants/{name}/{label}")
         with np.errstate(all="ignore"):
             got = layer_tensors(m.factory, case_spec.kwargs, case)
         want = layer_tensors(correct, case_spec.kwargs, case)
         for tensor in expected & set(want):
             a, b = np.asarray(got[tensor]), np.asarray(want[tensor])
             if a.shape != b.shape or not np.allclose(a, b, rtol=1e-6, atol=1e-9):
-                differs.append((config.label(spec.cls), tensor))
+                differs.append((label, tensor))
     assert differs, f"{name} computes the same {sorted(expected)} as the correct layer on every sweep case"
 
 
@@ -127,12 +128,12 @@ def test_every_mutant_is_caught_and_localised(quick_zoo, name):
     e = entry(quick_zoo[2], name)
     assert e["caught"] and e["localised"] and e["problems"] == [], e["problems"]
     first = e["first_failure"]
-    assert (first["layer"], first["tensor"] in m.expected_tensors) == (m.layer_name, True)
+    assert (first["origin"], first["tensor"] in m.expected_tensors) == (m.layer_name, True)
     assert {c["mode"] for c in e["caught_by"]} >= set(m.caught_by)  # every mode that must catch it did
     assert e["modes"] == [mode for mode in MODES if mode in m.caught_by] and e["dtypes"] == ["float64"]
     # caught for its numbers: no check crashed; in the modes that check a layer alone only its layer failed
     assert e["failures"] and all(f["reason"] in ("values", "nonfinite", "shape") for f in e["failures"])
-    assert all(f["layer"] == m.layer_name for f in e["failures"] if f["mode"] in ("snapshot", "sweep"))
+    assert all(f["origin"] == m.layer_name for f in e["failures"] if f["mode"] in ("snapshot", "sweep"))
 
 
 def test_the_correct_numpy_and_python_layers_pass_the_same_checks(quick_zoo, phase0):

@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from lenet_parity.harness import guard
 from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_case import Case, run_case
 from lenet_parity.harness.layer_factory import layer_catalogue
 from lenet_parity.harness.results import CheckResult
 from lenet_parity.reference.layers import LayerSpec
-from lenet_parity.vocabulary import SWEEP
+from lenet_parity.vocabulary import LENET_SCOPE, SWEEP, TORCH_SCOPE
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,23 @@ class Config:
     shape: tuple  # the input's shape
     inputs: str = "normal"  # normal, ties (values k/2: tied maxima), zeros (30% exact zeros), huge (scale 1e4)
     kwargs: dict | None = None  # None: the layer's own constructor arguments
+    scope: str = LENET_SCOPE  # lenet: what a LeNet layer must do; torch: torch's full generality
 
-    def label(self, cls: str) -> str:
-        """``x (1, 3, 7, 9) ties``, or with other arguments ``MaxPool2d(kernel_size=3, stride=2), x (2, 3, 9, 7) ties``."""
-        x = f"x {self.shape}" + ("" if self.inputs == "normal" else f" {self.inputs}")
-        if self.kwargs is None:
-            return x
-        return f"{cls}({', '.join(f'{k}={v}' for k, v in self.kwargs.items())}), {x}"
+    def label(self) -> str:
+        """What this case feeds the layer: ``x (1, 3, 7, 9) ties``."""
+        return f"x {self.shape}" + ("" if self.inputs == "normal" else f" {self.inputs}")
+
+    def layer_label(self, cls: str) -> str:
+        """The name its rows are reported under when it builds the layer with other arguments:
+        ``Conv2d(3, 4, k=3, s=2)``, ``MaxPool2d(k=3, s=2)`` (not the LeNet layer whose class it checks)."""
+        kwargs = self.kwargs or {}
+        sizes = [str(kwargs[k]) for k in _POSITIONAL if k in kwargs]
+        named = [f"{_SHORT.get(k, k)}={v}" for k, v in kwargs.items() if k not in _POSITIONAL]
+        return f"{cls}({', '.join(sizes + named)})"
+
+
+_POSITIONAL = ("in_channels", "out_channels", "in_features", "out_features", "num_features", "channels")
+_SHORT = {"kernel_size": "k", "stride": "s", "padding": "p"}
 
 
 def _pair(value: Any) -> tuple[int, int]:
@@ -67,28 +78,34 @@ def own_configs(spec: LayerSpec) -> list[Config]:
     }.get(spec.cls, [])
 
 
-EXTRA_CONFIGS: dict[str, list[Config]] = {  # other constructor arguments, run once per class
+# Other constructor arguments, run once per class. LENET_SCOPE: other integer values of the arguments LeNet's
+# layers name (kernel 3, stride 2, padding 1, overlapping pools), square only; TORCH_SCOPE adds torch's
+# generality: tuple sizes, bias=False, start_dim/end_dim, dim=-1, other eps and momentum, (N, C, L) inputs.
+EXTRA_CONFIGS: dict[str, list[Config]] = {
     "Conv2d": [
         Config((2, 3, 9, 8), kwargs=dict(in_channels=3, out_channels=4, kernel_size=3, stride=2)),
         Config((1, 2, 5, 6), kwargs=dict(in_channels=2, out_channels=3, kernel_size=3, padding=1)),
-        Config((2, 2, 7, 5), kwargs=dict(in_channels=2, out_channels=5, kernel_size=(3, 2), stride=(2, 1), padding=(1, 2))),
-        Config((2, 4, 3, 5), kwargs=dict(in_channels=4, out_channels=2, kernel_size=1, bias=False)),
+        Config((2, 2, 7, 5), kwargs=dict(in_channels=2, out_channels=5, kernel_size=(3, 2), stride=(2, 1), padding=(1, 2)),
+               scope=TORCH_SCOPE),
+        Config((2, 4, 3, 5), kwargs=dict(in_channels=4, out_channels=2, kernel_size=1, bias=False), scope=TORCH_SCOPE),
     ],
     "MaxPool2d": [  # overlapping windows share tied maxima: the gradient goes to the first, and sums
         Config((2, 3, 9, 7), "ties", kwargs=dict(kernel_size=3, stride=2)),
         Config((1, 2, 5, 6), "ties", kwargs=dict(kernel_size=2, stride=1)),
-        Config((2, 2, 6, 9), kwargs=dict(kernel_size=(2, 3), stride=(1, 2))),
+        Config((2, 2, 6, 9), kwargs=dict(kernel_size=(2, 3), stride=(1, 2)), scope=TORCH_SCOPE),
         Config((1, 2, 7, 8), kwargs=dict(kernel_size=3)),  # floor mode drops the last row and column
     ],
     "Linear": [
         Config((2, 7), kwargs=dict(in_features=7, out_features=3)),
-        Config((3, 5), kwargs=dict(in_features=5, out_features=4, bias=False)),
+        Config((3, 5), kwargs=dict(in_features=5, out_features=4, bias=False), scope=TORCH_SCOPE),
     ],
-    "Flatten": [Config((2, 3, 4, 5), kwargs=dict(start_dim=2)), Config((2, 3, 4, 5), kwargs=dict(start_dim=1, end_dim=2))],
-    "LogSoftmax": [Config((3, 7), "huge", kwargs=dict(dim=-1)), Config((2, 6), "ties", kwargs=dict(dim=1))],
-    "BatchNorm2d": [Config((2, 3, 4, 5), kwargs=dict(num_features=3, eps=1e-3, momentum=0.3))],
-    "BatchNorm1d": [Config((4, 5), kwargs=dict(num_features=5, eps=1e-3, momentum=0.3)),
-                    Config((2, 5, 3), kwargs=dict(num_features=5))],  # (N, C, L) input
+    "Flatten": [Config((2, 3, 4, 5), kwargs=dict(start_dim=2), scope=TORCH_SCOPE),
+                Config((2, 3, 4, 5), kwargs=dict(start_dim=1, end_dim=2), scope=TORCH_SCOPE)],
+    "LogSoftmax": [Config((3, 7), "huge", kwargs=dict(dim=-1), scope=TORCH_SCOPE),
+                   Config((2, 6), "ties", kwargs=dict(dim=1))],
+    "BatchNorm2d": [Config((2, 3, 4, 5), kwargs=dict(num_features=3, eps=1e-3, momentum=0.3), scope=TORCH_SCOPE)],
+    "BatchNorm1d": [Config((4, 5), kwargs=dict(num_features=5, eps=1e-3, momentum=0.3), scope=TORCH_SCOPE),
+                    Config((2, 5, 3), kwargs=dict(num_features=5), scope=TORCH_SCOPE)],  # (N, C, L) input
     "Dropout": [Config((3, 6), kwargs=dict(p=0.2))],
     "Residual": [Config((2, 2, 6, 5), kwargs=dict(channels=2, kernel_size=5)),
                  Config((1, 3, 3, 4), kwargs=dict(channels=3, kernel_size=1))],
@@ -142,7 +159,7 @@ def sweep_case(spec: LayerSpec, config: Config, dtype: str, seed_key: str) -> Ca
         targets = rng.integers(0, config.shape[1], config.shape[0])
         x = sweep_torch.log_softmax(x, dtype)  # the loss reads log-probabilities
     expected, dy = sweep_torch.reference(spec, x, params, dtype, rng, mask=mask, targets=targets)
-    return Case(x=x, dy=dy, params=params, mask=mask, targets=targets, expected=expected, label=config.label(spec.cls))
+    return Case(x=x, dy=dy, params=params, mask=mask, targets=targets, expected=expected, label=config.label())
 
 
 def run_sweep(layer_names: list[str], context: CheckContext) -> list[CheckResult]:
@@ -159,27 +176,52 @@ def run_sweep(layer_names: list[str], context: CheckContext) -> list[CheckResult
 
 def _sweep(layer_names: list[str], context: CheckContext) -> list[CheckResult]:
     catalogue = layer_catalogue(context.phase0)
-    make_layer = context.make_layer
-    accepts = getattr(make_layer, "accepts", lambda spec: True)
     seen_classes: set[str] = set()
     results: list[CheckResult] = []
     for name in layer_names:
         spec = catalogue[name][1]
         configs = own_configs(spec)
         if spec.cls not in seen_classes:
-            configs += EXTRA_CONFIGS.get(spec.cls, [])
+            configs += [c for c in EXTRA_CONFIGS.get(spec.cls, []) if context.scope == TORCH_SCOPE or c.scope == LENET_SCOPE]
             seen_classes.add(spec.cls)
-        skipped = []
         for config in configs:
-            case_spec = spec if config.kwargs is None else replace(spec, kwargs=config.kwargs)
-            if not accepts(case_spec):
-                skipped.append(config)
-                continue
-            case = sweep_case(case_spec, config, context.dtype, f"{name}/{config.label(spec.cls)}")
-            forward, backward = run_case(case_spec, case, context, layer_name=name, mode=SWEEP)
-            results += forward + backward
-        if skipped:
-            keys = sorted({k for c in skipped for k in (c.kwargs or {}) if k not in spec.kwargs})
-            context.note(f"sweep: {name}: skipped {len(skipped)} configuration(s) needing constructor arguments "
-                         f"{getattr(make_layer, 'label', 'the layer')} does not take ({', '.join(keys)})")
+            results += _config_rows(name, spec, config, context)
     return results
+
+
+def _config_rows(name: str, spec: LayerSpec, config: Config, context: CheckContext) -> list[CheckResult]:
+    """One configuration's rows: forward then backward, or one row saying the layer declines it."""
+    if config.kwargs is None:  # LeNet's own arguments: never "unsupported"
+        case = sweep_case(spec, config, context.dtype, f"{name}/{config.label()}")
+        forward, backward = run_case(spec, case, context, layer_name=name, mode=SWEEP)
+        return forward + backward
+    case_spec, label = replace(spec, kwargs=config.kwargs), config.layer_label(spec.cls)
+    why = declined(case_spec, context.make_layer, [k for k in config.kwargs if k not in spec.kwargs])
+    if why is not None:
+        row = CheckResult(label, "constructor", SWEEP, context.dtype, case=config.label(), origin=name)
+        if context.scope == TORCH_SCOPE:
+            row.error = f"unsupported under --scope torch: {why}"
+        else:
+            row.unsupported = why
+        return [row]
+    long_label = f"{spec.cls}({', '.join(f'{k}={v}' for k, v in config.kwargs.items())})"
+    seed_key = f"{name}/{long_label}, {config.label()}"  # the seeds of earlier releases: the same values
+    case = sweep_case(case_spec, config, context.dtype, seed_key)
+    forward, backward = run_case(case_spec, case, context, layer_name=label, mode=SWEEP)
+    for row in forward + backward:
+        row.origin = name
+    return forward + backward
+
+
+def declined(spec: LayerSpec, make_layer: Any, new_keys: list[str]) -> str | None:
+    """Why the layer declines these constructor arguments (it does not name one of ``new_keys``, those LeNet's
+    own layer does not pass, or its constructor raises TypeError, ValueError or NotImplementedError), or None."""
+    accepts = getattr(make_layer, "accepts", None)
+    if accepts is not None and not accepts(spec):
+        return f"its constructor does not take {' or '.join(new_keys) or 'these arguments'}"
+    try:
+        guard.build(make_layer, spec)
+    except guard.LayerError as exc:
+        if isinstance(exc.__cause__, (TypeError, ValueError, NotImplementedError)):
+            return str(exc)
+    return None

@@ -46,14 +46,14 @@ class Verdict:
     @property
     def first_checked_failure(self) -> CheckResult | None:
         """The first failing row at a checked layer: where the harness points."""
-        return next((r for r in self.run.failures if r.layer in self.checked), None)
+        return next((r for r in self.run.failures if r.checked_layer in self.checked), None)
 
 
 def judge(mutant: Mutant, run: CheckRun, *, checked: tuple[str, ...], modes: tuple[str, ...],
           dtypes: tuple[str, ...]) -> Verdict:
     verdict = Verdict(mutant, run, tuple(checked), tuple(modes), tuple(dtypes))
     target = mutant.layer_name
-    verdict.caught_by = list(dict.fromkeys((r.mode, r.dtype) for r in run.failures if r.layer == target))
+    verdict.caught_by = list(dict.fromkeys((r.mode, r.dtype) for r in run.failures if r.checked_layer == target))
     problems = verdict.problems
     if not verdict.caught:
         problems.append("not caught: every check passed")
@@ -64,10 +64,10 @@ def judge(mutant: Mutant, run: CheckRun, *, checked: tuple[str, ...], modes: tup
     first = verdict.first_checked_failure
     if first is None:
         problems.append(f"no checked layer failed (only network-level rows): {verdict.first_failure.describe()}")
-    elif first.layer != target or first.tensor not in mutant.expected_tensors:
+    elif first.checked_layer != target or first.tensor not in mutant.expected_tensors:
         expected = "|".join(mutant.expected_tensors)
         problems.append(f"first failure at {first.layer}.{first.tensor}, expected {target}.{expected}")
-    stray = next((r for r in run.failures if r.mode in ALONE and r.layer != target), None)
+    stray = next((r for r in run.failures if r.mode in ALONE and r.checked_layer != target), None)
     if stray is not None:
         problems.append(f"false alarm at another layer: {stray.describe()}")
     for mode in mutant.caught_by:
