@@ -295,10 +295,21 @@ class RemoteLayer:
         if found[0] == "missing":
             raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
         if found[0] == "method":
-            return lambda *args: self._request("call", name, args, during=name)
+            return lambda *args: self._call(name, args)
         if found[0] == "dict":
             return RemoteDict(self, name)  # params: the harness writes entries in place
         return found[1]
+
+    def _call(self, method: str, args: tuple) -> Any:
+        """The remote method's result; arguments it changed in place are changed here too, as in one process."""
+        reply = self._request("call", method, args, during=method)
+        for index, value in reply["changed"].items():
+            mine = args[int(index)]
+            if isinstance(mine, np.ndarray) and isinstance(value, np.ndarray) and mine.shape == value.shape:
+                mine[...] = value
+            elif isinstance(mine, list) and isinstance(value, list):
+                mine[:] = value
+        return reply["result"]
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self._LOCAL:

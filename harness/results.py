@@ -20,12 +20,14 @@ class CheckResult:
     case: str = ""  # what was run, e.g. a sweep configuration or a training step
     unsupported: str | None = None  # the layer declines this configuration (--scope lenet): why; not a failure
     origin: str = ""  # for a configuration reported under its own label: the LeNet layer whose class it built
+    finding: str | None = None  # a check without numbers (the state mode's) that failed: what it found
+    plain_pass: bool = False  # such a check that passed
 
     @property
     def passed(self) -> bool:
-        if self.error is not None:
+        if self.error is not None or self.finding is not None:
             return False
-        return self.unsupported is not None or (self.comparison is not None and self.comparison.passed)
+        return self.plain_pass or self.unsupported is not None or (self.comparison is not None and self.comparison.passed)
 
     @property
     def status(self) -> str:
@@ -57,7 +59,9 @@ class CheckResult:
             "layer": self.layer, "tensor": self.tensor, "mode": self.mode, "dtype": self.dtype, "case": self.case,
             "origin": self.checked_layer, "status": self.status, "passed": self.passed, "error": self.error,
             "unsupported": self.unsupported,
-            "reason": c.reason if c else ("unsupported" if self.status == "unsupported" else "error"),
+            "reason": c.reason if c else "finding" if self.finding else {"unsupported": "unsupported",
+                                                                          "passed": "ok"}.get(self.status, "error"),
+            "finding": self.finding,
             "max_abs_err": num(c.max_abs_err) if c else None, "max_rel_err": num(c.max_rel_err) if c else None,
             "mismatched": c.mismatched if c else None, "numel": c.numel if c else None,
             "worst_index": list(c.worst_index) if c and c.worst_index is not None else None,
@@ -73,6 +77,8 @@ class CheckResult:
         c = self.comparison
         if self.status == "unsupported":
             return f"{where}: unsupported: {self.unsupported}"
+        if self.finding is not None:
+            return f"{where}: {self.finding}"
         if self.error or c is None:
             return f"{where}: {self.error or 'not checked'}"
         if c.reason == "shape":

@@ -82,6 +82,16 @@ def encode(value, depth: int = 0):
     return (OBJECT, type(value).__name__)
 
 
+def _unchanged(now, before) -> bool:
+    import numpy as np
+
+    try:
+        a, b = np.asarray(now), np.asarray(before)
+        return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=True))
+    except (TypeError, ValueError):
+        return now == before
+
+
 def where(exc: BaseException) -> str:
     """``file.py:42 in backward``: the innermost frame of the traceback outside this module."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
@@ -145,8 +155,13 @@ class Server:
     def set(self, handle: int, name: str, value) -> None:
         setattr(self.objects[handle], name, value)
 
-    def call(self, handle: int, method: str, args: tuple):
-        return getattr(self.objects[handle], method)(*args)
+    def call(self, handle: int, method: str, args: tuple) -> dict:
+        """The method's result, and the arguments it changed in place (the parent applies the same change to its
+        own copies, so an in-place forward or backward is seen as it would be in one process)."""
+        before = [copy.deepcopy(a) for a in args]
+        result = getattr(self.objects[handle], method)(*args)
+        changed = {str(i): a for i, (a, b) in enumerate(zip(args, before)) if not _unchanged(a, b)}
+        return {"result": result, "changed": changed}
 
     def item_set(self, handle: int, attr: str, key, value) -> None:
         getattr(self.objects[handle], attr)[key] = value

@@ -20,8 +20,8 @@ def default_dtype(backend: str) -> str:
 
 
 # ---- check modes, in the order a reader wants them: local and recorded first ----
-SNAPSHOT, HYBRID, SWEEP, TRAIN = "snapshot", "hybrid", "sweep", "train"
-MODES = (SNAPSHOT, HYBRID, SWEEP, TRAIN)
+SNAPSHOT, STATE, HYBRID, SWEEP, TRAIN = "snapshot", "state", "hybrid", "sweep", "train"
+MODES = (SNAPSHOT, STATE, HYBRID, SWEEP, TRAIN)
 
 # ---- scopes: what a user's layer is asked to support beyond LeNet's own configuration ----
 LENET_SCOPE = "lenet"  # LeNet's arguments, other shapes and nasty values, other integer values (square only)
@@ -37,8 +37,10 @@ OUTPUT, LOSS = "output", "loss"
 RUNNING_MEAN, RUNNING_VAR = "running_mean", "running_var"  # batchnorm's buffers after the forward
 GRAD_INPUT, GRAD_WEIGHT, GRAD_BIAS = "grad_input", "grad_weight", "grad_bias"
 WEIGHT, BIAS = "weight", "bias"  # a param's value after the train mode's steps
+STATE_CHECKS = ("dtype", "input_unchanged", "dy_unchanged", "latest_input", "grads_overwritten", "deterministic")
 FORWARD_TENSORS = (OUTPUT, LOSS, RUNNING_MEAN, RUNNING_VAR)  # known after forward; the rest after backward
-TENSORS = (OUTPUT, LOSS, RUNNING_MEAN, RUNNING_VAR, GRAD_INPUT, GRAD_WEIGHT, GRAD_BIAS, WEIGHT, BIAS)  # report order
+TENSORS = (OUTPUT, LOSS, RUNNING_MEAN, RUNNING_VAR, GRAD_INPUT, GRAD_WEIGHT, GRAD_BIAS, WEIGHT, BIAS,
+           *STATE_CHECKS)  # report order; the state mode's checks are its rows' "tensors"
 
 
 def grad_name(param: str) -> str:

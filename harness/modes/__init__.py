@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from lenet_parity.vocabulary import DTYPES, FLOAT64, HYBRID, MODES, SNAPSHOT, SWEEP, TRAIN
+from lenet_parity.vocabulary import DTYPES, FLOAT64, HYBRID, MODES, SNAPSHOT, STATE, SWEEP, TRAIN
 
 if TYPE_CHECKING:
     from lenet_parity.harness.context import CheckContext
@@ -36,6 +36,11 @@ def _snapshot(names, context):
     return run_snapshot(names, context)
 
 
+def _state(names, context):
+    from lenet_parity.harness.modes.state import run_state
+    return run_state(names, context)
+
+
 def _hybrid(names, context):
     from lenet_parity.harness.modes.hybrid import run_hybrid
     return run_hybrid(names, context)
@@ -54,6 +59,8 @@ def _train(names, context):
 REGISTRY: dict[str, Mode] = {mode.name: mode for mode in (
     Mode(SNAPSHOT, "each layer alone against Phase 0's recorded tensors (no torch)", _snapshot,
          needs_phase0=True, needs_torch=False),
+    Mode(STATE, "side effects and state: dtype kept, inputs left unchanged, latest input used, grads overwritten",
+         _state, needs_phase0=True, needs_torch=False),
     Mode(HYBRID, "the layers swapped into torch's LeNet on the Phase 0 batch", _hybrid,
          needs_phase0=True, needs_weights=True),
     Mode(SWEEP, "each layer alone against torch.nn.functional on other shapes and nasty values", _sweep),

@@ -13,7 +13,7 @@ from typing import Any
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.mutants import conv_pool as cp
 from lenet_parity.harness.mutants import dense_head as dh
-from lenet_parity.vocabulary import HYBRID, MODES, SNAPSHOT, SWEEP, TRAIN
+from lenet_parity.vocabulary import HYBRID, MODES, SNAPSHOT, STATE, SWEEP, TRAIN
 
 LOCAL = (SNAPSHOT, HYBRID, SWEEP)  # a layer alone or in one pass: enough for every bug but one
 
@@ -46,8 +46,8 @@ CATALOGUE: list[Mutant] = [
     Mutant("conv-flipped-kernel", "true convolution: the kernel flipped", "conv1", ("output",), cp.ConvFlippedKernel),
     Mutant("conv-stride-ignored-in-backward", "stride ignored in the backward's scatter", "conv1", ("grad_input",),
            cp.ConvStrideIgnoredInBackward, caught_by=(SWEEP,)),  # LeNet's convs have stride 1
-    Mutant("conv-grads-accumulate", "grads add up over backward calls", "conv2", ("weight", "bias"),
-           cp.ConvGradsAccumulate, modes=(SNAPSHOT, TRAIN), caught_by=(TRAIN,)),  # one backward is right
+    Mutant("conv-grads-accumulate", "grads add up over backward calls", "conv2", ("grads_overwritten", "weight", "bias"),
+           cp.ConvGradsAccumulate, modes=(SNAPSHOT, STATE, TRAIN), caught_by=(STATE, TRAIN)),  # one backward is right
     Mutant("residual-one-sided-padding", "conv padding 2p on one side, 0 on the other", "res1", ("output",),
            cp.ResidualOneSidedPadding),
     Mutant("flatten-nhwc", "flatten in NHWC (channels-last) order", "flatten", ("output",), cp.FlattenNHWC),

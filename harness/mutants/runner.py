@@ -177,7 +177,7 @@ def _row(r: CheckResult | None, *, detail: bool = True) -> dict | None:
     if r is None:
         return None
     row = {"layer": r.layer, "origin": r.checked_layer, "tensor": r.tensor, "mode": r.mode, "dtype": r.dtype, "case": r.case,
-           "reason": "error" if r.error or r.comparison is None else r.comparison.reason}
+           "reason": r.to_json()["reason"]}
     return {**row, "detail": r.describe()} if detail else row
 
 
