@@ -14,6 +14,7 @@ import numpy as np
 from lenet_parity.harness import guard
 from lenet_parity.harness.compare import compare
 from lenet_parity.harness.context import CheckContext
+from lenet_parity.harness.diagnosis import Evidence, diagnose
 from lenet_parity.harness.guard import LayerError
 from lenet_parity.harness.results import CheckResult
 from lenet_parity.reference.layers import LayerSpec
@@ -44,8 +45,15 @@ def run_case(spec: LayerSpec, case: Case, context: CheckContext, *, layer_name: 
         result = CheckResult(layer_name, tensor, mode, dtype, error=error, case=case.label)
         if error is None:
             atol, rtol, _ = context.tolerance(tensor)
-            result.comparison = compare(actual, np.asarray(case.expected[tensor], dtype=dtype), atol=atol, rtol=rtol,
-                                        name=f"{layer_name}.{tensor}")
+            expected = np.asarray(case.expected[tensor], dtype=dtype)
+            result.comparison = compare(actual, expected, atol=atol, rtol=rtol, name=f"{layer_name}.{tensor}")
+            if not result.comparison.passed and result.comparison.reason != "dtype":
+                result.diagnosis = diagnose(Evidence(
+                    tensor, np.asarray(actual, dtype=np.float64), expected.astype(np.float64), atol, rtol, spec.cls,
+                    dict(spec.kwargs), x=np.asarray(case.x, dtype=np.float64),
+                    dy=None if case.dy is None else np.asarray(case.dy, dtype=np.float64),
+                    params={k: np.asarray(v, dtype=np.float64) for k, v in case.params.items()},
+                    targets=case.targets))
         return result
 
     def read(tensor: str, read_value: Callable[[], np.ndarray]) -> CheckResult:

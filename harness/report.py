@@ -54,6 +54,9 @@ def _detail(r: CheckResult) -> list[str]:
     if r.error is None and c is not None and c.reason in ("values", "nonfinite"):
         would_pass = f"; would pass with atol >= {c.min_atol_to_pass:.3g}" if c.reason == "values" else ""
         lines.append(f"     worst at {c.worst_index}: got {c.actual_at_worst!r}, expected {c.expected_at_worst!r}{would_pass}")
+    likely = r.likely()
+    if likely is not None and likely.code not in ("crash", "not-run", "unsupported") and r.finding is None:
+        lines.append(style(f"     likely: {likely.hint} [{likely.code}]", fg="yellow"))
     return lines
 
 
@@ -126,6 +129,9 @@ def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
         first = run.first_failure
         if first is not None:
             lines.append(style(f"first failure: {first.describe()}", fg="red", bold=True))
+            likely = first.likely()
+            if likely.code not in ("crash", "not-run", "unsupported") and first.finding is None:
+                lines.append(style(f"likely cause: {likely.hint} [{likely.code}]", fg="red", bold=True))
         else:
             lines.append(style("nothing was checked", fg="red", bold=True))
     return "\n".join(lines)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lenet_parity.harness.compare import Comparison
+from lenet_parity.harness.diagnosis import UNKNOWN, Diagnosis, from_failure
 
 
 @dataclass
@@ -22,6 +23,7 @@ class CheckResult:
     origin: str = ""  # for a configuration reported under its own label: the LeNet layer whose class it built
     finding: str | None = None  # a check without numbers (the state mode's) that failed: what it found
     plain_pass: bool = False  # such a check that passed
+    diagnosis: Diagnosis | None = None  # set by the check that had the values to test hypotheses on
 
     @property
     def passed(self) -> bool:
@@ -35,6 +37,15 @@ class CheckResult:
         if self.error is None and self.unsupported is not None:
             return "unsupported"
         return "passed" if self.passed else "failed"
+
+    def likely(self) -> Diagnosis | None:
+        """What the layer most likely does wrong (None when it passed)."""
+        if self.passed:
+            return None
+        c = self.comparison
+        return self.diagnosis or from_failure(self.tensor, finding=self.finding, error=self.error,
+                                              reason=c.reason if c else None,
+                                              dtypes=(c.dtype_actual, c.dtype_expected) if c else ("", "")) or UNKNOWN
 
     @property
     def checked_layer(self) -> str:
@@ -62,6 +73,7 @@ class CheckResult:
             "reason": c.reason if c else "finding" if self.finding else {"unsupported": "unsupported",
                                                                           "passed": "ok"}.get(self.status, "error"),
             "finding": self.finding,
+            "diagnosis": self.likely().to_json() if not self.passed else None,
             "max_abs_err": num(c.max_abs_err) if c else None, "max_rel_err": num(c.max_rel_err) if c else None,
             "mismatched": c.mismatched if c else None, "numel": c.numel if c else None,
             "worst_index": list(c.worst_index) if c and c.worst_index is not None else None,
@@ -134,8 +146,8 @@ class CheckRun:
         return {
             "passed": self.passed,
             "counts": self.counts(),
-            "first_failure": {"layer": first.layer, "tensor": first.tensor, "mode": first.mode, "dtype": first.dtype}
-            if first else None,
+            "first_failure": {"layer": first.layer, "tensor": first.tensor, "mode": first.mode, "dtype": first.dtype,
+                              "diagnosis": first.likely().to_json()} if first else None,
             "results": [r.to_json() for r in self.results],
             "notes": list(self.notes),
         }

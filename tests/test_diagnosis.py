@@ -1,0 +1,69 @@
+"""Diagnoses by hypothesis: layers written by someone who never saw ours, each with one classic bug, are named for
+what they do wrong; a correct student's layers pass; random wrong values stay "unknown"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import PHASE0, ROOT
+from lenet_parity.harness.check_runner import run_checks
+from lenet_parity.harness.context import CheckContext
+from lenet_parity.harness.diagnosis import Evidence, diagnose
+from lenet_parity.harness.isolation import IsolatedFactory
+from lenet_parity.reference.phase0_format import load_phase0
+
+STUDENT = ROOT / "tests" / "student_layers"
+
+
+@pytest.fixture(scope="module")
+def phase0():
+    return load_phase0(PHASE0)
+
+
+def first_failure(phase0, impl: str, kind: str):
+    with IsolatedFactory(impl) as factory:
+        run = run_checks(kind, CheckContext(factory, phase0=phase0), modes=["snapshot", "state", "sweep"])
+    return run.first_failure
+
+
+@pytest.mark.parametrize("file, kind, cls, code, words", [
+    ("B01_conv_bias_grad_mean", "conv", "Conv2d", "scale", "1/(N*H*W)"),
+    ("B02_conv_forward_kernel_flipped", "conv", "Conv2d", "flipped-kernel", "cross-correlation"),
+    ("B03_conv_backward_padding_not_removed", "conv", "Conv2d", "shape", "padding was not cut off"),
+    ("B04_pool_grad_last_max_on_ties", "pool", "MaxPool2d", "tie-break", "LAST one"),
+    ("B05_relu_grad_ge_zero", "relu", "ReLU", "relu-at-zero", "x >= 0"),
+    ("B06_flatten_channels_last", "flatten", "Flatten", "permutation", "channels-last"),
+    ("B07_logsoftmax_no_max_shift", "logsoftmax", "LogSoftmax", "overflow", "subtract each row's maximum"),
+    ("B08_nll_backward_missing_1_over_n", "loss", "NLLLoss", "scale", "N (N=4)"),
+])
+def test_a_students_one_bug_copies_are_named_for_their_bug(phase0, file, kind, cls, code, words):
+    first = first_failure(phase0, f"{STUDENT / 'buggy' / file}.py:{cls}", kind)
+    likely = first.likely()
+    assert (likely.code, words in likely.hint) == (code, True), (first.describe(), likely)
+
+
+def test_the_students_correct_layers_pass_under_the_default_scope(phase0):
+    for kind, cls in [("conv", "Conv2d"), ("pool", "MaxPool2d"), ("dense", "Linear"), ("flatten", "Flatten"),
+                      ("loss", "NLLLoss")]:
+        with IsolatedFactory(f"{STUDENT / 'numpy_layers.py'}:{cls}") as factory:
+            run = run_checks(kind, CheckContext(factory, phase0=phase0), modes=["snapshot", "state", "sweep"])
+        assert run.passed, [r.describe() for r in run.failures][:3]
+
+
+def evidence(got, expected, **kw) -> Evidence:
+    return Evidence("output", np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64), 1e-9, 1e-9, **kw)
+
+
+def test_hypotheses_on_planted_values():
+    rng = np.random.default_rng(3)
+    e = rng.standard_normal((4, 6, 5, 5))
+    x = rng.standard_normal((4, 1, 9, 9))
+    assert diagnose(evidence(-e, e)).code == "sign"
+    assert diagnose(evidence(e / 4, e, x=x)).hint.endswith("1/N (N=4): averaged over the batch instead of summing")
+    bias = rng.standard_normal(6)
+    assert "lacks the bias" in diagnose(evidence(e - bias[None, :, None, None], e, params={"bias": bias})).hint
+    assert diagnose(evidence(e.astype(np.float16), e)).code == "precision"
+    assert diagnose(evidence(np.transpose(e, (0, 1, 3, 2)), e)).code == "permutation"
+    assert diagnose(evidence(e + rng.standard_normal(e.shape), e)).code == "unknown"
+    assert diagnose(evidence(e[:, :, :4, :4], e)).code == "shape" and "off by one" in diagnose(evidence(e[:, :, :4, :4], e)).hint
