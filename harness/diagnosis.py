@@ -42,6 +42,8 @@ class Evidence:
     params: dict[str, np.ndarray] = field(default_factory=dict)
     targets: np.ndarray | None = None  # the loss's class indices
 
+    dtype_size: int = 8  # bytes per element of the check's dtype (4 for float32)
+
     def matches(self, candidate: Any) -> bool:
         c = np.asarray(candidate, dtype=np.float64)
         g = np.asarray(self.got, dtype=np.float64)
@@ -194,18 +196,46 @@ def flipped_kernel(ev: Evidence) -> Diagnosis | None:
     return None
 
 
-def one_sided_padding(ev: Evidence) -> Diagnosis | None:
-    """Padding 2p added on one side and none on the other, where torch pads p on every side."""
-    if ev.cls != "Conv2d" or ev.tensor != "output" or ev.x is None or "weight" not in ev.params:
+def stride_ignored_in_backward(ev: Evidence) -> Diagnosis | None:
+    """Conv backward scattering output (r, c)'s window back at (r, c), not (r*stride, c*stride): a loop tested
+    with stride 1 only."""
+    s = _pair(ev.kwargs.get("stride", 1))
+    if ev.cls != "Conv2d" or ev.tensor != "grad_input" or ev.dy is None or s == (1, 1) or "weight" not in ev.params:
         return None
+    w = np.asarray(ev.params["weight"], dtype=np.float64)
     ph, pw = _pair(ev.kwargs.get("padding", 0))
+    n, c, h, wd = ev.expected.shape
+    ho, wo = ev.dy.shape[2:]
+    dxp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw))
+    for i in range(w.shape[2]):
+        for j in range(w.shape[3]):
+            block = np.einsum("nohw,oc->nchw", ev.dy, w[:, :, i, j])
+            dxp[:, :, i:i + ho, j:j + wo] += block[:, :, :max(0, dxp.shape[2] - i), :max(0, dxp.shape[3] - j)]
+    if ev.matches(dxp[:, :, ph:ph + h, pw:pw + wd]):
+        return Diagnosis("stride", "backward puts output (r, c)'s window back at (r, c); with a stride it belongs at "
+                                   "(r*stride, c*stride): the loop was only ever run with stride 1")
+    return None
+
+
+def one_sided_padding(ev: Evidence) -> Diagnosis | None:
+    """Padding 2p added on one side and none on the other, where torch pads p on every side (a conv, or the conv
+    inside a residual block, y = x + conv(x))."""
+    if ev.cls not in ("Conv2d", "Residual") or ev.tensor != "output" or ev.x is None or "weight" not in ev.params:
+        return None
+    residual = ev.cls == "Residual"
+    kwargs = ev.kwargs
+    if residual:
+        k = kwargs.get("kernel_size", 3)
+        kwargs = dict(in_channels=kwargs["channels"], out_channels=kwargs["channels"], kernel_size=k, padding=k // 2)
+    ph, pw = _pair(kwargs.get("padding", 0))
     if not (ph or pw):
         return None
     x = np.asarray(ev.x, dtype=np.float64)
     for before, after, where in (((2 * ph, 2 * pw), (0, 0), "top and left"), ((0, 0), (2 * ph, 2 * pw), "bottom and right")):
         padded = np.pad(x, ((0, 0), (0, 0), (before[0], after[0]), (before[1], after[1])))
-        y, _ = _conv(ev, x=padded, padding=0)
-        if ev.matches(y):
+        y, _ = _conv(Evidence(ev.tensor, ev.got, ev.expected, ev.atol, ev.rtol, "Conv2d", kwargs, padded,
+                              params=ev.params), x=padded, padding=0)
+        if ev.matches(x + y if residual else y):
             return Diagnosis("border", f"the padding went all to the {where} (2*padding on one side, none on the "
                                        f"other); torch pads `padding` zeros on every side")
     return None
@@ -231,6 +261,42 @@ def softmax_wrong_axis(ev: Evidence) -> Diagnosis | None:
     if ev.matches(ev.dy - p * ev.dy.sum(axis=0, keepdims=True)):
         return Diagnosis("wrong-axis", "dx = dy - softmax * sum(dy) sums dy over the batch (axis 0); it must sum "
                                        "over the classes of each row (axis 1, keepdims=True)")
+    if ev.matches(ev.dy * (1 - p)):
+        return Diagnosis("elementwise-grad", "dx = dy * (1 - softmax) keeps only the Jacobian's diagonal; every class "
+                                             "moves every log-probability: dx = dy - softmax * dy.sum(axis=1, keepdims=True)")
+    return None
+
+
+def biased_running_var(ev: Evidence) -> Diagnosis | None:
+    """Batchnorm storing the biased variance (divided by n) in running_var; torch stores the unbiased one (n - 1)."""
+    if not ev.cls.startswith("BatchNorm") or ev.tensor != "running_var" or ev.x is None or "running_var" not in ev.params:
+        return None
+    x = np.asarray(ev.x, dtype=np.float64)
+    axes = (0, 2, 3) if x.ndim == 4 else (0, 2) if x.ndim == 3 else (0,)
+    m = ev.kwargs.get("momentum", 0.1)
+    if ev.matches((1 - m) * np.asarray(ev.params["running_var"], dtype=np.float64) + m * x.var(axis=axes)):
+        return Diagnosis("biased-variance", "running_var stores the biased variance (divided by n); torch normalises "
+                                            "with it but stores the unbiased one, var * n / (n - 1)")
+    return None
+
+
+def short_window(ev: Evidence) -> Diagnosis | None:
+    """A pooling window one short in each direction: range(k - 1) where range(k) was meant."""
+    if ev.cls != "MaxPool2d" or ev.tensor != "output" or ev.x is None:
+        return None
+    k = _pair(ev.kwargs.get("kernel_size", 2))
+    s = _pair(ev.kwargs.get("stride") or k)
+    if min(k) < 2:
+        return None
+    x = np.asarray(ev.x, dtype=np.float64)
+    ho, wo = (x.shape[2] - k[0]) // s[0] + 1, (x.shape[3] - k[1]) // s[1] + 1
+    short = np.full((x.shape[0], x.shape[1], ho, wo), -np.inf)
+    for i in range(k[0] - 1):
+        for j in range(k[1] - 1):
+            short = np.maximum(short, x[:, :, i:i + s[0] * (ho - 1) + 1:s[0], j:j + s[1] * (wo - 1) + 1:s[1]])
+    if ev.matches(short):
+        return Diagnosis("window", f"each window is one short: it reads {k[0] - 1}x{k[1] - 1} of its {k[0]}x{k[1]} "
+                                   f"values (range(k - 1) where range(k) was meant)")
     return None
 
 
@@ -312,21 +378,22 @@ def relu_at_zero(ev: Evidence) -> Diagnosis | None:
 
 
 def precision(ev: Evidence) -> Diagnosis | None:
-    """Values right to a lower precision only: a computation through float16 (or a float32 step in float64)."""
+    """Values that are numbers of a lower precision, as close as that precision allows: a step through float16."""
+    g = ev.got.astype(np.float64)
     for lower, name in ((np.float16, "float16"), (np.float32, "float32")):
-        if np.dtype(lower).itemsize >= ev.expected.dtype.itemsize:
+        if not np.array_equal(g.astype(lower).astype(np.float64), g):
+            continue  # not all numbers of that precision
+        if np.dtype(lower).itemsize >= ev.dtype_size:
             continue
-        rounded = ev.expected.astype(lower).astype(np.float64)
-        err = np.abs(ev.got.astype(np.float64) - ev.expected)
-        level = np.abs(rounded - ev.expected).max()
-        if level > 0 and err.max() <= 4 * max(level, np.finfo(lower).eps * np.abs(ev.expected).max()):
+        err = np.abs(g - ev.expected)
+        if err.max() <= 2 * np.finfo(lower).eps * max(np.abs(ev.expected).max(), np.finfo(lower).tiny):
             return Diagnosis("precision", f"{ev.tensor} is right only to {name} precision: a step computes in {name}")
     return None
 
 
 HYPOTHESES: list[Callable[[Evidence], Diagnosis | None]] = [
     wrong_shape, overflow, sign, scale, offset, flipped_kernel, one_sided_padding, softmax_wrong_axis, nll_block_index,
-    tie_break,
+    biased_running_var, short_window, stride_ignored_in_backward, tie_break,
     relu_at_zero, permutation, border, precision,
 ]
 

@@ -53,7 +53,7 @@ def run_case(spec: LayerSpec, case: Case, context: CheckContext, *, layer_name: 
                     dict(spec.kwargs), x=np.asarray(case.x, dtype=np.float64),
                     dy=None if case.dy is None else np.asarray(case.dy, dtype=np.float64),
                     params={k: np.asarray(v, dtype=np.float64) for k, v in case.params.items()},
-                    targets=case.targets))
+                    targets=case.targets, dtype_size=np.dtype(dtype).itemsize))
         return result
 
     def read(tensor: str, read_value: Callable[[], np.ndarray]) -> CheckResult:

@@ -23,6 +23,7 @@ from lenet_parity.harness.modes.sweep import EXTRA_CONFIGS, own_configs, sweep_c
 from lenet_parity.harness.ansi import unstyle
 from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.mutants.catalogue import CATALOGUE, MODES, Mutant
+from lenet_parity.harness.mutants.conv_pool import ConvBiasGradSign
 from lenet_parity.harness.mutants.runner import run_zoo, table
 from lenet_parity.harness.mutants.verdict import judge
 from lenet_parity.harness.results import CheckResult, CheckRun
@@ -218,6 +219,8 @@ class CrashingConv(Conv2d):
             caught_by=("snapshot",)), "MISSED"),
     (Mutant("crashing-conv", "raises in backward", "conv2", ("grad_input",), CrashingConv, modes=("snapshot",),
             caught_by=("snapshot",)), "a check crashed, a failure for the wrong reason"),
+    (Mutant("misdiagnosed", "a sign bug expected as a scale", "conv2", ("grad_bias",), ConvBiasGradSign,
+            modes=("snapshot",), caught_by=("snapshot",), diagnosis="scale"), "diagnosed 'sign', expected 'scale'"),
 ])
 def test_a_mutant_not_caught_or_not_localised_fails_the_zoo(fake, words):
     report = run_zoo(CheckContext(BackendFactory("numpy"), phase0_path=PHASE0, weights_path=WEIGHTS), [fake])

@@ -27,6 +27,7 @@ class Mutant:
     factory: Any  # the broken class, built like its torch twin: factory(**spec.kwargs)
     modes: tuple[str, ...] = LOCAL  # the modes it is run in
     caught_by: tuple[str, ...] = LOCAL  # the modes that must catch it (a subset of ``modes``)
+    diagnosis: str = "unknown"  # the code harness/diagnosis.py must give its first failure
 
     def __post_init__(self):
         unknown = [m for m in self.modes if m not in MODES]
@@ -39,33 +40,33 @@ class Mutant:
 
 CATALOGUE: list[Mutant] = [
     Mutant("pool-grad-every-tied-max", "max-pool gradient to every tied maximum", "pool1", ("grad_input",),
-           cp.PoolGradToEveryTiedMax),
+           cp.PoolGradToEveryTiedMax, diagnosis="tie-break"),
     Mutant("pool-window-off-by-one", "pool window one short: range(k - 1)", "pool2", ("output",),
-           cp.PoolWindowOffByOne),
-    Mutant("conv-bias-grad-sign", "bias gradient with the wrong sign", "conv2", ("grad_bias",), cp.ConvBiasGradSign),
-    Mutant("conv-flipped-kernel", "true convolution: the kernel flipped", "conv1", ("output",), cp.ConvFlippedKernel),
+           cp.PoolWindowOffByOne, diagnosis="window"),
+    Mutant("conv-bias-grad-sign", "bias gradient with the wrong sign", "conv2", ("grad_bias",), cp.ConvBiasGradSign, diagnosis="sign"),
+    Mutant("conv-flipped-kernel", "true convolution: the kernel flipped", "conv1", ("output",), cp.ConvFlippedKernel, diagnosis="flipped-kernel"),
     Mutant("conv-stride-ignored-in-backward", "stride ignored in the backward's scatter", "conv1", ("grad_input",),
-           cp.ConvStrideIgnoredInBackward, caught_by=(SWEEP,)),  # LeNet's convs have stride 1
+           cp.ConvStrideIgnoredInBackward, caught_by=(SWEEP,), diagnosis="stride"),  # LeNet's convs have stride 1
     Mutant("conv-grads-accumulate", "grads add up over backward calls", "conv2", ("grads_overwritten", "weight", "bias"),
-           cp.ConvGradsAccumulate, modes=(SNAPSHOT, STATE, TRAIN), caught_by=(STATE, TRAIN)),  # one backward is right
+           cp.ConvGradsAccumulate, modes=(SNAPSHOT, STATE, TRAIN), caught_by=(STATE, TRAIN), diagnosis="accumulated"),  # one backward is right
     Mutant("residual-one-sided-padding", "conv padding 2p on one side, 0 on the other", "res1", ("output",),
-           cp.ResidualOneSidedPadding),
-    Mutant("flatten-nhwc", "flatten in NHWC (channels-last) order", "flatten", ("output",), cp.FlattenNHWC),
+           cp.ResidualOneSidedPadding, diagnosis="border"),
+    Mutant("flatten-nhwc", "flatten in NHWC (channels-last) order", "flatten", ("output",), cp.FlattenNHWC, diagnosis="permutation"),
     Mutant("linear-bias-grad-mean", "bias gradient averaged over the batch", "fc1", ("grad_bias",),
-           dh.LinearBiasGradMean),
+           dh.LinearBiasGradMean, diagnosis="scale"),
     Mutant("linear-weight-grad-reshaped", "dW = (x^T dy).reshape(out, in), no .T", "fc2", ("grad_weight",),
-           dh.LinearWeightGradReshaped),
+           dh.LinearWeightGradReshaped, diagnosis="permutation"),
     Mutant("relu-grad-one-at-zero", "ReLU gradient 1 at exactly 0", "relu2", ("grad_input",), dh.ReLUGradOneAtZero,
-           caught_by=(SWEEP,)),  # only the sweep's adversarial inputs hold exact zeros
+           caught_by=(SWEEP,), diagnosis="relu-at-zero"),  # only the sweep's adversarial inputs hold exact zeros
     Mutant("batchnorm-running-var-biased", "running_var stored biased (/n)", "bn2", ("running_var",),
-           dh.BatchNormRunningVarBiased),
+           dh.BatchNormRunningVarBiased, diagnosis="biased-variance"),
     Mutant("dropout-not-rescaled", "dropout without the 1/(1-p) rescale", "drop1", ("output",),
-           dh.DropoutNotRescaled),
+           dh.DropoutNotRescaled, diagnosis="scale"),
     Mutant("logsoftmax-no-max-shift", "log-softmax without subtracting the max", "logsoftmax", ("output",),
-           dh.LogSoftmaxNoMaxShift, caught_by=(SWEEP,)),  # only the sweep's logits of 1e4 overflow
+           dh.LogSoftmaxNoMaxShift, caught_by=(SWEEP,), diagnosis="overflow"),  # only the sweep's logits of 1e4 overflow
     Mutant("logsoftmax-grad-elementwise", "log-softmax gradient as if elementwise", "logsoftmax", ("grad_input",),
-           dh.LogSoftmaxGradElementwise),
-    Mutant("loss-summed", "loss summed over the batch, not averaged", "loss", ("loss",), dh.NLLLossSummed),
+           dh.LogSoftmaxGradElementwise, diagnosis="elementwise-grad"),
+    Mutant("loss-summed", "loss summed over the batch, not averaged", "loss", ("loss",), dh.NLLLossSummed, diagnosis="scale"),
 ]
 
 

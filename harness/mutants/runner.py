@@ -141,7 +141,8 @@ def _status(v: Verdict) -> str:
     return style("MISSED", fg="red", bold=True)
 
 
-COLUMNS = (("mutant", 32), ("bug", 44), ("planted in", 24), ("caught by", 21), ("first failure", 42))
+COLUMNS = (("mutant", 32), ("bug", 44), ("planted in", 24), ("caught by", 21), ("first failure", 42),
+           ("diagnosis", 17))
 
 
 def table(report: ZooReport) -> str:
@@ -152,7 +153,7 @@ def table(report: ZooReport) -> str:
     for v in report.verdicts:
         m, first = v.mutant, v.first_checked_failure
         planted = f"{m.layer_name} ({v.layer_cls})"
-        cells = (m.name, m.description, planted, _caught_by(v), _where(first))
+        cells = (m.name, m.description, planted, _caught_by(v), _where(first), first.likely().code if first else "-")
         lines.append(" ".join(f"{c:{w}}" for c, (_, w) in zip(cells, COLUMNS)) + " " + _status(v))
         if v.first_failure is not None and v.first_failure is not first:
             notes.append(f"{m.name}: a network-level row failed first: {v.first_failure.describe()}")
@@ -191,6 +192,8 @@ def to_json(report: ZooReport) -> dict[str, Any]:
             "caught": v.caught, "localised": v.localised,
             "caught_by": [{"mode": mode, "dtype": dtype} for mode, dtype in v.caught_by],
             "first_failure": _row(v.first_checked_failure), "first_failure_any_layer": _row(v.first_failure),
+            "diagnosis": v.first_checked_failure.likely().to_json() if v.first_checked_failure else None,
+            "expected_diagnosis": v.mutant.diagnosis,
             "problems": list(v.problems), "checked_layers": list(v.checked), "checks": len(v.run.results),
             "failures": [_row(r, detail=False) for r in v.run.failures],
         } for v in report.verdicts],

@@ -67,6 +67,8 @@ def judge(mutant: Mutant, run: CheckRun, *, checked: tuple[str, ...], modes: tup
     elif first.checked_layer != target or first.tensor not in mutant.expected_tensors:
         expected = "|".join(mutant.expected_tensors)
         problems.append(f"first failure at {first.layer}.{first.tensor}, expected {target}.{expected}")
+    elif first.likely().code != mutant.diagnosis:
+        problems.append(f"diagnosed {first.likely().code!r}, expected {mutant.diagnosis!r}: {first.likely().hint}")
     stray = next((r for r in run.failures if r.mode in ALONE and r.checked_layer != target), None)
     if stray is not None:
         problems.append(f"false alarm at another layer: {stray.describe()}")

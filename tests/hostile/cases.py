@@ -22,7 +22,8 @@ from __future__ import annotations
 TIMEOUT = 5  # --timeout for every run, seconds
 SLACK = 25  # a run may take at most TIMEOUT + SLACK seconds of wall time
 
-ALL_MODES = ("snapshot", "hybrid", "sweep", "train")
+ALL_MODES = ("snapshot", "state", "hybrid", "sweep", "train")
+VALUE_MODES = ("snapshot", "hybrid", "sweep", "train")  # a layer that is only wrong: the state mode compares no values
 FAST_MODES = ("snapshot", "hybrid")  # snapshot: the layer alone; hybrid: swapped into torch's LeNet
 IMPORT_MODES = ("snapshot",)  # the import fails before any mode runs: one mode is enough
 
@@ -47,31 +48,31 @@ CASES: list[dict] = [
     case("os_exit_forward.py", r"exited with code 0 during forward"),
     case("os_exit_backward.py", r"exited with code 0 during backward"),
     case("os_exit_import.py", r"os_exit_import\.py[^\n]*exited with code 0 during import", exit=2, modes=IMPORT_MODES),
-    case("atexit_os_exit.py", WRONG_GRAD),
+    case("atexit_os_exit.py", WRONG_GRAD, modes=VALUE_MODES),
     case("thread_os_exit.py", rf"exited with code 0 during|{WRONG_GRAD}",
-         why="the death may come after the last call; then only the wrong backward is seen"),
+         why="the death may come after the last call; then only the wrong backward is seen", modes=VALUE_MODES),
     case("busy_loop_forward.py", NO_ANSWER_FORWARD),
     case("sleep_backward.py", NO_ANSWER_BACKWARD),
-    case("sigterm_ignored_hang.py", NO_ANSWER_FORWARD, modes=FAST_MODES),
+    case("sigterm_ignored_hang.py", NO_ANSWER_FORWARD, modes=ALL_MODES),
     case("segfault_forward.py", r"killed by SIGSEGV during forward"),
-    case("memory_hog.py", r"memory limit 1 GiB", modes=FAST_MODES, args=("--memory-limit", "1")),
-    case("memory_numpy_huge.py", r"memory limit 4 GiB", modes=FAST_MODES),
-    case("numpy_monkeypatch.py", WRONG_GRAD, modes=FAST_MODES),
-    case("golden_overwrite_cwd.py", GOLDEN_CHANGED, modes=FAST_MODES,
+    case("memory_hog.py", r"memory limit 1 GiB", modes=ALL_MODES, args=("--memory-limit", "1")),
+    case("memory_numpy_huge.py", r"memory limit 4 GiB", modes=ALL_MODES),
+    case("numpy_monkeypatch.py", WRONG_GRAD, modes=VALUE_MODES),
+    case("golden_overwrite_cwd.py", GOLDEN_CHANGED, modes=ALL_MODES,
          why="writes garbage into the golden files (relative paths) at import"),
-    case("golden_overwrite_abs.py", GOLDEN_CHANGED, modes=FAST_MODES,
+    case("golden_overwrite_abs.py", GOLDEN_CHANGED, modes=ALL_MODES,
          why="writes garbage into the golden files (absolute paths from __file__) at import and in forward"),
     case("import_torch.py", r"import of 'torch' is not allowed", exit=2, modes=IMPORT_MODES),
-    case("meta_path_pop_torch.py", r"(import of 'torch'|imported torch)[^\n]*not allowed", modes=FAST_MODES),
-    case("torch_hidden.py", r"(import of 'torch'|imported torch)[^\n]*not allowed", modes=FAST_MODES,
+    case("meta_path_pop_torch.py", r"(import of 'torch'|imported torch)[^\n]*not allowed", modes=ALL_MODES),
+    case("torch_hidden.py", r"(import of 'torch'|imported torch)[^\n]*not allowed", modes=ALL_MODES,
          why="imports torch past the blocker, then deletes it from sys.modules and restores the blocker"),
-    case("nan_forward.py", r"NaN or Inf where torch is finite|NaN/Inf values"),
-    case("nondaemon_thread.py", WRONG_GRAD, modes=FAST_MODES),
+    case("nan_forward.py", r"NaN or Inf where torch is finite|NaN/Inf values", modes=VALUE_MODES),
+    case("nondaemon_thread.py", WRONG_GRAD, modes=VALUE_MODES),
     case("backward_generator.py", r"backward[^\n]*generator[^\n]*not an array of numbers|backward[^\n]*not an array of "
                                       r"numbers[^\n]*generator"),  # the reason names what came back
-    case("backward_dict.py", r"backward(\(\) returned|'s dx is) a dict[^\n]*not an array of numbers", modes=FAST_MODES),
-    case("spawn_child_hang.py", r"may not start processes", modes=FAST_MODES, leftover=("sleep 1000",)),
-    case("spawn_escaped_child.py", r"may not start processes", modes=FAST_MODES, leftover=("sleep 1001",),
+    case("backward_dict.py", r"backward(\(\) returned|'s dx is) a dict[^\n]*not an array of numbers", modes=ALL_MODES),
+    case("spawn_child_hang.py", r"may not start processes", modes=ALL_MODES, leftover=("sleep 1000",)),
+    case("spawn_escaped_child.py", r"may not start processes", modes=ALL_MODES, leftover=("sleep 1001",),
          why="the child leaves the worker's process group (start_new_session=True)"),
     case("syntax_error.py", r"syntax_error\.py[^\n]*SyntaxError", exit=2, modes=IMPORT_MODES),
     # --- more ---------------------------------------------------------------------------------------------------
