@@ -59,6 +59,10 @@ class _Layer:
         trainable = [k for k in self.params if k in ("weight", "bias")]
         return {k: guard.read_grad(self.layer, k, self.dtype) for k in trainable}
 
+    def what(self, method: str) -> str:
+        """``ReLU.backward()``: how reports name a call."""
+        return f"{type(self.layer).__name__}.{method}()"
+
     def upstream(self) -> Any:
         return None if self.case.dy is None else guard.to_layer(self.case.dy, self.kind, self.dtype)
 
@@ -122,11 +126,11 @@ def check_latest_input(make: Callable[[], _Layer], x: np.ndarray) -> str | None:
     other = x[::-1].copy() * 0.5 + 0.25  # another batch of the same shape
     fresh = make()
     fresh.forward(fresh.inputs(x))
-    want = guard.from_layer(fresh.backward(fresh.upstream()), fresh.dtype, "backward")
+    want = guard.from_layer(fresh.backward(fresh.upstream()), fresh.dtype, fresh.what("backward"))
     layer = make()
     layer.forward(layer.inputs(other))
     layer.forward(layer.inputs(x))
-    got = guard.from_layer(layer.backward(layer.upstream()), layer.dtype, "backward")
+    got = guard.from_layer(layer.backward(layer.upstream()), layer.dtype, layer.what("backward"))
     if not _close(got, want, layer.dtype):
         return "after forward(x1), forward(x2), backward(dy) used x1: the cache must hold the latest forward's " \
                "input (a stale self.x, or a cache set only on the first call)"
@@ -159,8 +163,8 @@ def check_grads_overwritten(make: Callable[[], _Layer], x: np.ndarray) -> str | 
 
 def check_deterministic(make: Callable[[], _Layer], x: np.ndarray) -> str | None:
     layer = make()
-    y1 = guard.from_layer(layer.forward(layer.inputs(x)), layer.dtype, "forward")
-    y2 = guard.from_layer(layer.forward(layer.inputs(x)), layer.dtype, "forward")
+    y1 = guard.from_layer(layer.forward(layer.inputs(x)), layer.dtype, layer.what("forward"))
+    y2 = guard.from_layer(layer.forward(layer.inputs(x)), layer.dtype, layer.what("forward"))
     if not _close(y1, y2, layer.dtype):
         return "the same input twice gave two different outputs (state that changes what forward computes)"
     return None
