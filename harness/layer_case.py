@@ -32,6 +32,17 @@ class Case:
     mask: np.ndarray | None = None  # dropout's scaled keep-mask, injected as layer.mask
     targets: np.ndarray | None = None  # the loss's class indices
     label: str = ""  # what this case is, shown in reports ("" for the Phase 0 batch)
+    floors: dict[str, float] = field(default_factory=dict)  # tensor -> max |torch float32 - torch float64|
+
+
+def noise_floors(expected: dict[str, Any], other: dict[str, Any]) -> dict[str, float]:
+    """The float32 noise floor of each tensor: how far torch's float32 result is from its float64 one."""
+    floors = {}
+    for tensor, value in expected.items():
+        if tensor in other and np.shape(value) == np.shape(other[tensor]):
+            floors[tensor] = float(np.max(np.abs(np.asarray(value, np.float64) - np.asarray(other[tensor], np.float64)),
+                                          initial=0.0))
+    return floors
 
 
 def run_case(spec: LayerSpec, case: Case, context: CheckContext, *, layer_name: str,
@@ -47,6 +58,7 @@ def run_case(spec: LayerSpec, case: Case, context: CheckContext, *, layer_name: 
             atol, rtol, _ = context.tolerance(tensor)
             expected = np.asarray(case.expected[tensor], dtype=dtype)
             result.comparison = compare(actual, expected, atol=atol, rtol=rtol, name=f"{layer_name}.{tensor}")
+            result.noise_floor = case.floors.get(tensor)
             if not result.comparison.passed and result.comparison.reason != "dtype":
                 result.diagnosis = diagnose(Evidence(
                     tensor, np.asarray(actual, dtype=np.float64), expected.astype(np.float64), atol, rtol, spec.cls,

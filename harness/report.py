@@ -54,6 +54,9 @@ def _detail(r: CheckResult) -> list[str]:
     if r.error is None and c is not None and c.reason in ("values", "nonfinite"):
         would_pass = f"; would pass with atol >= {c.min_atol_to_pass:.3g}" if c.reason == "values" else ""
         lines.append(f"     worst at {c.worst_index}: got {c.actual_at_worst!r}, expected {c.expected_at_worst!r}{would_pass}")
+    if r.noise_multiple is not None:
+        lines.append(f"     error = {r.noise_multiple:.3g}x the float32 noise floor ({r.noise_floor:.2g}: torch float32 vs "
+                     f"float64 here; ~1 is rounding, 1e3 and more a bug)")
     likely = r.likely()
     if likely is not None and likely.code not in ("crash", "not-run", "unsupported") and r.finding is None:
         lines.append(style(f"     likely: {likely.hint} [{likely.code}]", fg="yellow"))

@@ -24,6 +24,15 @@ class CheckResult:
     finding: str | None = None  # a check without numbers (the state mode's) that failed: what it found
     plain_pass: bool = False  # such a check that passed
     diagnosis: Diagnosis | None = None  # set by the check that had the values to test hypotheses on
+    noise_floor: float | None = None  # max |torch float32 - torch float64| for this tensor, where the check knows it
+
+    @property
+    def noise_multiple(self) -> float | None:
+        """The error as a multiple of the float32 noise floor: ~1 is rounding, 1e5 is a bug."""
+        c = self.comparison
+        if c is None or self.noise_floor is None or c.reason not in ("values", None) or not self.noise_floor > 0:
+            return None
+        return c.max_abs_err / self.noise_floor
 
     @property
     def passed(self) -> bool:
@@ -74,6 +83,8 @@ class CheckResult:
                                                                           "passed": "ok"}.get(self.status, "error"),
             "finding": self.finding,
             "diagnosis": self.likely().to_json() if not self.passed else None,
+            "noise_floor": self.noise_floor, "error_vs_noise_floor": num(self.noise_multiple)
+            if self.noise_multiple is not None else None,
             "max_abs_err": num(c.max_abs_err) if c else None, "max_rel_err": num(c.max_rel_err) if c else None,
             "mismatched": c.mismatched if c else None, "numel": c.numel if c else None,
             "worst_index": list(c.worst_index) if c and c.worst_index is not None else None,

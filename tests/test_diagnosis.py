@@ -67,3 +67,23 @@ def test_hypotheses_on_planted_values():
     assert diagnose(evidence(np.transpose(e, (0, 1, 3, 2)), e)).code == "permutation"
     assert diagnose(evidence(e + rng.standard_normal(e.shape), e)).code == "unknown"
     assert diagnose(evidence(e[:, :, :4, :4], e)).code == "shape" and "off by one" in diagnose(evidence(e[:, :, :4, :4], e)).hint
+
+
+def test_errors_are_read_against_the_float32_noise_floor(phase0):
+    """A correct float32 layer errs at a few times torch's own float32-vs-float64 distance; a bug at 1e4 and more."""
+    from lenet_parity.custom_layers import numpy as npl
+    from lenet_parity.harness.layer_factory import BackendFactory
+
+    class MeanBiasGrad(npl.Linear):
+        def backward(self, dy):
+            dx = super().backward(dy)
+            self.grads["bias"] = self.grads["bias"] / len(dy)
+            return dx
+
+    numpy = BackendFactory("numpy")
+    good = run_checks("dense", CheckContext(numpy, phase0=phase0), modes=["snapshot", "sweep"], dtypes=["float32"])
+    multiples = [r.noise_multiple for r in good.results if r.noise_multiple is not None]
+    assert good.passed and len(multiples) > 20 and np.median(multiples) < 10
+    bad = run_checks("dense", CheckContext(lambda spec: MeanBiasGrad(**spec.kwargs), phase0=phase0),
+                     modes=["snapshot"], dtypes=["float32"])
+    assert all(r.noise_multiple > 1e4 for r in bad.failures)

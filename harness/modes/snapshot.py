@@ -11,11 +11,11 @@ from typing import Any
 
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.context import CheckContext
-from lenet_parity.harness.layer_case import Case, run_case
+from lenet_parity.harness.layer_case import Case, noise_floors, run_case
 from lenet_parity.harness.results import CheckResult
 from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
 from lenet_parity.reference.phase0_format import REGENERATE, LayerRecord, Phase0
-from lenet_parity.vocabulary import GRAD_INPUT, LENET, LOSS, MODELS, OUTPUT, SNAPSHOT, grad_name
+from lenet_parity.vocabulary import FLOAT32, FLOAT64, GRAD_INPUT, LENET, LOSS, MODELS, OUTPUT, SNAPSHOT, grad_name
 
 
 def _record(phase0: Phase0, name: str, dtype: str) -> LayerRecord:
@@ -33,10 +33,17 @@ def snapshot_case(phase0: Phase0, name: str, dtype: str) -> tuple[LayerSpec, Cas
         return LOSS_SPEC, Case(x=capture.log_probs, targets=capture.targets,
                                expected={LOSS: capture.loss, GRAD_INPUT: capture.dlogp})
     r = _record(phase0, name, dtype)
+    spec, case = LayerSpec(r.name, r.kind, r.cls, dict(r.kwargs)), Case(x=r.x, dy=r.dy, params=r.params, mask=r.mask,
+                                                                        expected=_expected(r))
+    twin = _record(phase0, name, FLOAT64 if dtype == FLOAT32 else FLOAT32)
+    case.floors = noise_floors(case.expected, _expected(twin))  # torch float32 vs float64 on the Phase 0 batch
+    return spec, case
+
+
+def _expected(r: LayerRecord) -> dict[str, Any]:
     expected: dict[str, Any] = {OUTPUT: r.y, **r.buffers_after, GRAD_INPUT: r.dx}
     expected.update({grad_name(k): v for k, v in r.grads.items()})
-    return LayerSpec(r.name, r.kind, r.cls, dict(r.kwargs)), Case(x=r.x, dy=r.dy, params=r.params, mask=r.mask,
-                                                                  expected=expected)
+    return expected
 
 
 def run_snapshot(layer_names: list[str], context: CheckContext) -> list[CheckResult]:

@@ -17,11 +17,11 @@ import numpy as np
 
 from lenet_parity.harness import guard
 from lenet_parity.harness.context import CheckContext
-from lenet_parity.harness.layer_case import Case, run_case
+from lenet_parity.harness.layer_case import Case, noise_floors, run_case
 from lenet_parity.harness.layer_factory import layer_catalogue
 from lenet_parity.harness.results import CheckResult
 from lenet_parity.reference.layers import LayerSpec
-from lenet_parity.vocabulary import LENET_SCOPE, SWEEP, TORCH_SCOPE
+from lenet_parity.vocabulary import FLOAT32, FLOAT64, LENET_SCOPE, SWEEP, TORCH_SCOPE
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,12 @@ def sweep_case(spec: LayerSpec, config: Config, dtype: str, seed_key: str) -> Ca
         targets = rng.integers(0, config.shape[1], config.shape[0])
         x = sweep_torch.log_softmax(x, dtype)  # the loss reads log-probabilities
     expected, dy = sweep_torch.reference(spec, x, params, dtype, rng, mask=mask, targets=targets)
-    return Case(x=x, dy=dy, params=params, mask=mask, targets=targets, expected=expected, label=config.label())
+    twin = {FLOAT32: FLOAT64, FLOAT64: FLOAT32}[dtype]  # the same values in the other dtype: the float32 noise floor
+    other, _ = sweep_torch.reference(spec, x.astype(twin), {k: v.astype(twin) for k, v in params.items()}, twin, rng,
+                                     mask=None if mask is None else mask.astype(twin), targets=targets,
+                                     dy=None if dy is None else dy.astype(twin))
+    return Case(x=x, dy=dy, params=params, mask=mask, targets=targets, expected=expected, label=config.label(),
+                floors=noise_floors(expected, other))
 
 
 def run_sweep(layer_names: list[str], context: CheckContext) -> list[CheckResult]:

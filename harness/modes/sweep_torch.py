@@ -64,8 +64,10 @@ def log_softmax(logits: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def reference(spec: LayerSpec, x: np.ndarray, params: dict[str, np.ndarray], dtype: str, rng: np.random.Generator,
-              *, mask: np.ndarray | None = None, targets: np.ndarray | None = None) -> tuple[dict[str, Any], np.ndarray | None]:
-    """(expected tensors, the random upstream gradient dy drawn for the output's shape; None for the loss)."""
+              *, mask: np.ndarray | None = None, targets: np.ndarray | None = None,
+              dy: np.ndarray | None = None) -> tuple[dict[str, Any], np.ndarray | None]:
+    """(expected tensors, the random upstream gradient dy drawn for the output's shape, or the one given; None
+    for the loss)."""
     tdtype = getattr(torch, dtype)
     xt = torch.tensor(x, dtype=tdtype, requires_grad=True)
     trainable = {k: torch.tensor(v, dtype=tdtype, requires_grad=True) for k, v in params.items() if k not in BUFFERS}
@@ -77,7 +79,9 @@ def reference(spec: LayerSpec, x: np.ndarray, params: dict[str, np.ndarray], dty
     if mask is not None:
         extra["mask"] = torch.tensor(mask, dtype=tdtype)
     y = FUNCTIONAL[spec.cls](xt, trainable, spec.kwargs, extra)
-    dy = rng.standard_normal(tuple(y.shape)).astype(dtype)  # random, never all ones: hides no transposition
+    if dy is None:
+        dy = rng.standard_normal(tuple(y.shape)).astype(dtype)  # random, never all ones: hides no transposition
+    dy = np.asarray(dy, dtype=dtype)
     grads = torch.autograd.grad((y * torch.tensor(dy)).sum(), [xt, *trainable.values()])
     expected: dict[str, Any] = {"output": y.detach().numpy()}
     expected.update({k: extra[k].numpy() for k in BUFFERS if k in extra})
