@@ -202,6 +202,8 @@ _CHECK_TYPES = [*KINDS, "all"]
               help="Write every result as JSON (- for standard output; the report then goes to standard error).")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write JUnit XML, a test case per layer x tensor.")
+@click.option("--repro", "repro_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="For each failing layer, write a standalone pytest file (and an .npz) reproducing its failure here.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
               help="Seconds per call into an --impl layer; then its process is killed and the layer fails.")
 @click.option("--memory-limit", type=click.FloatRange(min=0.25), default=4, show_default=True,
@@ -209,7 +211,7 @@ _CHECK_TYPES = [*KINDS, "all"]
 @click.option("-v", "--verbose", is_flag=True, help="A row for every check, not only a summary.")
 @click.pass_context
 def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0, weights, data_root, steps, batch_size,
-              atol, rtol, json_path, junit_path, timeout, memory_limit, verbose):
+              atol, rtol, json_path, junit_path, repro_dir, timeout, memory_limit, verbose):
     """Check layers of TYPE against PyTorch, forward and backward; exit 0 all passed, 1 a mismatch, 2 bad input."""
     from lenet_parity.harness import report
     from lenet_parity.harness.check_runner import run_checks, run_meta
@@ -229,6 +231,7 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0
     tol = override(atol, rtol)
     _writable("--json", json_path)
     _writable("--junit", junit_path)
+    _writable("--repro", repro_dir / "test_x.py" if repro_dir else None)
     start = time.perf_counter()
     watch = GoldenWatch(phase0, weights)
     with _golden_files_kept(watch), contextlib.ExitStack() as stack:
@@ -255,7 +258,20 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0
             report.write_json(run, json_path, meta=meta)
     if junit_path:
         report.write_junit(run, junit_path)
+    if repro_dir:
+        for path in _write_repro(run, repro_dir, impl, backend or NUMPY):
+            click.echo(f"repro: {path} (run: pytest {path})", err=str(json_path) == "-")
     ctx.exit(_exit_code(run.passed))
+
+
+def _write_repro(run, directory: Path, impl: str | None, backend: str) -> list[Path]:
+    from lenet_parity.harness.repro import write_repro
+
+    if impl is None:  # our backends export every class under its torch name
+        return write_repro(run, directory, impl=f"lenet_parity.custom_layers.{backend}", class_of=lambda spec: spec.cls)
+    target, _, class_name = impl.rpartition(":")
+    source = str(Path(target).resolve()) if target.endswith(".py") or "/" in target else target
+    return write_repro(run, directory, impl=source, class_of=lambda spec: class_name)
 
 
 @main.command("trace")

@@ -53,7 +53,7 @@ def run_case(spec: LayerSpec, case: Case, context: CheckContext, *, layer_name: 
     backward_names = [t for t in case.expected if t not in FORWARD_TENSORS]
 
     def row(tensor: str, actual: Any = None, error: str | None = None) -> CheckResult:
-        result = CheckResult(layer_name, tensor, mode, dtype, error=error, case=case.label)
+        result = CheckResult(layer_name, tensor, mode, dtype, error=error, case=case.label, source=(spec, case))
         if error is None:
             atol, rtol, _ = context.tolerance(tensor)
             expected = np.asarray(case.expected[tensor], dtype=dtype)

@@ -25,6 +25,7 @@ class CheckResult:
     plain_pass: bool = False  # such a check that passed
     diagnosis: Diagnosis | None = None  # set by the check that had the values to test hypotheses on
     noise_floor: float | None = None  # max |torch float32 - torch float64| for this tensor, where the check knows it
+    source: Any = None  # (LayerSpec, Case) the row was checked on, where the check had one: for --repro
 
     @property
     def noise_multiple(self) -> float | None:
