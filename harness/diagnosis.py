@@ -398,6 +398,12 @@ HYPOTHESES: list[Callable[[Evidence], Diagnosis | None]] = [
 ]
 
 
+def diagnose_values(tensor: str, got: Any, expected: Any, atol: float, rtol: float) -> Diagnosis:
+    """A diagnosis from the two tensors alone (the hybrid and train modes do not keep a layer's inputs)."""
+    to_array = lambda v: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v, dtype=np.float64)  # noqa: E731
+    return diagnose(Evidence(tensor, to_array(got), to_array(expected), atol, rtol))
+
+
 def diagnose(ev: Evidence) -> Diagnosis:
     """The first hypothesis whose candidate the layer's values match, else unknown."""
     with np.errstate(all="ignore"):

@@ -10,7 +10,7 @@ from lenet_parity.harness.ansi import style
 
 from lenet_parity.atomic import atomic_write_text
 from lenet_parity.harness.results import CheckResult, CheckRun
-from lenet_parity.vocabulary import DTYPES, MODES, TENSORS
+from lenet_parity.vocabulary import DTYPES, MODES, NETWORK, TENSORS
 
 
 MAX_DETAILS = 12  # failures explained in full at the end; the rest are in the table, --json and -v
@@ -30,7 +30,8 @@ def _matrix(run: CheckRun) -> list[str]:
     columns = [(m, d) for m in MODES for d in DTYPES
                if any(r.mode == m and r.dtype == d for r in run.results)]
     columns += sorted({(r.mode, r.dtype) for r in run.results} - set(columns))
-    layers = list(dict.fromkeys(r.layer for r in run.results))  # first appearance: forward order
+    layers = list(dict.fromkeys(r.layer for r in run.results if r.origin != NETWORK))  # first appearance: forward order
+    network = list(dict.fromkeys(r.layer for r in run.results if r.origin == NETWORK))
     cells: dict[tuple, list[CheckResult]] = {}
     for r in run.results:
         cells.setdefault((r.layer, r.tensor, r.mode, r.dtype), []).append(r)
@@ -38,7 +39,10 @@ def _matrix(run: CheckRun) -> list[str]:
     top = f"{'layer':12} {'tensor':14} " + " ".join(f"{m:<{10 * sum(c[0] == m for c in columns) - 1}}" for m in modes)
     sub = f"{'':12} {'':14} " + " ".join(f"{d.replace('float', 'f'):<4}{'':5}" for _, d in columns)
     lines = [style(top.rstrip(), bold=True), style(sub.rstrip(), bold=True)]
-    for layer in layers:
+    for layer in layers + network:
+        if layer == (network or [None])[0]:
+            lines.append(style("network rows (the model's output with the checked layers swapped in; not a layer "
+                               "under check):", bold=True))
         tensors = list(dict.fromkeys(r.tensor for r in run.results if r.layer == layer))
         tensors.sort(key=lambda t: TENSORS.index(t) if t in TENSORS else len(TENSORS))
         for tensor in tensors:
@@ -119,7 +123,7 @@ def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
     lines += [style(f"note: {n}", fg="yellow") for n in run.notes]
     lines += _unsupported(run)
     counts = run.counts()
-    layers = len({r.checked_layer for r in run.results})
+    layers = len({r.checked_layer for r in run.results if r.origin != NETWORK})
     modes = ", ".join(dict.fromkeys(r.mode for r in run.results)) or "none"
     dtypes = ", ".join(dict.fromkeys(r.dtype for r in run.results)) or "none"
     unsupported = f", {counts['unsupported']} unsupported" if counts["unsupported"] else ""

@@ -52,6 +52,7 @@ def grad_name(param: str) -> str:
 LENET = "lenet"  # LeNet-5 as the README describes it
 LENET_VARIANTS = "lenet_variants"  # with the residual, batchnorm and dropout options
 MODELS = (LENET, LENET_VARIANTS)
+NETWORK = "network"  # the origin of a row about the whole model's output (log-probabilities, loss), no one layer
 
 # ---- default paths, relative to the working directory ----
 DEFAULT_WEIGHTS = Path("weights/lenet_seed42.json")

@@ -87,3 +87,16 @@ def test_errors_are_read_against_the_float32_noise_floor(phase0):
     bad = run_checks("dense", CheckContext(lambda spec: MeanBiasGrad(**spec.kwargs), phase0=phase0),
                      modes=["snapshot"], dtypes=["float32"])
     assert all(r.noise_multiple > 1e4 for r in bad.failures)
+
+
+def test_codes_without_a_case():
+    rng = np.random.default_rng(4)
+    e = rng.standard_normal((10, 84))
+    assert diagnose(evidence(e.T, e)).code == "transpose"
+    from lenet_parity.harness.results import CheckResult
+
+    crash = CheckResult("fc1", "output", "snapshot", "float32", error="Linear.forward() raised ValueError: boom")
+    assert crash.likely().code == "crash"
+    stale = CheckResult("fc1", "latest_input", "state", "float32", finding="after forward(x1), forward(x2) ...")
+    assert stale.likely().code == "stale-cache"
+    assert CheckResult("relu1", "input_unchanged", "state", "float32", finding="in place").likely().code == "in-place"

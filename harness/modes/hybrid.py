@@ -20,6 +20,7 @@ from lenet_parity.errors import UserInputError
 from lenet_parity.harness import guard
 from lenet_parity.harness.compare import compare
 from lenet_parity.harness.context import CheckContext
+from lenet_parity.harness.diagnosis import diagnose_values
 from lenet_parity.harness.layer_factory import layer_catalogue
 from lenet_parity.harness.results import CheckResult
 from lenet_parity.harness.swap import SKIPPED_BUFFERS, LossBridge, SwapError, swap_many
@@ -29,7 +30,7 @@ from lenet_parity.reference.model import LeNet
 from lenet_parity.reference.config import VARIANTS_CONFIG
 from lenet_parity.reference.phase0_format import REGENERATE, Capture, Phase0
 from lenet_parity.reference.weights import build_torch_model
-from lenet_parity.vocabulary import GRAD_INPUT, HYBRID, LENET, LOSS, OUTPUT, grad_name
+from lenet_parity.vocabulary import GRAD_INPUT, HYBRID, LENET, LOSS, NETWORK, OUTPUT, grad_name
 MaskFor = Callable[[str, tuple, torch.dtype], "torch.Tensor | None"]  # (layer name, x's shape, dtype) -> mask
 
 
@@ -166,10 +167,14 @@ class _Rows:
     def __init__(self, context: CheckContext, case: str):
         self.context, self.case, self.rows = context, case, []
 
-    def compare(self, layer: str, tensor: str, actual: Any, expected: Any) -> None:
+    def compare(self, layer: str, tensor: str, actual: Any, expected: Any, *, network: bool = False) -> None:
+        """One tensor's row; ``network``: a row of the model's output, not of a checked layer."""
         atol, rtol, _ = self.context.tolerance(tensor)
-        result = CheckResult(layer, tensor, HYBRID, self.context.dtype, case=self.case)
+        result = CheckResult(layer, tensor, HYBRID, self.context.dtype, case=self.case,
+                             origin=NETWORK if network else "")
         result.comparison = compare(actual, expected, atol=atol, rtol=rtol, name=f"{layer}.{tensor}")
+        if not result.comparison.passed and result.comparison.reason != "dtype":
+            result.diagnosis = diagnose_values(tensor, actual, expected, atol, rtol)
         self.rows.append(result)
 
     def error(self, layer: str, tensors: list[str], message: str) -> None:
@@ -197,8 +202,11 @@ def _forward_rows(rows: _Rows, ref: Pass, hyb: Pass, names: list[str], failures:
         if name != LOSS_SPEC.name:
             layer(name)
     if "logsoftmax" not in names:  # the network's output, whatever was swapped
-        rows.compare("logsoftmax", OUTPUT, hyb.log_probs, ref.log_probs)
-    layer(LOSS_SPEC.name)  # the loss value, whether or not the loss itself is checked
+        rows.compare("logsoftmax", OUTPUT, hyb.log_probs, ref.log_probs, network=True)
+    if LOSS_SPEC.name in names:
+        layer(LOSS_SPEC.name)
+    else:  # the loss value, whether or not the loss itself is checked
+        rows.compare(LOSS_SPEC.name, LOSS, hyb.loss, ref.loss, network=True)
 
 
 def _layer_forward(rows: _Rows, ref: Pass, hyb: Pass, name: str) -> list[CheckResult]:

@@ -17,13 +17,14 @@ import torch.nn.functional as F
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.compare import compare
 from lenet_parity.harness.context import CheckContext
+from lenet_parity.harness.diagnosis import diagnose_values
 from lenet_parity.harness.modes.hybrid import (backward_pass, build_layers, capture_threads, forward_pass, group_layers,
                                                swapped_copy, torch_model)
 from lenet_parity.harness.results import CheckResult
 from lenet_parity.harness.swap import SKIPPED_BUFFERS, SwapError
 from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
 from lenet_parity.reference.phase0_format import Phase0
-from lenet_parity.vocabulary import GRAD_INPUT, LENET, LOSS, OUTPUT, TRAIN
+from lenet_parity.vocabulary import GRAD_INPUT, LENET, LOSS, NETWORK, OUTPUT, TRAIN
 
 
 def mnist_batches(data_root: Path, steps: int, batch_size: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -125,12 +126,17 @@ def train_model(model: str, specs: list[LayerSpec], context: CheckContext, *, se
             errors.append(CheckResult(exc.layer_name, tensor, TRAIN, dtype, error=str(exc), case=f"{label}{when}"))
             failed.add(exc.layer_name)
 
-    def row(layer: str, tensor: str, actual: Any, expected: Any, kind: str, case: str) -> CheckResult:
+    def row(layer: str, tensor: str, actual: Any, expected: Any, kind: str, case: str, origin: str = "") -> CheckResult:
         atol, rtol, _ = context.tolerance(kind)
-        return CheckResult(layer, tensor, TRAIN, dtype, case=case,
-                           comparison=compare(actual, expected, atol=atol, rtol=rtol, name=f"{layer}.{tensor}"))
+        result = CheckResult(layer, tensor, TRAIN, dtype, case=case, origin=origin,
+                             comparison=compare(actual, expected, atol=atol, rtol=rtol, name=f"{layer}.{tensor}"))
+        if not result.comparison.passed:
+            result.diagnosis = diagnose_values(tensor, actual, expected, atol, rtol)
+        return result
 
-    results = errors + [row(LOSS_SPEC.name, LOSS, got, want, "train_loss", f"{label}step {k}")
+    loss_origin = "" if any(s.name == LOSS_SPEC.name for s in specs) else NETWORK  # the loss as the model's output
+
+    results = errors + [row(LOSS_SPEC.name, LOSS, got, want, "train_loss", f"{label}step {k}", loss_origin)
                         for k, (got, want) in enumerate(zip(losses, ref_losses), start=1)]
     for spec in specs:
         if spec.name == LOSS_SPEC.name or spec.name in failed:
