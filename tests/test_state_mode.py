@@ -81,18 +81,19 @@ def rows_of(phase0, layer: str, broken: type, dtype: str = "float32") -> dict:
     return {r.tensor: r for r in run_state([layer], CheckContext(make, phase0=phase0, dtype=dtype))}
 
 
-@pytest.mark.parametrize("layer, broken, check, words", [
-    ("relu1", InPlaceReLU, "input_unchanged", "forward changed its input in place"),
-    ("relu2", DyMutatingReLU, "dy_unchanged", "backward changed dy in place"),
-    ("fc1", UpcastingLinear, "dtype", "forward returned float64 for a float32 input"),
-    ("fc2", AccumulatingLinear, "grads_overwritten", "twice the first: they accumulate"),
-    ("fc3", DriftingLinear, "deterministic", "the same input twice gave two different outputs"),
+@pytest.mark.parametrize("layer, broken, check, words, code", [
+    ("relu1", InPlaceReLU, "input_unchanged", "forward changed its input in place", "in-place"),
+    ("relu2", DyMutatingReLU, "dy_unchanged", "backward changed dy in place", "in-place"),
+    ("fc1", UpcastingLinear, "dtype", "forward returned float64 for a float32 input", "dtype"),
+    ("fc2", AccumulatingLinear, "grads_overwritten", "twice the first: they accumulate", "accumulated"),
+    ("fc3", DriftingLinear, "deterministic", "the same input twice gave two different outputs", "nondeterministic"),
 ])
-def test_each_state_bug_fails_its_own_check_only(phase0, layer, broken, check, words):
+def test_each_state_bug_fails_its_own_check_only(phase0, layer, broken, check, words, code):
     rows = rows_of(phase0, layer, broken)
     failed = {name: r for name, r in rows.items() if not r.passed}
     assert set(failed) == {check}, {n: r.describe() for n, r in failed.items()}
     assert words in failed[check].finding and failed[check].error is None  # a finding, not a crash
+    assert failed[check].likely().code == code
 
 
 def test_a_stale_cache_fails_latest_input(phase0):

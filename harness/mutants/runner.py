@@ -64,10 +64,8 @@ class ZooReport:
         return bool(self.verdicts) and all(v.localised for v in self.verdicts) and all(c.run.passed for c in self.controls)
 
 
-def zoo_context(context: CheckContext) -> CheckContext:
-    """The zoo's settings: the golden files and data of ``context``, TRAIN_STEPS steps in the train mode."""
-    if context.phase0 is None:
-        context = replace(context, phase0=load_phase0(context.phase0_path))
+def mutant_context(context: CheckContext) -> CheckContext:
+    """The mutants' settings: ``context``'s, with TRAIN_STEPS steps in the train mode (enough to catch them all)."""
     return replace(context, train=replace(context.train, steps=TRAIN_STEPS))
 
 
@@ -95,7 +93,8 @@ def run_mutant(mutant: Mutant, context: CheckContext, *, quick: bool = False) ->
 
 
 def run_controls(kind: str, modes: tuple[str, ...], dtypes: tuple[str, ...], context: CheckContext) -> list[Control]:
-    """The correct layers of both backends through the same modes and dtypes as the mutants."""
+    """The correct layers of both backends through the same modes and dtypes as the mutants, with ``context``'s
+    settings as `check` has them, so a control counts what `check all` counts."""
     layers = tuple(select_layers(kind, None, layer_catalogue(context.phase0)))
     return [Control(backend, run_checks(kind, replace(context, make_layer=BackendFactory(backend)), modes=list(modes),
                                         dtypes=dtypes), layers)
@@ -108,8 +107,9 @@ def run_zoo(context: CheckContext, mutants: list[Mutant] | None = None, *, quick
     start = time.perf_counter()
     named = mutants is not None
     mutants = list(CATALOGUE) if mutants is None else mutants
-    context = zoo_context(context)
-    verdicts = [run_mutant(m, context, quick=quick) for m in mutants]
+    if context.phase0 is None:
+        context = replace(context, phase0=load_phase0(context.phase0_path))
+    verdicts = [run_mutant(m, mutant_context(context), quick=quick) for m in mutants]
     modes = tuple(m for m in MODES if any(m in v.modes for v in verdicts))
     kinds = {layer_catalogue(context.phase0)[m.layer_name][1].kind for m in mutants}
     kind = kinds.pop() if named and len(kinds) == 1 else ALL
