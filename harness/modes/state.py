@@ -24,6 +24,7 @@ from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_case import TRAINING_KINDS, Case
 from lenet_parity.harness.modes.snapshot import snapshot_case
 from lenet_parity.harness.results import CheckResult
+from lenet_parity.harness.tolerances import tolerance
 from lenet_parity.reference.layers import LayerSpec
 from lenet_parity.vocabulary import STATE, STATE_CHECKS
 
@@ -74,8 +75,8 @@ def _same(a: Any, b: Any) -> bool:
 
 def _close(a: Any, b: Any, dtype: str) -> bool:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    tol = 1e-5 if dtype == "float32" else 1e-12  # the same computation twice: only a stale value differs more
-    return a.shape == b.shape and np.allclose(a, b, rtol=tol, atol=tol, equal_nan=True)
+    atol, rtol, _ = tolerance(dtype, "repeat")
+    return a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
 
 
 def _dtype_of(value: Any) -> str | None:
