@@ -54,8 +54,16 @@ LENET_VARIANTS = "lenet_variants"  # with the residual, batchnorm and dropout op
 MODELS = (LENET, LENET_VARIANTS)
 NETWORK = "network"  # the origin of a row about the whole model's output (log-probabilities, loss), no one layer
 
-# ---- default paths, relative to the working directory ----
-DEFAULT_WEIGHTS = Path("weights/lenet_seed42.json")
-DEFAULT_PHASE0 = Path("phase0/_reference.json")
+# ---- data and runs, relative to the working directory ----
+def _packaged(package: str, name: str) -> Path:
+    """A golden file shipped inside the installed package (the repository's folder in an editable install)."""
+    from importlib.resources import files
+
+    return Path(str(files(package) / name))
+
+
+# ---- default paths: the golden files ship with the package, so these work from any working directory ----
+DEFAULT_WEIGHTS = _packaged("lenet_parity.weights", "lenet_seed42.json")
+DEFAULT_PHASE0 = _packaged("lenet_parity.phase0", "_reference.json")
 DEFAULT_DATA_ROOT = Path("data")
 DEFAULT_RUNS = Path("runs")
