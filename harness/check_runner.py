@@ -13,11 +13,11 @@ from lenet_parity.errors import UserInputError
 from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_factory import layer_catalogue
 from lenet_parity.harness.modes import REGISTRY, Mode
-from lenet_parity.harness.results import CheckRun
+from lenet_parity.harness.results import CheckResult, CheckRun
 from lenet_parity.reference.layers import KINDS, LayerSpec
 from lenet_parity.reference.phase0_format import load_phase0
 from lenet_parity.reference.weights import read_weights
-from lenet_parity.vocabulary import DTYPES, MODES
+from lenet_parity.vocabulary import DTYPES, LENET, MODES
 
 ALL = "all"
 TYPES = (*KINDS, ALL)
@@ -76,14 +76,31 @@ def run_checks(kind: str, context: CheckContext, *, layer: str | None = None, mo
         context = replace(context, phase0=load_phase0(context.phase0_path))
     if any(m.needs_weights for m in selected):
         read_weights(context.weights_path)
-    names = select_layers(kind, layer, layer_catalogue(context.phase0))
+    catalogue = layer_catalogue(context.phase0)
+    names = select_layers(kind, layer, catalogue)
     run = CheckRun()
+    defines = getattr(context.make_layer, "defines", None)  # a whole file: some classes may be absent
+    if defines is not None:
+        for name in [n for n in names if not defines(catalogue[n][1].cls)]:
+            run.add(_absent(name, *catalogue[name], getattr(context.make_layer, "label", "the file")))
+            names.remove(name)
     for mode in selected:
         for dtype in _mode_dtypes(mode, dtypes, modes is not None, context):
             run.extend(mode.run(names, context.for_dtype(dtype)))
     for text in context.notes:
         run.note(text)
     return run
+
+
+def _absent(name: str, model: str, spec: LayerSpec, source: str) -> CheckResult:
+    """A layer whose class the checked file does not define: a failure for LeNet's own layers, unsupported for
+    the variants model's (batchnorm, residual, dropout), which LeNet does not need."""
+    row = CheckResult(name, "class", "-", "-", origin=name)
+    if model == LENET:
+        row.error = f"{source} defines no {spec.cls}: LeNet's {name} needs one"
+    else:
+        row.unsupported = f"{source} defines no {spec.cls} (a layer of the variants model, not LeNet's)"
+    return row
 
 
 def run_meta(run: CheckRun, context: CheckContext, *, kind: str, layer: str | None, implementation: str,

@@ -225,9 +225,9 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0
 
     if impl and backend:
         raise UserInputError("--impl and --backend exclude each other: --impl checks your class, --backend ours")
-    if impl and layer_type == "all" and layer is None:
-        raise UserInputError(f"--impl {impl} replaces one type of layer: name it (e.g. check conv --impl {impl}) "
-                             f"or pick a layer with --layer")
+    if impl and layer_type == "all" and layer is None and not impl.endswith(".py"):
+        raise UserInputError(f"--impl {impl} is one class: name its type (e.g. check conv --impl {impl}), pick a "
+                             f"layer with --layer, or give the whole file (check all --impl path/to/file.py)")
     tol = override(atol, rtol)
     _writable("--json", json_path)
     _writable("--junit", junit_path)
@@ -277,24 +277,35 @@ def _write_repro(run, directory: Path, impl: str | None, backend: str) -> list[P
 @main.command("trace")
 @click.option("--backend", type=click.Choice(LAYER_BACKENDS), default=NUMPY, show_default=True)
 @click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True)
+@click.option("--impl", default=None, metavar="FILE.py",
+              help="Your whole network: every class of the file named like a torch layer (Conv2d, ...), isolated.")
 @click.option("--variants", is_flag=True, help="Also trace the residual / batchnorm / dropout model.")
 @PHASE0_OPTION
 @WEIGHTS_OPTION
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every result as JSON.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
+              help="Seconds per call into an --impl layer.")
 @click.option("-v", "--verbose", is_flag=True, help="A row for every tensor.")
 @click.pass_context
-def trace_cmd(ctx, backend, dtype, variants, phase0, weights, json_path, verbose):
+def trace_cmd(ctx, backend, impl, dtype, variants, phase0, weights, json_path, timeout, verbose):
     """The fully custom LeNet against torch on the Phase 0 batch: where the first divergence appears, both ways."""
     from lenet_parity.harness import report
     from lenet_parity.harness.context import CheckContext
     from lenet_parity.harness.layer_factory import BackendFactory
     from lenet_parity.harness.trace import summary, trace
 
+    from lenet_parity.harness.isolation import IsolatedFactory
+
     _writable("--json", json_path)
-    context = CheckContext(BackendFactory(backend), phase0_path=phase0, weights_path=weights, dtype=dtype)
-    click.echo(f"trace: every layer and the loss from the {backend} backend, swapped into torch's LeNet "
-               f"(the hybrid mode's machinery) on the Phase 0 batch, {dtype}")
-    run = trace(context, variants=variants)
+    if impl is not None and not impl.endswith(".py"):
+        raise UserInputError(f"--impl {impl}: trace takes a whole file (path/to/file.py), its classes named like "
+                             f"torch's layers")
+    with contextlib.ExitStack() as stack:
+        factory = stack.enter_context(IsolatedFactory(impl, timeout=timeout)) if impl else BackendFactory(backend)
+        context = CheckContext(factory, phase0_path=phase0, weights_path=weights, dtype=dtype)
+        click.echo(f"trace: every layer and the loss from {impl or f'the {backend} backend'}, swapped into torch's "
+                   f"LeNet (the hybrid mode's machinery) on the Phase 0 batch, {dtype}")
+        run = trace(context, variants=variants)
     click.echo(report.terminal_report(run, verbose=verbose))
     click.echo(summary(run))
     if json_path:

@@ -111,25 +111,25 @@ def _signal_name(number: int) -> str:
 class Worker:
     """One worker process serving one user class; restarted (its objects lost) when it dies."""
 
-    def __init__(self, target: str, class_name: str, *, timeout: float = DEFAULT_TIMEOUT,
-                 memory_limit: int = DEFAULT_MEMORY_LIMIT):
-        self.target, self.class_name = target, class_name
+    def __init__(self, target: str, class_name: str | None, *, timeout: float = DEFAULT_TIMEOUT,
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT, pickled: bytes | None = None):
+        self.target, self.class_name, self.pickled = target, class_name, pickled
         self.timeout, self.memory_limit = timeout, memory_limit
         self.generation = 0  # which process; a handle is valid only in its own
         self.deaths = 0
         self.proc: subprocess.Popen | None = None
-        self.class_label = class_name
         self.dropped: list[int] = []  # handles of proxies the collector freed, for the worker to forget
 
-    def start(self) -> str:
-        """A fresh process with the user's module imported; the class's name. Bad input if the import fails."""
+    def start(self) -> list[str]:
+        """A fresh process with the user's module imported (or class unpickled); the class names it offers. Bad
+        input if that fails."""
         self.close()
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         self._log = tempfile.TemporaryFile()  # the layer's prints and Python's dying words
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "lenet_parity.harness.worker_main", str(to_child_r), str(from_child_w),
-             str(self.memory_limit), f"{self.target}:{self.class_name}"],  # the last: for ps and pgrep
+             str(self.memory_limit), self.label],  # the last: for ps and pgrep
             pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
             start_new_session=True)  # its own process group: its children end with it
         os.close(to_child_r)
@@ -139,14 +139,18 @@ class Worker:
         self.generation += 1
         self.dropped = []
         try:
-            self.class_label = self.request("load", self.target, self.class_name, during="import")
+            if self.pickled is not None:
+                return self.request("load_pickled", self.pickled, during="import")
+            return self.request("load", self.target, self.class_name, during="import")
         except WorkerError as exc:
-            raise UserInputError(f"--impl {self.target}:{self.class_name}: importing {self.target}: {exc}") from None
+            raise UserInputError(f"--impl {self.label}: importing {self.target}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - the module raised: SyntaxError, ImportError, LookupError, ...
-            raise UserInputError(f"--impl {self.target}:{self.class_name}: importing {self.target} raised "
-                                 f"{type(exc).__name__}: {exc}; fix the module or run it with python to see the "
-                                 f"traceback") from None
-        return self.class_label
+            raise UserInputError(f"--impl {self.label}: importing {self.target} raised {type(exc).__name__}: {exc}; "
+                                 f"fix the module or run it with python to see the traceback") from None
+
+    @property
+    def label(self) -> str:
+        return self.target if self.class_name is None else f"{self.target}:{self.class_name}"
 
     def request(self, op: str, *args: Any, during: str) -> Any:
         """Send one request and wait for its reply; WorkerError if the process dies or does not answer."""
@@ -326,20 +330,40 @@ class RemoteLayer:
 
 
 class IsolatedFactory:
-    """``factory(spec)`` builds the user's class in the worker; ``accepts(spec)`` asks its constructor."""
+    """``factory(spec)`` builds the user's class in the worker; ``accepts(spec)`` asks its constructor.
 
-    def __init__(self, impl: str, *, timeout: float = DEFAULT_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT):
-        target, sep, class_name = impl.rpartition(":")
-        if not sep or not target or not class_name:
-            raise UserInputError(f"--impl {impl!r}: expected MODULE:CLASS or path/to/file.py:CLASS, "
-                                 f"e.g. examples/my_conv.py:MyConv2d")
-        if (target.endswith(".py") or "/" in target) and not Path(target).is_file():
-            raise UserInputError(f"--impl: {target} not found (give path/to/file.py:CLASS, relative to the current "
+    ``impl`` is ``path/to/file.py:CLASS`` or ``MODULE:CLASS`` (one class for every layer checked),
+    ``path/to/file.py`` (a whole file: each layer gets the file's class of its torch name), or a class object
+    (sent by value, so a class defined in a notebook or a test works too).
+    """
+
+    def __init__(self, impl: Any, *, timeout: float = DEFAULT_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT):
+        pickled = None
+        if isinstance(impl, type):
+            target, class_name, pickled = f"{impl.__module__}.{impl.__qualname__}", impl.__name__, _by_value(impl)
+        elif isinstance(impl, str) and impl.endswith(".py"):
+            target, class_name = impl, None  # a whole file
+        else:
+            target, sep, class_name = str(impl).rpartition(":")
+            if not sep or not target or not class_name:
+                raise UserInputError(f"--impl {impl!r}: expected path/to/file.py (a whole file), path/to/file.py:CLASS "
+                                     f"or MODULE:CLASS, e.g. examples/my_conv.py:MyConv2d")
+        if pickled is None and (target.endswith(".py") or "/" in target) and not Path(target).is_file():
+            raise UserInputError(f"--impl: {target} not found (give path/to/file.py[:CLASS], relative to the current "
                                  f"directory)")
-        self.impl = self.label = impl
-        self.worker = Worker(target, class_name, timeout=timeout, memory_limit=memory_limit)
+        self.worker = Worker(target, class_name, timeout=timeout, memory_limit=memory_limit, pickled=pickled)
+        self.impl = self.label = self.worker.label
+        self.whole_file = class_name is None
         self.stopped: str | None = None  # why no more layers are built
-        self._proxy = type(self.worker.start(), (RemoteLayer,), {})
+        self.classes = self.worker.start()
+        self._proxies: dict[str, type] = {}
+
+    def defines(self, torch_class: str) -> bool:
+        """Whether a layer of this torch class can be built (always, for a single class)."""
+        return not self.whole_file or torch_class in self.classes
+
+    def _class_for(self, spec: Any) -> str | None:
+        return spec.cls if self.whole_file else None
 
     def failed(self, reason: str) -> None:
         """After a hang, or a second death, stop: every later layer is "not run", so the run ends soon."""
@@ -358,7 +382,8 @@ class IsolatedFactory:
         layer): building it then reports why."""
         try:
             self._ready()
-            return bool(self.worker.request("accepts", dict(spec.kwargs), during="reading the constructor's signature"))
+            return bool(self.worker.request("accepts", dict(spec.kwargs), self._class_for(spec),
+                                            during="reading the constructor's signature"))
         except WorkerError as exc:
             self.failed(str(exc))
             return True
@@ -366,11 +391,14 @@ class IsolatedFactory:
     def __call__(self, spec: Any) -> RemoteLayer:
         self._ready()
         try:
-            handle, array_kind, _ = self.worker.request("build", dict(spec.kwargs), during="the constructor")
+            handle, array_kind, name = self.worker.request("build", dict(spec.kwargs), self._class_for(spec),
+                                                           during="the constructor")
         except WorkerError as exc:
             self.failed(str(exc))
             raise
-        return self._proxy(self, handle, array_kind)
+        if name not in self._proxies:
+            self._proxies[name] = type(name, (RemoteLayer,), {})
+        return self._proxies[name](self, handle, array_kind)
 
     def close(self) -> None:
         self.worker.close()
@@ -380,3 +408,18 @@ class IsolatedFactory:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _by_value(cls: type) -> bytes:
+    """The class pickled with its code (cloudpickle), not as a reference the worker might not be able to import."""
+    import cloudpickle
+
+    module = sys.modules.get(cls.__module__)
+    by_value = module is not None and cls.__module__ != "__main__"
+    if by_value:
+        cloudpickle.register_pickle_by_value(module)
+    try:
+        return cloudpickle.dumps(cls)
+    finally:
+        if by_value:
+            cloudpickle.unregister_pickle_by_value(module)

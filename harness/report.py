@@ -101,7 +101,8 @@ def _plural(n: int, word: str) -> str:
 
 def _unsupported(run: CheckRun) -> list[str]:
     """The configurations the layer declines, once each: allowed under --scope lenet, listed so nobody is fooled."""
-    seen = dict.fromkeys(f"{r.layer} (for {r.checked_layer}): {r.unsupported}" for r in run.unsupported)
+    seen = dict.fromkeys(f"{r.layer}{'' if r.layer == r.checked_layer else f' (for {r.checked_layer})'}: {r.unsupported}"
+                         for r in run.unsupported)
     if not seen:
         return []
     head = style(f"unsupported: {_plural(len(seen), 'configuration')} the layer declines (fine under --scope lenet; "
@@ -124,8 +125,8 @@ def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
     lines += _unsupported(run)
     counts = run.counts()
     layers = len({r.checked_layer for r in run.results if r.origin != NETWORK})
-    modes = ", ".join(dict.fromkeys(r.mode for r in run.results)) or "none"
-    dtypes = ", ".join(dict.fromkeys(r.dtype for r in run.results)) or "none"
+    modes = ", ".join(dict.fromkeys(r.mode for r in run.results if r.mode in MODES)) or "none"
+    dtypes = ", ".join(dict.fromkeys(r.dtype for r in run.results if r.dtype in DTYPES)) or "none"
     unsupported = f", {counts['unsupported']} unsupported" if counts["unsupported"] else ""
     summary = (f"{counts['passed']} passed, {counts['failed']} failed{unsupported} ({_plural(layers, 'layer')}, "
                f"{_plural(len(run.results), 'check')}; modes {modes}; {dtypes})")

@@ -153,6 +153,40 @@ class CheckRun:
     def first_failure(self) -> CheckResult | None:
         return next((r for r in self.results if not r.passed), None)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The --json document."""
+        return self.to_json()
+
+    def __str__(self) -> str:
+        """The terminal report in plain text."""
+        from lenet_parity.harness.ansi import unstyle
+        from lenet_parity.harness.report import terminal_report
+
+        return unstyle(terminal_report(self))
+
+    def failure_message(self) -> str:
+        """What an assertion says: the first failure, its numbers and likely cause, and how many more failed."""
+        first = self.first_failure
+        if first is None:
+            return "no check ran" if not self.results else "every check passed"
+        lines = [f"first failure: {first.describe()}"]
+        c = first.comparison
+        if c is not None and c.reason in ("values", "nonfinite"):
+            lines.append(f"worst at {c.worst_index}: got {c.actual_at_worst!r}, expected {c.expected_at_worst!r}")
+        likely = first.likely()
+        lines.append(f"likely cause: {likely.hint} [{likely.code}]")
+        counts = self.counts()
+        lines.append(f"{counts['failed']} of {len(self.results)} checks failed")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the plain report, the verdict in colour."""
+        import html
+
+        colour = "#1a7f37" if self.passed else "#cf222e"
+        return (f'<div style="font-weight:bold;color:{colour}">{"PASS" if self.passed else "FAIL"}</div>'
+                f"<pre>{html.escape(str(self))}</pre>")
+
     def to_json(self) -> dict[str, Any]:
         first = self.first_failure
         return {

@@ -22,10 +22,12 @@ import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from lenet_parity.custom_layers.backends import MODULES
 from lenet_parity.custom_layers.protocol import accepts
 
 FORBIDDEN = ("torch", "torchvision", "tensorflow", "jax")  # the answer key and its cousins: a layer is written, not borrowed
 FILE_LIMIT = 1 << 30  # bytes: the largest file the worker may write (its prints go to a log file)
+TORCH_LAYERS = tuple(MODULES)  # the class names a whole file is searched for
 ARRAY, OBJECT = "__ndarray__", "__object__"
 
 
@@ -103,7 +105,7 @@ def where(exc: BaseException) -> str:
 
 class Server:
     def __init__(self):
-        self.cls = None
+        self.classes: dict[str | None, type] = {}  # None: the one class of a MODULE:CLASS impl
         self.objects: dict[int, object] = {}
         self.next_handle = 0
 
@@ -112,7 +114,9 @@ class Server:
         self.objects[self.next_handle] = obj
         return self.next_handle
 
-    def load(self, target: str, class_name: str):
+    def load(self, target: str, class_name: str | None) -> list[str]:
+        """Import the user's module (a file or a module name); the class names it offers: the one named, or with
+        ``class_name`` None (a whole file) every class named like a torch layer."""
         if target.endswith(".py") or "/" in target:
             path = Path(target)
             sys.path.insert(0, str(path.resolve().parent))  # the file may import its neighbours
@@ -123,21 +127,32 @@ class Server:
         else:
             sys.path.insert(0, os.getcwd())  # like python -m: modules of the current directory
             module = importlib.import_module(target)
+        classes = {n: v for n, v in vars(module).items() if inspect.isclass(v) and v.__module__ == module.__name__}
+        if class_name is None:
+            self.classes = {n: v for n, v in classes.items() if n in TORCH_LAYERS}
+            if not self.classes:
+                raise LookupError(f"{target} defines no class named like a torch layer ({', '.join(TORCH_LAYERS)}); "
+                                  f"its classes: {', '.join(sorted(classes)) or 'none'}")
+            return sorted(self.classes)
         cls = getattr(module, class_name, None)
         if cls is None:
-            classes = sorted(n for n, v in vars(module).items()
-                             if inspect.isclass(v) and v.__module__ == module.__name__)
-            raise LookupError(f"{target} has no {class_name!r}; its classes: {', '.join(classes) or 'none'}")
+            raise LookupError(f"{target} has no {class_name!r}; its classes: {', '.join(sorted(classes)) or 'none'}")
         if not callable(cls):
             raise LookupError(f"{class_name} is a {type(cls).__name__}, not a class")
-        self.cls = cls
-        return getattr(cls, "__name__", class_name)
+        self.classes = {None: cls}
+        return [getattr(cls, "__name__", class_name)]
 
-    def accepts(self, kwargs: dict) -> bool:
-        return accepts(self.cls, kwargs)
+    def load_pickled(self, data: bytes) -> list[str]:
+        """A class sent by value (cloudpickle): one defined in a notebook or a test module."""
+        cls = pickle.loads(data)
+        self.classes = {None: cls}
+        return [cls.__name__]
 
-    def build(self, kwargs: dict):
-        obj = self.cls(**kwargs)
+    def accepts(self, kwargs: dict, class_name: str | None = None) -> bool:
+        return accepts(self.classes[class_name], kwargs)
+
+    def build(self, kwargs: dict, class_name: str | None = None):
+        obj = self.classes[class_name](**kwargs)
         return self._keep(obj), getattr(obj, "array_kind", "numpy"), type(obj).__name__
 
     def attr(self, handle: int, name: str, live_dict: bool):

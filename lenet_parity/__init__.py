@@ -5,3 +5,12 @@ atomic writes and the golden-file encoding. It imports nothing of the project's 
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """The public API, imported on first use (the checks import torch): check_layer, check_network."""
+    if name in ("check_layer", "check_network"):
+        from lenet_parity.harness import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'lenet_parity' has no attribute {name!r}")
