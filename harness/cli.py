@@ -337,6 +337,36 @@ def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
     ctx.exit(_exit_code(report.passed))
 
 
+@main.command("grade")
+@click.argument("submissions", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="gradebook.csv/.json/.html and, per student, a JSON report and a repro folder.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
+              help="Seconds per call into a submission's layer.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Submissions graded at once.")
+@_path_option("--data-root", DEFAULT_DATA_ROOT, "MNIST for the train mode.", dir_okay=True)
+@click.option("--gradescope", is_flag=True, help="Also write Gradescope's results.json.")
+def grade_cmd(submissions, out, timeout, workers, data_root, gradescope):
+    """Grade a class: every submission (a .py file or folder per student) through every layer type, isolated.
+
+    Exit 0 when grading finished (whatever the grades), 2 for bad input."""
+    from tqdm import tqdm
+
+    from lenet_parity.harness.grading import find_submissions, grade
+
+    _writable("--out", out / "gradebook.csv")
+    bar = tqdm(total=len(find_submissions(submissions)), desc="grading", unit="submission", disable=None)
+
+    def progress(g):
+        bar.update(1)
+        bar.write(f"{g.student}: " + " ".join(f"{k}={v}" for k, v in g.cells.items()) + f"  score {g.score:.2f}")
+
+    grades = grade(submissions, out, workers=workers, timeout=timeout, data_root=data_root, gradescope=gradescope,
+                   progress=progress)
+    bar.close()
+    click.echo(f"graded {len(grades)} submissions: {out / 'gradebook.csv'}, {out / 'gradebook.html'}")
+
+
 @main.command("compare-runs")
 @click.argument("a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("b", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -96,7 +96,8 @@ def _unchanged(now, before) -> bool:
 
 def where(exc: BaseException) -> str:
     """``file.py:42 in backward``: the innermost frame of the traceback outside this module."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename != __file__ and not f.filename.startswith("<frozen")]
     if not frames:
         return ""
     f = frames[-1]

@@ -1,0 +1,168 @@
+"""``lenet-parity grade``: every submission of a class through every layer type, isolated, in parallel processes.
+
+A submission is one ``.py`` file, or one folder holding one, named after the student. Each layer type is checked
+in its own worker, so one that hangs or crashes costs only its own cell. A cell is ``pass``, ``fail`` (checked
+and wrong, or crashed or timed out while checked), ``missing`` (no such class in the file) or ``error`` (the file
+could not be loaded: a syntax error, an exit or a hang at import, a forbidden import).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import re
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from lenet_parity.atomic import atomic_write_text
+from lenet_parity.errors import UserInputError
+
+GRADED = {  # layer type -> the class a submission defines for it
+    "conv": "Conv2d", "pool": "MaxPool2d", "relu": "ReLU", "dense": "Linear", "flatten": "Flatten",
+    "logsoftmax": "LogSoftmax", "loss": "NLLLoss",
+}
+CELLS = ("pass", "fail", "missing", "error")
+
+
+@dataclass
+class Submission:
+    student: str
+    path: Path  # the .py file
+
+
+@dataclass
+class Grade:
+    student: str
+    cells: dict[str, str] = field(default_factory=dict)  # layer type -> pass / fail / missing / error
+    reasons: dict[str, str] = field(default_factory=dict)  # layer type -> the first failure or the load error
+    passed: int = 0  # checks passed
+    total: int = 0  # checks run
+    reports: dict[str, Any] = field(default_factory=dict)  # layer type -> the --json document
+
+    @property
+    def score(self) -> float:
+        return round(sum(c == "pass" for c in self.cells.values()) / len(GRADED), 4)
+
+
+def slug(text: str) -> str:
+    """A file name made from any text: letters, digits, dot, dash and underscore only."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "unnamed"
+
+
+def find_submissions(folder: Path) -> list[Submission]:
+    """One per .py file or sub-folder (holding exactly one .py file), sorted by name; bad input if none."""
+    if not folder.is_dir():
+        raise UserInputError(f"{folder}: not a folder of submissions (one .py file or folder per student)")
+    found = []
+    for entry in sorted(folder.iterdir()):
+        if entry.is_file() and entry.suffix == ".py":
+            found.append(Submission(entry.stem, entry))
+        elif entry.is_dir() and not entry.name.startswith((".", "__")):
+            files = sorted(entry.glob("*.py"))
+            if len(files) == 1:
+                found.append(Submission(entry.name, files[0]))
+    if not found:
+        raise UserInputError(f"{folder}: no submissions (a .py file, or a folder with one .py file, per student)")
+    return found
+
+
+def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: Path) -> Grade:
+    """Every layer type of one submission, each in its own worker; the student's JSON report and repro folder."""
+    from lenet_parity.harness.check_runner import run_checks
+    from lenet_parity.harness.context import CheckContext
+    from lenet_parity.harness.isolation import IsolatedFactory
+    from lenet_parity.harness.repro import write_repro
+
+    grade = Grade(submission.student)
+    for kind, cls in GRADED.items():
+        try:
+            with IsolatedFactory(str(submission.path), timeout=timeout) as factory:
+                if not factory.defines(cls):
+                    grade.cells[kind], grade.reasons[kind] = "missing", f"no class {cls} in {submission.path.name}"
+                    continue
+                run = run_checks(kind, CheckContext(factory, data_root=data_root))
+        except UserInputError as exc:  # the file cannot be loaded at all
+            for k in GRADED:
+                grade.cells[k], grade.reasons[k] = "error", str(exc)
+            break
+        counts = run.counts()
+        grade.passed += counts["passed"] + counts["unsupported"]
+        grade.total += len(run.results)
+        grade.cells[kind] = "pass" if run.passed else "fail"
+        grade.reports[kind] = run.to_dict()
+        if not run.passed:
+            first, *_, likely, _ = run.failure_message().splitlines()
+            grade.reasons[kind] = f"{first}; {likely}"
+            write_repro(run, out / "students" / slug(submission.student) / "repro", impl=str(submission.path.resolve()),
+                        class_of=lambda spec: spec.cls)
+    folder = out / "students" / slug(submission.student)
+    atomic_write_text(folder / "report.json", json.dumps(
+        {"student": grade.student, "file": str(submission.path), "cells": grade.cells, "reasons": grade.reasons,
+         "checks_passed": grade.passed, "checks_total": grade.total, "score": grade.score, "reports": grade.reports},
+        indent=1, allow_nan=False) + "\n")
+    return grade
+
+
+def run_local(submissions: list[Submission], out: Path, *, workers: int, timeout: float,
+              data_root: Path) -> Iterator[Grade]:
+    """Grades as they finish, from a pool of fresh processes (spawned: torch's threads are not forked)."""
+    if workers <= 1:
+        for s in submissions:
+            yield grade_one(s, out, timeout=timeout, data_root=data_root)
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(grade_one, s, out, timeout=timeout, data_root=data_root) for s in submissions]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def write_gradebook(grades: list[Grade], out: Path, *, gradescope: bool = False) -> None:
+    grades = sorted(grades, key=lambda g: g.student)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", *GRADED, "checks_passed", "checks_total", "score"])
+    for g in grades:
+        writer.writerow([g.student, *(g.cells.get(k, "error") for k in GRADED), g.passed, g.total, g.score])
+    atomic_write_text(out / "gradebook.csv", buffer.getvalue())
+    atomic_write_text(out / "gradebook.json", json.dumps(
+        [{"student": g.student, "cells": g.cells, "reasons": g.reasons, "checks_passed": g.passed,
+          "checks_total": g.total, "score": g.score} for g in grades], indent=1) + "\n")
+    atomic_write_text(out / "gradebook.html", _html(grades))
+    if gradescope:
+        atomic_write_text(out / "results.json", json.dumps({
+            "score": round(sum(g.score for g in grades) / max(len(grades), 1), 4),
+            "tests": [{"name": f"{g.student}: {kind}", "score": 1.0 if g.cells.get(kind) == "pass" else 0.0,
+                       "max_score": 1.0, "output": g.reasons.get(kind, "")} for g in grades for kind in GRADED],
+        }, indent=1) + "\n")
+
+
+def _html(grades: list[Grade]) -> str:
+    colours = {"pass": "#d1f7d6", "fail": "#ffd6d6", "missing": "#eeeeee", "error": "#ffe9a8"}
+    head = "".join(f"<th>{k}</th>" for k in GRADED)
+    rows = []
+    for g in grades:
+        cells = "".join(f'<td style="background:{colours[g.cells.get(k, "error")]}" '
+                        f'title="{html.escape(g.reasons.get(k, ""))}">{g.cells.get(k, "error")}</td>' for k in GRADED)
+        link = f"students/{slug(g.student)}/report.json"
+        rows.append(f'<tr><td><a href="{html.escape(link)}">{html.escape(g.student)}</a></td>{cells}'
+                    f"<td>{g.passed}/{g.total}</td><td>{g.score:.2f}</td></tr>")
+    return (f"<!doctype html><meta charset=utf-8><title>gradebook</title><table border=1 cellpadding=4>"
+            f"<tr><th>student</th>{head}<th>checks</th><th>score</th></tr>{''.join(rows)}</table>\n")
+
+
+def grade(folder: Path, out: Path, *, workers: int = 2, timeout: float = 60, data_root: Path = Path("data"),
+          gradescope: bool = False, progress: Callable[[Grade], None] | None = None) -> list[Grade]:
+    """Grade every submission in ``folder`` into ``out``; ``progress`` is told of each grade as it finishes."""
+    submissions = find_submissions(folder)
+    grades = []
+    for g in run_local(submissions, out, workers=workers, timeout=timeout, data_root=data_root):
+        grades.append(g)
+        if progress is not None:
+            progress(g)
+    write_gradebook(grades, out, gradescope=gradescope)
+    return sorted(grades, key=lambda g: g.student)
