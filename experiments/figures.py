@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lenet_parity.atomic import atomic_write_text
+from lenet_parity.atomic import atomic_write_text, safe_name
 from lenet_parity.experiments import model_figures, parity, run_figures, saliency
 from lenet_parity.experiments.robustness import RATES
 from lenet_parity.experiments.runs import _splits, load_runs, load_trained, spec_from_dir
@@ -58,7 +58,8 @@ def make_figures(out: Path, *, robustness: Path | None, batch: Path | None, docu
         missing.append({"name": "batch size", "why": f"run: lenet-parity experiment batch-size --out {batch or 'reports/batch-size'}"})
     for i, document in enumerate(documents):
         name = parity.label(document)
-        add(f"parity {name}", parity.heatmap(document, out / f"parity_{i}_{name}.png"), f"Parity heatmap: {name} layers",
+        add(f"parity {name}", parity.heatmap(document, out / f"parity_{i}_{safe_name(name)}.png"),
+            f"Parity heatmap: {name} layers",
             "Each cell: the worst case of that layer and tensor, coloured by the share of its tolerance it used "
             "(the smallest atol that would pass, with the table's rtol, over the table's atol: green well inside, "
             "yellow near, red beyond); the text is its max abs error; ✗ marks a failed check.")

@@ -12,14 +12,13 @@ import csv
 import html
 import io
 import json
-import re
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from lenet_parity.atomic import atomic_write_text
+from lenet_parity.atomic import atomic_write_text, safe_name
 from lenet_parity.errors import UserInputError
 
 GRADED = {  # layer type -> the class a submission defines for it
@@ -47,11 +46,6 @@ class Grade:
     @property
     def score(self) -> float:
         return round(sum(c == "pass" for c in self.cells.values()) / len(GRADED), 4)
-
-
-def slug(text: str) -> str:
-    """A file name made from any text: letters, digits, dot, dash and underscore only."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "unnamed"
 
 
 def find_submissions(folder: Path) -> list[Submission]:
@@ -98,9 +92,9 @@ def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: P
         if not run.passed:
             first, *_, likely, _ = run.failure_message().splitlines()
             grade.reasons[kind] = f"{first}; {likely}"
-            write_repro(run, out / "students" / slug(submission.student) / "repro", impl=str(submission.path.resolve()),
+            write_repro(run, out / "students" / safe_name(submission.student) / "repro", impl=str(submission.path.resolve()),
                         class_of=lambda spec: spec.cls)
-    folder = out / "students" / slug(submission.student)
+    folder = out / "students" / safe_name(submission.student)
     atomic_write_text(folder / "report.json", json.dumps(
         {"student": grade.student, "file": str(submission.path), "cells": grade.cells, "reasons": grade.reasons,
          "checks_passed": grade.passed, "checks_total": grade.total, "score": grade.score, "reports": grade.reports},
@@ -148,7 +142,7 @@ def _html(grades: list[Grade]) -> str:
     for g in grades:
         cells = "".join(f'<td style="background:{colours[g.cells.get(k, "error")]}" '
                         f'title="{html.escape(g.reasons.get(k, ""))}">{g.cells.get(k, "error")}</td>' for k in GRADED)
-        link = f"students/{slug(g.student)}/report.json"
+        link = f"students/{safe_name(g.student)}/report.json"
         rows.append(f'<tr><td><a href="{html.escape(link)}">{html.escape(g.student)}</a></td>{cells}'
                     f"<td>{g.passed}/{g.total}</td><td>{g.score:.2f}</td></tr>")
     return (f"<!doctype html><meta charset=utf-8><title>gradebook</title><table border=1 cellpadding=4>"

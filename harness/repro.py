@@ -4,13 +4,12 @@ the smallest case found, importing only numpy, pytest and the layer's own class 
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lenet_parity.atomic import atomic_write_bytes, atomic_write_text
+from lenet_parity.atomic import atomic_write_bytes, atomic_write_text, safe_name
 from lenet_parity.harness.layer_case import TRAINING_KINDS
 from lenet_parity.harness.results import CheckResult, CheckRun
 from lenet_parity.vocabulary import FORWARD_TENSORS
@@ -99,7 +98,7 @@ def write_repro(run: CheckRun, directory: Path, *, impl: str, class_of: Any) -> 
     written = []
     for r in smallest_failures(run):
         spec, case = r.source
-        safe = re.sub(r"\W+", "_", r.checked_layer).strip("_")
+        safe = safe_name(r.checked_layer).replace(".", "_")  # also a Python identifier: the test's name
         npz, test_name = f"{safe}.npz", f"test_{safe}.py"
         arrays = {"x": np.asarray(case.x, dtype=r.dtype), "expected": np.asarray(case.expected[r.tensor], np.float64)}
         if case.dy is not None and r.tensor not in FORWARD_TENSORS:

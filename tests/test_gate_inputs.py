@@ -128,3 +128,10 @@ def test_train_resume_refuses_other_settings_and_restart_starts_over(tmp_path, m
     again = invoke(*common, "--dtype", "float64", "--restart")
     assert again.exit_code == 0, again.output
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["dtype"] == "float64"
+
+
+def test_file_names_made_from_paths_are_flat():
+    from lenet_parity.atomic import safe_name
+
+    assert safe_name("/tmp/class/alice.py:Conv2d") == "tmp_class_alice.py_Conv2d"
+    assert safe_name("../..") == "unnamed" and "/" not in safe_name("a/b\\c d")
