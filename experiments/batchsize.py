@@ -15,7 +15,8 @@ from typing import Any
 from lenet_parity.atomic import atomic_write_text
 from lenet_parity.experiments.robustness import FIRST_SEED, QUICK_RECIPE, QUICK_TEST, QUICK_VAL
 from lenet_parity.experiments.runs import RunSpec
-from lenet_parity.experiments.parallel import MAX_WORKERS, run_sweep, write_table
+from lenet_parity.executors import Executor
+from lenet_parity.experiments.parallel import run_sweep, write_table
 from lenet_parity.reference.training import Recipe
 from lenet_parity.vocabulary import DEFAULT_DATA_ROOT
 
@@ -39,7 +40,7 @@ def batch_size_specs(out: Path, *, quick: bool, batch_sizes, seeds: int, data_ro
 
 
 def run_batch_size(out: Path | None = None, *, quick: bool = False, batch_sizes=None, seeds: int = 1,
-                   data_root: Path = DEFAULT_DATA_ROOT, workers: int = MAX_WORKERS, log=None) -> dict[str, Any]:
+                   data_root: Path = DEFAULT_DATA_ROOT, executor: Executor = Executor(), log=None) -> dict[str, Any]:
     """Train the clean model at each batch size; write runs.* and table.* (one row per batch size) under ``out``."""
     out = Path(out or (QUICK_OUT if quick else DEFAULT_OUT))
     batch_sizes = tuple(batch_sizes or (QUICK_BATCH_SIZES if quick else BATCH_SIZES))
@@ -48,7 +49,7 @@ def run_batch_size(out: Path | None = None, *, quick: bool = False, batch_sizes=
                + "".join(f" --batch-size {b}" for b in batch_sizes))
     atomic_write_text(out / "sweep.json", json.dumps({"command": command, "quick": quick, "seeds": seeds,
                                                       "runs": len(specs)}, indent=1) + "\n")
-    result = run_sweep(specs, out / "runs", workers=workers, log=log)
+    result = run_sweep(specs, out / "runs", executor=executor, log=log)
     table = []
     for b in batch_sizes:
         runs = [r for r in result.rows if r["batch_size"] == b]

@@ -1,4 +1,4 @@
-"""Run a list of RunSpecs in parallel processes; skip finished runs, resume interrupted ones, keep a results table.
+"""Run a list of RunSpecs in parallel (local processes or Ray tasks); skip finished runs, resume interrupted ones, keep a results table.
 
 A run is finished when its summary.json exists: it is never trained again. An interrupted run resumes from
 its last completed epoch (the shared loop's resume.pkl). The table (CSV and JSON) is rewritten atomically
@@ -10,18 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from lenet_parity.atomic import atomic_write_text
+from lenet_parity.executors import Executor
 from lenet_parity.experiments.runs import RunSpec, check_spec, collect_row, execute_run, is_done
-
-MAX_WORKERS = 2  # the machine has two cores; each worker trains with one thread
-
 
 class SweepError(RuntimeError):
     """Some runs failed; the others finished and are in the table."""
@@ -46,14 +42,14 @@ def write_table(rows: list[dict[str, Any]], stem: Path) -> None:
     atomic_write_text(stem.with_suffix(".json"), json.dumps(rows, indent=1, allow_nan=False) + "\n")
 
 
-def run_sweep(specs: list[RunSpec], table: Path, *, workers: int = MAX_WORKERS,
+def run_sweep(specs: list[RunSpec], table: Path, *, executor: Executor = Executor(),
               execute: Callable[[RunSpec], str] = execute_run, log: Callable[[str], None] | None = None) -> SweepResult:
-    """Run every unfinished spec; workers=0 runs them one after another in this process (tests, debugging).
+    """Run every unfinished spec on ``executor`` (``Executor(workers=0)``: one after another in this process).
 
-    Workers are spawned, so a script that calls this must guard its top level with ``if __name__ == "__main__":``.
+    Local workers are spawned, so a script that calls this must guard its top level with
+    ``if __name__ == "__main__":``. With Ray, every worker writes its run folder itself: on a cluster, the sweep
+    folder must be on a file system every node sees.
     """
-    if workers < 0:
-        raise ValueError(f"workers must be >= 0, got {workers}")
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ValueError("two runs share a folder name")
@@ -80,23 +76,11 @@ def run_sweep(specs: list[RunSpec], table: Path, *, workers: int = MAX_WORKERS,
             f"val loss {row['val_loss']:.4f}, {row['epochs_run']} epochs, {time.perf_counter() - started:.0f} s")
 
     started = time.perf_counter()
-    if workers == 0 or not todo:
-        for spec in todo:
-            result.executed.append(spec.name)
-            try:
-                execute(spec)
-                finished(spec, None, started)
-            except Exception as error:  # one bad run must not lose the others
-                finished(spec, error, started)
-    else:
-        # spawn: a clean interpreter per worker, no forked torch thread pools or locks
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
-            futures = {pool.submit(execute, spec): spec for spec in todo}
-            for future in as_completed(futures):
-                spec = futures[future]
-                result.executed.append(spec.name)
-                finished(spec, future.exception(), started)
+    # absolute data paths: a Ray worker does not start in this directory
+    todo = [replace(s, data_root=str(Path(s.data_root).resolve())) for s in todo]
+    for spec, _, error in executor.run(execute, todo):
+        result.executed.append(spec.name)
+        finished(spec, error, started)
     refresh()
     if result.failed:
         by_error: dict[str, list[str]] = {}

@@ -16,7 +16,8 @@ from typing import Any
 
 from lenet_parity.atomic import atomic_write_text
 from lenet_parity.experiments.runs import RunSpec
-from lenet_parity.experiments.parallel import MAX_WORKERS, run_sweep, write_table
+from lenet_parity.executors import Executor
+from lenet_parity.experiments.parallel import run_sweep, write_table
 from lenet_parity.reference.training import Recipe
 from lenet_parity.vocabulary import DEFAULT_DATA_ROOT
 
@@ -123,7 +124,7 @@ def format_table(table: list[dict[str, Any]]) -> str:
 
 
 def run_robustness(out: Path | None = None, *, quick: bool = False, seeds: int = 3, data_root: Path = DEFAULT_DATA_ROOT,
-                   workers: int = MAX_WORKERS, variants: list[str] | None = None, aux_features: bool = False,
+                   executor: Executor = Executor(), variants: list[str] | None = None, aux_features: bool = False,
                    log=None) -> dict[str, Any]:
     """Train the variants x seeds (skipping finished runs), then write runs.*, table.*, claim.json under ``out``."""
     out = Path(out or (QUICK_OUT if quick else DEFAULT_OUT))
@@ -133,7 +134,7 @@ def run_robustness(out: Path | None = None, *, quick: bool = False, seeds: int =
                + "".join(f" --variant {v}" for v in variants or []) + (" --aux-features" if aux_features else ""))
     atomic_write_text(out / "sweep.json", json.dumps({"command": command, "quick": quick, "seeds": seeds,
                                                       "runs": len(specs)}, indent=1) + "\n")
-    result = run_sweep(specs, out / "runs", workers=workers, log=log)
+    result = run_sweep(specs, out / "runs", executor=executor, log=log)
     table = aggregate(result.rows)
     claim = assess_claim(table)
     write_table(table, out / "table")

@@ -14,11 +14,12 @@ import click
 
 from lenet_parity.atomic import check_writable
 from lenet_parity.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_MISMATCH, EXIT_OK, UserInputError
+from lenet_parity.executors import Executor
 from lenet_parity.reference.layers import KINDS
 from lenet_parity.reference.recipe import DEFAULT_RECIPE as _R, Recipe
 from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_RUNS, DEFAULT_WEIGHTS, DTYPES,
-                                     LAYER_BACKENDS, LENET_SCOPE, MODES, NUMPY, SCOPES, TORCH, TRAIN_BACKENDS,
-                                     default_dtype)
+                                     EXECUTORS, LAYER_BACKENDS, LENET_SCOPE, LOCAL, MODES, NUMPY, SCOPES, TORCH,
+                                     TRAIN_BACKENDS, default_dtype)
 
 
 class _Group(click.Group):
@@ -95,6 +96,11 @@ def _path_option(name: str, default: Path, help_text: str | None = None, *, dir_
 PHASE0_OPTION = _path_option("--phase0", DEFAULT_PHASE0)
 WEIGHTS_OPTION = _path_option("--weights", DEFAULT_WEIGHTS)
 DATA_ROOT_OPTION = _path_option("--data-root", DEFAULT_DATA_ROOT, dir_okay=True)
+EXECUTOR_OPTION = click.option("--executor", type=click.Choice(EXECUTORS), default=LOCAL, show_default=True,
+                               help="local: a pool of processes here; ray: Ray tasks (pip install 'lenet-parity[ray]').")
+RAY_ADDRESS_OPTION = click.option("--ray-address", default=None,
+                                  help="A Ray cluster to run on (with --executor ray) [default: $RAY_ADDRESS, else a "
+                                       "local Ray].")
 
 
 @main.group()
@@ -343,10 +349,15 @@ def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
               help="gradebook.csv/.json/.html and, per student, a JSON report and a repro folder.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
               help="Seconds per call into a submission's layer.")
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Submissions graded at once.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Submissions graded at once (local), or a local Ray's CPUs.")
+@EXECUTOR_OPTION
+@RAY_ADDRESS_OPTION
 @_path_option("--data-root", DEFAULT_DATA_ROOT, "MNIST for the train mode.", dir_okay=True)
+@click.option("--allow-imports", is_flag=True,
+              help="Let submissions import torch, torchvision, tensorflow and jax (refused by default: a fail).")
 @click.option("--gradescope", is_flag=True, help="Also write Gradescope's results.json.")
-def grade_cmd(submissions, out, timeout, workers, data_root, gradescope):
+def grade_cmd(submissions, out, timeout, workers, executor, ray_address, data_root, allow_imports, gradescope):
     """Grade a class: every submission (a .py file or folder per student) through every layer type, isolated.
 
     Exit 0 when grading finished (whatever the grades), 2 for bad input."""
@@ -355,16 +366,21 @@ def grade_cmd(submissions, out, timeout, workers, data_root, gradescope):
     from lenet_parity.harness.grading import find_submissions, grade
 
     _writable("--out", out / "gradebook.csv")
-    bar = tqdm(total=len(find_submissions(submissions)), desc="grading", unit="submission", disable=None)
+    pool = Executor(executor, workers, ray_address)
+    count = len(find_submissions(submissions))
+    click.echo(f"grading {count} submission{'s' if count != 1 else ''} on {pool.describe()}", err=True)
+    bar = tqdm(total=count, desc="grading", unit="submission", disable=None)
 
     def progress(g):
         bar.update(1)
         bar.write(f"{g.student}: " + " ".join(f"{k}={v}" for k, v in g.cells.items()) + f"  score {g.score:.2f}")
 
-    grades = grade(submissions, out, workers=workers, timeout=timeout, data_root=data_root, gradescope=gradescope,
-                   progress=progress)
+    started = time.perf_counter()
+    grades = grade(submissions, out, executor=pool, timeout=timeout, data_root=data_root,
+                   allow_imports=allow_imports, gradescope=gradescope, progress=progress)
     bar.close()
-    click.echo(f"graded {len(grades)} submissions: {out / 'gradebook.csv'}, {out / 'gradebook.html'}")
+    click.echo(f"graded {len(grades)} submissions in {time.perf_counter() - started:.1f} s: {out / 'gradebook.csv'}, "
+               f"{out / 'gradebook.html'}")
 
 
 @main.command("compare-runs")
@@ -431,14 +447,16 @@ def follow_cmd(ctx, backend, dtype, epochs, weights, data_root, out, limit, eval
 # ---- experiments on the reference LeNet: exit 0 done, 1 some runs failed (the others are kept), 2 bad input ----
 
 WORKERS = click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
-                       help="Parallel training processes, one thread each (0: in this process).")
+                       help="Parallel training processes, one thread each (0: in this process), or a local Ray's CPUs.")
 
 
-def _sweep(function, **kwargs):
+def _sweep(function, executor, workers, ray_address, **kwargs):
     from lenet_parity.experiments.parallel import SweepError
 
+    pool = Executor(executor, workers, ray_address)
+    click.echo(f"training on {pool.describe()}")
     try:
-        return function(**kwargs, log=click.echo)
+        return function(**kwargs, executor=pool, log=click.echo)
     except SweepError as exc:
         click.secho(f"error: {exc}", err=True, fg="red")
         sys.exit(EXIT_MISMATCH)  # some runs failed; the others are kept
@@ -460,11 +478,13 @@ def experiment():
 @click.option("--aux-features", is_flag=True, help="Train LeNetWithFeats (symmetry and intensity fed to fc1).")
 @DATA_ROOT_OPTION
 @WORKERS
-def robustness_cmd(quick, seeds, out, variants, aux_features, data_root, workers):
+@EXECUTOR_OPTION
+@RAY_ADDRESS_OPTION
+def robustness_cmd(quick, seeds, out, variants, aux_features, data_root, workers, executor, ray_address):
     """Clean, pixel jitter and label corruption at 5/10/15/20% over SEEDS seeds; table, claim verdict (resumable)."""
     from lenet_parity.experiments.robustness import run_robustness
 
-    _sweep(run_robustness, out=out, quick=quick, seeds=seeds, data_root=data_root, workers=workers,
+    _sweep(run_robustness, executor, workers, ray_address, out=out, quick=quick, seeds=seeds, data_root=data_root,
            variants=list(variants) or None, aux_features=aux_features)
 
 
@@ -488,12 +508,14 @@ def drift_cmd(runs, out):
               help="Default reports/batch-size (reports/batch-size-quick with --quick).")
 @DATA_ROOT_OPTION
 @WORKERS
-def batch_size_cmd(quick, batch_sizes, seeds, out, data_root, workers):
+@EXECUTOR_OPTION
+@RAY_ADDRESS_OPTION
+def batch_size_cmd(quick, batch_sizes, seeds, out, data_root, workers, executor, ray_address):
     """Test accuracy of the clean model against the batch size (the rest of the default recipe unchanged)."""
     from lenet_parity.experiments.batchsize import run_batch_size
 
-    _sweep(run_batch_size, out=out, quick=quick, batch_sizes=batch_sizes or None, seeds=seeds, data_root=data_root,
-           workers=workers)
+    _sweep(run_batch_size, executor, workers, ray_address, out=out, quick=quick, batch_sizes=batch_sizes or None,
+           seeds=seeds, data_root=data_root)
 
 
 @main.command("report")

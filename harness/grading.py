@@ -1,9 +1,11 @@
-"""``lenet-parity grade``: every submission of a class through every layer type, isolated, in parallel processes.
+"""``lenet-parity grade``: every submission of a class through every layer type, isolated, in parallel (local
+processes or Ray tasks).
 
 A submission is one ``.py`` file, or one folder holding one, named after the student. Each layer type is checked
 in its own worker, so one that hangs or crashes costs only its own cell. A cell is ``pass``, ``fail`` (checked
-and wrong, or crashed or timed out while checked), ``missing`` (no such class in the file) or ``error`` (the file
-could not be loaded: a syntax error, an exit or a hang at import, a forbidden import).
+and wrong, or crashed or timed out while checked, or the file imports torch or its cousins), ``unsupported``
+(nothing checked applies to the class), ``missing`` (no such class in the file) or ``error`` (the file could not
+be loaded: a syntax error, an exit or a hang at import).
 """
 
 from __future__ import annotations
@@ -12,20 +14,20 @@ import csv
 import html
 import io
 import json
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import tempfile
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from lenet_parity.atomic import atomic_write_text, safe_name
+from lenet_parity.atomic import atomic_write_bytes, atomic_write_text, safe_name
 from lenet_parity.errors import UserInputError
+from lenet_parity.executors import Executor
 
 GRADED = {  # layer type -> the class a submission defines for it
     "conv": "Conv2d", "pool": "MaxPool2d", "relu": "ReLU", "dense": "Linear", "flatten": "Flatten",
     "logsoftmax": "LogSoftmax", "loss": "NLLLoss",
 }
-CELLS = ("pass", "fail", "missing", "error")
+CELLS = ("pass", "fail", "unsupported", "missing", "error")
 
 
 @dataclass
@@ -65,35 +67,41 @@ def find_submissions(folder: Path) -> list[Submission]:
     return found
 
 
-def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: Path) -> Grade:
-    """Every layer type of one submission, each in its own worker; the student's JSON report and repro folder."""
+def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: Path, allow_imports: bool = False,
+              load_from: Path | None = None) -> Grade:
+    """Every layer type of one submission, each in its own worker; the student's JSON report and repro folder.
+
+    ``load_from``: where this machine reads the student's file, when not at ``submission.path``."""
     from lenet_parity.harness.check_runner import run_checks
     from lenet_parity.harness.context import CheckContext
-    from lenet_parity.harness.isolation import IsolatedFactory
+    from lenet_parity.harness.isolation import ForbiddenImport, IsolatedFactory
     from lenet_parity.harness.repro import write_repro
 
+    source = str(load_from or submission.path)
     grade = Grade(submission.student)
     for kind, cls in GRADED.items():
         try:
-            with IsolatedFactory(str(submission.path), timeout=timeout) as factory:
+            with IsolatedFactory(source, timeout=timeout, allow_imports=allow_imports) as factory:
                 if not factory.defines(cls):
                     grade.cells[kind], grade.reasons[kind] = "missing", f"no class {cls} in {submission.path.name}"
                     continue
                 run = run_checks(kind, CheckContext(factory, data_root=data_root))
-        except UserInputError as exc:  # the file cannot be loaded at all
+        except UserInputError as exc:  # the file cannot be loaded at all: every cell says why
+            cell = "fail" if isinstance(exc, ForbiddenImport) else "error"  # borrowed, not broken
+            reason = str(exc).replace(source, str(submission.path))
             for k in GRADED:
-                grade.cells[k], grade.reasons[k] = "error", str(exc)
+                grade.cells[k], grade.reasons[k] = cell, reason
             break
         counts = run.counts()
         grade.passed += counts["passed"] + counts["unsupported"]
         grade.total += len(run.results)
-        grade.cells[kind] = "pass" if run.passed else "fail"
+        grade.cells[kind] = cell_of(run)
         grade.reports[kind] = run.to_dict()
         if not run.passed:
             first, *_, likely, _ = run.failure_message().splitlines()
             grade.reasons[kind] = f"{first}; {likely}"
-            write_repro(run, out / "students" / safe_name(submission.student) / "repro", impl=str(submission.path.resolve()),
-                        class_of=lambda spec: spec.cls)
+            write_repro(run, out / "students" / safe_name(submission.student) / "repro",
+                        impl=str(submission.path.resolve()), class_of=lambda spec: spec.cls)
     folder = out / "students" / safe_name(submission.student)
     atomic_write_text(folder / "report.json", json.dumps(
         {"student": grade.student, "file": str(submission.path), "cells": grade.cells, "reasons": grade.reasons,
@@ -102,17 +110,44 @@ def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: P
     return grade
 
 
-def run_local(submissions: list[Submission], out: Path, *, workers: int, timeout: float,
-              data_root: Path) -> Iterator[Grade]:
-    """Grades as they finish, from a pool of fresh processes (spawned: torch's threads are not forked)."""
-    if workers <= 1:
-        for s in submissions:
-            yield grade_one(s, out, timeout=timeout, data_root=data_root)
-        return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(grade_one, s, out, timeout=timeout, data_root=data_root) for s in submissions]
-        for future in as_completed(futures):
-            yield future.result()
+def cell_of(run) -> str:
+    """pass, fail, or unsupported when nothing the layer type runs applies to this class (all unsupported)."""
+    if not run.passed:
+        return "fail"
+    statuses = {r.status for r in run.results}
+    return "unsupported" if statuses == {"unsupported"} else "pass"
+
+
+@dataclass(frozen=True)
+class GradingTask:
+    """One submission as it travels to a worker, here or on another machine: its file by value, and how to grade."""
+    submission: Submission
+    source: bytes
+    timeout: float
+    data_root: str  # absolute
+    allow_imports: bool
+
+
+def run_task(task: GradingTask) -> tuple[Grade, dict[str, bytes]]:
+    """Grade one submission in a scratch folder; the grade and the files it wrote (relative path -> bytes), for
+    the caller to write: so a worker needs no file system in common with the caller."""
+    with tempfile.TemporaryDirectory(prefix="lenet-parity-grade-") as scratch:
+        path = task.submission.path
+        if not (path.is_file() and path.read_bytes() == task.source):  # another machine: the file travels here
+            path = Path(scratch, "submission", path.name)
+            path.parent.mkdir()
+            path.write_bytes(task.source)
+        out = Path(scratch, "out")
+        grade = grade_one(task.submission, out, timeout=task.timeout, data_root=Path(task.data_root),
+                          allow_imports=task.allow_imports, load_from=path)
+        files = {str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*")) if f.is_file()}
+    return grade, files
+
+
+def crashed(submission: Submission, error: BaseException) -> Grade:
+    """The grade of a submission whose grading itself died (it never stops the others)."""
+    reason = f"grading crashed: {type(error).__name__}: {error}"
+    return Grade(submission.student, cells={k: "error" for k in GRADED}, reasons={k: reason for k in GRADED})
 
 
 def write_gradebook(grades: list[Grade], out: Path, *, gradescope: bool = False) -> None:
@@ -136,7 +171,7 @@ def write_gradebook(grades: list[Grade], out: Path, *, gradescope: bool = False)
 
 
 def _html(grades: list[Grade]) -> str:
-    colours = {"pass": "#d1f7d6", "fail": "#ffd6d6", "missing": "#eeeeee", "error": "#ffe9a8"}
+    colours = {"pass": "#d1f7d6", "fail": "#ffd6d6", "unsupported": "#e3ecff", "missing": "#eeeeee", "error": "#ffe9a8"}
     head = "".join(f"<th>{k}</th>" for k in GRADED)
     rows = []
     for g in grades:
@@ -149,14 +184,22 @@ def _html(grades: list[Grade]) -> str:
             f"<tr><th>student</th>{head}<th>checks</th><th>score</th></tr>{''.join(rows)}</table>\n")
 
 
-def grade(folder: Path, out: Path, *, workers: int = 2, timeout: float = 60, data_root: Path = Path("data"),
-          gradescope: bool = False, progress: Callable[[Grade], None] | None = None) -> list[Grade]:
+def grade(folder: Path, out: Path, *, executor: Executor = Executor(), timeout: float = 60,
+          data_root: Path = Path("data"), allow_imports: bool = False, gradescope: bool = False,
+          progress: Callable[[Grade], None] | None = None) -> list[Grade]:
     """Grade every submission in ``folder`` into ``out``; ``progress`` is told of each grade as it finishes."""
-    submissions = find_submissions(folder)
+    tasks = [GradingTask(s, s.path.read_bytes(), timeout, str(Path(data_root).resolve()), allow_imports)
+             for s in find_submissions(folder)]
     grades = []
-    for g in run_local(submissions, out, workers=workers, timeout=timeout, data_root=data_root):
-        grades.append(g)
+    for task, result, error in executor.run(run_task, tasks):
+        if error is None:
+            grade, files = result
+            for name, data in files.items():
+                atomic_write_bytes(out / name, data)
+        else:
+            grade = crashed(task.submission, error)
+        grades.append(grade)
         if progress is not None:
-            progress(g)
+            progress(grade)
     write_gradebook(grades, out, gradescope=gradescope)
     return sorted(grades, key=lambda g: g.student)

@@ -29,12 +29,17 @@ from typing import Any
 import numpy as np
 
 from lenet_parity.errors import UserInputError
+from lenet_parity.harness.worker_main import ALLOW_IMPORTS, FORBID_IMPORTS, ForbiddenImportError
 
 DEFAULT_TIMEOUT = 60.0  # seconds per call into user code
 DEFAULT_MEMORY_LIMIT = 4 << 30  # bytes of address space (RLIMIT_AS) for the worker
 _GRACE = 0.5  # seconds between SIGTERM and SIGKILL
 _MAX_REPLY = 1 << 31  # bytes: larger than any tensor LeNet's checks exchange
 _ARRAY, _OBJECT = "__ndarray__", "__object__"  # worker_main.encode's markers
+
+
+class ForbiddenImport(UserInputError):
+    """The user's module imports torch or a cousin at its top: nothing of it can be checked (in grading: a fail)."""
 
 
 class WorkerError(Exception):
@@ -112,8 +117,9 @@ class Worker:
     """One worker process serving one user class; restarted (its objects lost) when it dies."""
 
     def __init__(self, target: str, class_name: str | None, *, timeout: float = DEFAULT_TIMEOUT,
-                 memory_limit: int = DEFAULT_MEMORY_LIMIT, pickled: bytes | None = None):
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT, pickled: bytes | None = None, allow_imports: bool = False):
         self.target, self.class_name, self.pickled = target, class_name, pickled
+        self.allow_imports = allow_imports
         self.timeout, self.memory_limit = timeout, memory_limit
         self.generation = 0  # which process; a handle is valid only in its own
         self.deaths = 0
@@ -129,7 +135,8 @@ class Worker:
         self._log = tempfile.TemporaryFile()  # the layer's prints and Python's dying words
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "lenet_parity.harness.worker_main", str(to_child_r), str(from_child_w),
-             str(self.memory_limit), self.label],  # the last: for ps and pgrep
+             str(self.memory_limit), ALLOW_IMPORTS if self.allow_imports else FORBID_IMPORTS,
+             self.label],  # the last: for ps and pgrep
             pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
             start_new_session=True)  # its own process group: its children end with it
         os.close(to_child_r)
@@ -145,6 +152,8 @@ class Worker:
         except WorkerError as exc:
             raise UserInputError(f"--impl {self.label}: importing {self.target}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - the module raised: SyntaxError, ImportError, LookupError, ...
+            if type(exc).__name__ == ForbiddenImportError.__name__:
+                raise ForbiddenImport(f"{self.label}: {exc}") from None
             raise UserInputError(f"--impl {self.label}: importing {self.target} raised {type(exc).__name__}: {exc}; "
                                  f"fix the module or run it with python to see the traceback") from None
 
@@ -337,7 +346,8 @@ class IsolatedFactory:
     (sent by value, so a class defined in a notebook or a test works too).
     """
 
-    def __init__(self, impl: Any, *, timeout: float = DEFAULT_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT):
+    def __init__(self, impl: Any, *, timeout: float = DEFAULT_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT,
+                 allow_imports: bool = False):
         pickled = None
         if isinstance(impl, type):
             target, class_name, pickled = f"{impl.__module__}.{impl.__qualname__}", impl.__name__, _by_value(impl)
@@ -351,7 +361,8 @@ class IsolatedFactory:
         if pickled is None and (target.endswith(".py") or "/" in target) and not Path(target).is_file():
             raise UserInputError(f"--impl: {target} not found (give path/to/file.py[:CLASS], relative to the current "
                                  f"directory)")
-        self.worker = Worker(target, class_name, timeout=timeout, memory_limit=memory_limit, pickled=pickled)
+        self.worker = Worker(target, class_name, timeout=timeout, memory_limit=memory_limit, pickled=pickled,
+                             allow_imports=allow_imports)
         self.impl = self.label = self.worker.label
         self.whole_file = class_name is None
         self.stopped: str | None = None  # why no more layers are built

@@ -1,7 +1,8 @@
 """The isolated worker's entry point: import a user's layer class, then build and call its objects on request.
 
-Started by harness/isolation.py as ``python -m lenet_parity.harness.worker_main FD_IN FD_OUT LIMIT_BYTES IMPL`` in a
-fresh interpreter. It imports NumPy and the user's module, never torch (an import finder refuses it), and
+Started by harness/isolation.py as ``python -m lenet_parity.harness.worker_main FD_IN FD_OUT LIMIT_BYTES allow-imports|forbid-imports IMPL``
+in a fresh interpreter. It imports NumPy and the user's module, never torch (an import finder refuses it,
+unless a teacher allows imports), and
 answers each request with plain data: arrays go back as (dtype, shape, bytes), so the parent unpickles
 nothing but builtins. Whatever the user's code raises, SystemExit included, becomes an error reply.
 """
@@ -26,9 +27,14 @@ from lenet_parity.custom_layers.backends import MODULES
 from lenet_parity.custom_layers.protocol import accepts
 
 FORBIDDEN = ("torch", "torchvision", "tensorflow", "jax")  # the answer key and its cousins: a layer is written, not borrowed
+ALLOW_IMPORTS, FORBID_IMPORTS = "allow-imports", "forbid-imports"  # the worker's fourth argument
 FILE_LIMIT = 1 << 30  # bytes: the largest file the worker may write (its prints go to a log file)
 TORCH_LAYERS = tuple(MODULES)  # the class names a whole file is searched for
 ARRAY, OBJECT = "__ndarray__", "__object__"
+
+
+class ForbiddenImportError(ImportError):
+    """A forbidden framework was imported (still an ImportError: ``except ImportError`` fallbacks work)."""
 
 
 class ForbiddenImports(importlib.abc.MetaPathFinder):
@@ -37,12 +43,13 @@ class ForbiddenImports(importlib.abc.MetaPathFinder):
 
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in FORBIDDEN:
-            raise ImportError(_refusal(name))
+            raise ForbiddenImportError(_refusal(name))
         return None
 
 
 def _refusal(name: str) -> str:
-    return f"import of {name!r} is not allowed in a layer under test: write it with NumPy or plain Python"
+    return (f"imports {name.split('.')[0]}: not allowed in a layer under test (write it with NumPy or plain Python; "
+            f"a teacher can lift this with --allow-imports)")
 
 
 _SPAWNING = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
@@ -53,9 +60,9 @@ def _guard(event: str, args: tuple) -> None:
     """An audit hook (it cannot be removed once added): no forbidden framework, no new processes, no signals
     to other processes. A layer computes; it has no reason to do any of these."""
     if event == "import" and str(args[0]).split(".")[0] in FORBIDDEN:
-        raise ImportError(_refusal(str(args[0])))
+        raise ForbiddenImportError(_refusal(str(args[0])))
     if event == "ctypes.dlopen" and any(name in str(args[0]) for name in FORBIDDEN):
-        raise ImportError(f"loading {args[0]} is not allowed in a layer under test")
+        raise ForbiddenImportError(f"loading {args[0]} is not allowed in a layer under test")
     if event in _SPAWNING:
         raise PermissionError(f"a layer under test may not start processes ({event})")
     if event in ("os.kill", "os.killpg") and args[0] not in (os.getpid(), os.getpgid(0)):
@@ -229,7 +236,10 @@ def write_frame(fd: int, data: bytes) -> None:
 
 
 def main() -> None:
-    fd_in, fd_out, limit = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    global FORBIDDEN
+    fd_in, fd_out, limit, imports = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    if imports == ALLOW_IMPORTS:
+        FORBIDDEN = ()
     import numpy  # noqa: F401 - imported before the guards: its own start-up is not the layer's doing
 
     if limit > 0:

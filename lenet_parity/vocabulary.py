@@ -32,6 +32,10 @@ SCOPES = (LENET_SCOPE, TORCH_SCOPE)
 FLOAT32, FLOAT64 = "float32", "float64"
 DTYPES = (FLOAT32, FLOAT64)
 
+# ---- executors: where grading's and the experiments' independent tasks run ----
+LOCAL, RAY = "local", "ray"  # a pool of local processes; Ray tasks (a local Ray, or a cluster)
+EXECUTORS = (LOCAL, RAY)
+
 # ---- tensor names, in the words of the reports, --json and Phase 0 ----
 OUTPUT, LOSS = "output", "loss"
 RUNNING_MEAN, RUNNING_VAR = "running_mean", "running_var"  # batchnorm's buffers after the forward

@@ -6,11 +6,15 @@ import re
 
 import pytest
 
+from lenet_parity.executors import Executor
 from lenet_parity.harness.compare import compare
 from lenet_parity.experiments.html_report import build_report
 from lenet_parity.experiments.screenshot import find_browser, screenshot
 from lenet_parity.harness.report import write_json
 from lenet_parity.harness.results import CheckResult, CheckRun
+
+SERIAL = Executor(workers=0)  # one run after another, in this process
+
 
 ALL_FIGURES = {"robustness", "curves", "epoch time", "margins", "reliability", "drift", "kernels", "saliency",
                "confusion", "misclassified", "data examples", "batch size", "parity numpy"}
@@ -65,9 +69,9 @@ def test_the_full_report_holds_every_figure(tmp_path, mnist_root):
     from lenet_parity.experiments.batchsize import run_batch_size
     from lenet_parity.experiments.robustness import run_robustness
 
-    run_robustness(tmp_path / "robustness", quick=True, seeds=1, data_root=mnist_root, workers=0,
+    run_robustness(tmp_path / "robustness", quick=True, seeds=1, data_root=mnist_root, executor=SERIAL,
                    variants=["clean", "jitter-20pct", "corrupt-20pct"], log=None)
-    run_batch_size(tmp_path / "batch", quick=True, data_root=mnist_root, workers=0, log=None)
+    run_batch_size(tmp_path / "batch", quick=True, data_root=mnist_root, executor=SERIAL, log=None)
     out = build_report(tmp_path / "report.html", robustness=tmp_path / "robustness", batch=tmp_path / "batch",
                        check_json=[check_file(tmp_path / "check.json")], data_root=mnist_root, log=None)
     text = out.read_text()

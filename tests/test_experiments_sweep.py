@@ -6,9 +6,13 @@ import pytest
 from click.testing import CliRunner
 
 from lenet_parity.errors import UserInputError
+from lenet_parity.executors import Executor
 from lenet_parity.experiments.drift import run_drift
 from lenet_parity.experiments.robustness import robustness_specs, run_robustness
 from lenet_parity.experiments.parallel import SweepError, run_sweep
+
+SERIAL = Executor(workers=0)  # one run after another, in this process
+
 
 VARIANTS = ["clean", "corrupt-20pct"]
 
@@ -17,7 +21,7 @@ VARIANTS = ["clean", "corrupt-20pct"]
 def sweep(mnist_root, tmp_path_factory):
     """A quick two-run sweep, run once for the module (in this process: workers=0)."""
     out = tmp_path_factory.mktemp("robustness")
-    first = run_robustness(out, quick=True, seeds=1, data_root=mnist_root, workers=0, variants=VARIANTS, log=None)
+    first = run_robustness(out, quick=True, seeds=1, data_root=mnist_root, executor=SERIAL, variants=VARIANTS, log=None)
     return out, first
 
 
@@ -46,12 +50,12 @@ def test_finished_runs_are_never_redone_and_an_interrupted_one_resumes(sweep, mn
     out, _ = sweep
     clean_dir, corrupt_dir = out / "runs" / "clean" / "seed-42", out / "runs" / "corrupt-20pct" / "seed-42"
     before = {d: ((d / "log.csv").read_bytes(), (d / "log.csv").stat().st_mtime_ns) for d in (clean_dir, corrupt_dir)}
-    again = run_robustness(out, quick=True, seeds=1, data_root=mnist_root, workers=0, variants=VARIANTS, log=None)
+    again = run_robustness(out, quick=True, seeds=1, data_root=mnist_root, executor=SERIAL, variants=VARIANTS, log=None)
     assert again["executed"] == [] and sorted(again["skipped"]) == ["clean/seed-42", "corrupt-20pct/seed-42"]
     # an interruption after the last epoch but before the summary: only that run executes, and it resumes
     (corrupt_dir / "summary.json").unlink()
     (corrupt_dir / "metrics.json").unlink()
-    resumed = run_robustness(out, quick=True, seeds=1, data_root=mnist_root, workers=0, variants=VARIANTS, log=None)
+    resumed = run_robustness(out, quick=True, seeds=1, data_root=mnist_root, executor=SERIAL, variants=VARIANTS, log=None)
     assert resumed["executed"] == ["corrupt-20pct/seed-42"] and resumed["skipped"] == ["clean/seed-42"]
     assert (clean_dir / "log.csv").stat().st_mtime_ns == before[clean_dir][1]  # not touched
     # a retrained run would log new epoch times; a resumed one keeps its log byte for byte
@@ -63,7 +67,7 @@ def test_finished_runs_are_never_redone_and_an_interrupted_one_resumes(sweep, mn
 def test_a_folder_holding_another_run_is_refused(sweep, mnist_root):
     out, _ = sweep
     with pytest.raises(UserInputError, match="holds another run"):  # the full recipe into a --quick folder
-        run_robustness(out, quick=False, seeds=1, data_root=mnist_root, workers=0, variants=["clean"], log=None)
+        run_robustness(out, quick=False, seeds=1, data_root=mnist_root, executor=SERIAL, variants=["clean"], log=None)
 
 
 def test_drift_of_the_quick_sweep(sweep):
@@ -84,7 +88,7 @@ def test_failed_runs_are_reported_and_the_others_kept(tmp_path, mnist_root):
         raise RuntimeError(f"boom in {spec.name}")
 
     with pytest.raises(SweepError, match=r"2 of 2 runs failed: RuntimeError: boom in clean/seed-42 \(clean/seed-42\)"):
-        run_sweep(specs, tmp_path / "runs", workers=0, execute=execute, log=None)
+        run_sweep(specs, tmp_path / "runs", executor=SERIAL, execute=execute, log=None)
 
 
 def test_bad_variant_is_exit_2_through_the_command(tmp_path):
@@ -97,10 +101,10 @@ def test_bad_variant_is_exit_2_through_the_command(tmp_path):
 
 @pytest.mark.slow
 def test_runs_execute_in_two_worker_processes(tmp_path, mnist_root):
-    result = run_robustness(tmp_path, quick=True, seeds=1, data_root=mnist_root, workers=2,
+    result = run_robustness(tmp_path, quick=True, seeds=1, data_root=mnist_root, executor=Executor(workers=2),
                             variants=["clean", "jitter-10pct"], log=None)
     assert sorted(result["executed"]) == ["clean/seed-42", "jitter-10pct/seed-42"]
-    serial = run_robustness(tmp_path / "serial", quick=True, seeds=1, data_root=mnist_root, workers=0,
+    serial = run_robustness(tmp_path / "serial", quick=True, seeds=1, data_root=mnist_root, executor=SERIAL,
                             variants=["clean"], log=None)
     # one thread per run in both cases, so a worker process reproduces the in-process run bit for bit
     parallel_clean = next(r for r in result["table"] if r["variant"] == "clean")
@@ -111,9 +115,22 @@ def test_runs_execute_in_two_worker_processes(tmp_path, mnist_root):
 def test_a_run_with_auxiliary_features(tmp_path, mnist_root):
     from lenet_parity.reference.weights import read_weights
 
-    result = run_robustness(tmp_path, quick=True, seeds=1, data_root=mnist_root, workers=0, variants=["clean"],
+    result = run_robustness(tmp_path, quick=True, seeds=1, data_root=mnist_root, executor=SERIAL, variants=["clean"],
                             aux_features=True, log=None)
     assert result["executed"] == ["clean/seed-42"]
     weights = read_weights(tmp_path / "runs" / "clean" / "seed-42" / "best.json")
     assert weights.tensors["fc1.weight"][1] == [120, 256 + 2]  # the two features reach fc1
     assert json.loads((tmp_path / "runs" / "clean" / "seed-42" / "spec.json").read_text())["aux_features"] is True
+
+
+@pytest.mark.slow
+def test_runs_on_ray_give_the_same_table_as_runs_in_this_process(sweep, tmp_path, mnist_root):
+    pytest.importorskip("ray")
+    out, serial = sweep
+    on_ray = run_robustness(tmp_path, quick=True, seeds=1, data_root=mnist_root, executor=Executor(kind="ray"),
+                            variants=VARIANTS, log=None)
+    assert sorted(on_ray["executed"]) == ["clean/seed-42", "corrupt-20pct/seed-42"]
+    timing = {"seconds_per_epoch"}  # how long, not what was learnt
+    rows = [{k: v for k, v in r.items() if k not in timing} for r in json.loads((tmp_path / "runs.json").read_text())]
+    expected = [{k: v for k, v in r.items() if k not in timing} for r in json.loads((out / "runs.json").read_text())]
+    assert rows == expected

@@ -8,6 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from student_layers.classroom import KINDS, LAYER_TYPES, expected_cells, make_class
 from conftest import ROOT
 from lenet_parity.harness.cli import main
 
@@ -46,3 +47,64 @@ def test_a_class_is_graded_cell_by_cell(tmp_path, mnist_root):
 def test_no_submissions_is_bad_input(tmp_path):
     result = CliRunner().invoke(main, ["grade", str(tmp_path), "--out", str(tmp_path / "g")])
     assert result.exit_code == 2 and "no submissions" in result.output
+
+
+def _graded(out):
+    return {r["student"]: r for r in csv.DictReader((out / "gradebook.csv").open())}
+
+
+@pytest.mark.slow
+def test_a_class_gets_the_same_gradebook_locally_and_on_ray(tmp_path, mnist_root):
+    """Correct, buggy, syntax error, exit and hang at import, import torch, missing class: each cell as it should
+    be, and the same gradebook (and student reports) whichever executor ran it."""
+    pytest.importorskip("ray")
+    students = make_class(tmp_path / "class")
+    books = {}
+    for executor in ("local", "ray"):
+        out = tmp_path / executor
+        result = CliRunner().invoke(main, ["grade", str(tmp_path / "class"), "--out", str(out), "--timeout", "10",
+                                           "--data-root", str(mnist_root), "--executor", executor])
+        assert result.exit_code == 0, result.output
+        rows = _graded(out)
+        assert {s: {t: rows[s][t] for t in LAYER_TYPES} for s in students} == \
+            {s: expected_cells(kind) for s, kind in students.items()}
+        books[executor] = {name: (out / name).read_text() for name in ("gradebook.csv", "gradebook.json")}
+        books[executor]["reports"] = {p.parent.name: p.read_text() for p in out.glob("students/*/report.json")}
+    assert books["local"] == books["ray"]
+    reasons = {g["student"]: g["reasons"] for g in json.loads(books["local"]["gradebook.json"])}
+    torch_student = next(s for s, kind in students.items() if kind == "imports_torch")
+    assert "imports torch: not allowed" in reasons[torch_student]["conv"]
+
+
+@pytest.mark.slow
+def test_allow_imports_lets_a_submission_use_torch(tmp_path, mnist_root):
+    subs = tmp_path / "class"
+    subs.mkdir()
+    (subs / "ivan.py").write_text(KINDS["imports_torch"][0])
+    out = tmp_path / "grades"
+    result = CliRunner().invoke(main, ["grade", str(subs), "--out", str(out), "--timeout", "20", "--data-root",
+                                       str(mnist_root), "--allow-imports"])
+    assert result.exit_code == 0, result.output
+    assert {_graded(out)["ivan"][t] for t in LAYER_TYPES} == {"pass"}
+
+
+def test_a_submission_whose_grading_crashes_costs_only_its_own_row(tmp_path, monkeypatch):
+    from lenet_parity.executors import Executor
+    from lenet_parity.harness import grading
+
+    subs = tmp_path / "class"
+    subs.mkdir()
+    for student in ("amy", "ben"):
+        (subs / f"{student}.py").write_text("class ReLU: pass\n")
+
+    def run_task(task):
+        if task.submission.student == "amy":
+            raise MemoryError("the grader ran out of memory")
+        return grading.Grade(task.submission.student, cells=dict.fromkeys(LAYER_TYPES, "missing")), {}
+
+    monkeypatch.setattr(grading, "run_task", run_task)
+    grades = grading.grade(subs, tmp_path / "out", executor=Executor(workers=0))
+    assert [g.student for g in grades] == ["amy", "ben"]
+    assert set(grades[0].cells.values()) == {"error"}
+    assert "grading crashed: MemoryError: the grader ran out of memory" in grades[0].reasons["conv"]
+    assert set(grades[1].cells.values()) == {"missing"}
