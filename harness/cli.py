@@ -219,7 +219,6 @@ _CHECK_TYPES = [*KINDS, "all"]
 def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0, weights, data_root, steps, batch_size,
               atol, rtol, json_path, junit_path, repro_dir, timeout, memory_limit, verbose):
     """Check layers of TYPE against PyTorch, forward and backward; exit 0 all passed, 1 a mismatch, 2 bad input."""
-    from lenet_parity.harness import report
     from lenet_parity.harness.check_runner import run_checks, run_meta
     from lenet_parity.harness.context import CheckContext, TrainOptions
     from lenet_parity.harness.golden_watch import GoldenWatch
@@ -253,21 +252,27 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0
     for path in watch.restored:
         run.add(CheckResult("golden files", path.name, "run", "-", error=f"{path} changed on disk during the run (the "
                             f"layer under test wrote it?); restored from the bytes read at the start"))
-    json_to_stdout = str(json_path) == "-"
-    click.echo(report.terminal_report(run, verbose=verbose), err=json_to_stdout)  # stdout: the JSON alone
-    if json_path:
-        meta = run_meta(run, context, kind=layer_type, layer=layer, implementation=impl or backend or NUMPY,
-                        seconds=time.perf_counter() - start)
-        if json_to_stdout:
-            click.echo(report.json_text(run, meta=meta), nl=False)
-        else:
-            report.write_json(run, json_path, meta=meta)
-    if junit_path:
-        report.write_junit(run, junit_path)
+    meta = run_meta(run, context, kind=layer_type, layer=layer, implementation=impl or backend or NUMPY,
+                    seconds=time.perf_counter() - start)
+    _emit_run(run, meta, verbose=verbose, json_path=json_path, junit_path=junit_path)
     if repro_dir:
         for path in _write_repro(run, repro_dir, impl, backend or NUMPY):
             click.echo(f"repro: {path} (run: pytest {path})", err=str(json_path) == "-")
     ctx.exit(_exit_code(run.passed))
+
+
+def _emit_run(run, meta: dict, *, verbose: bool, json_path: Path | None, junit_path: Path | None) -> None:
+    """The terminal report, and the JSON and JUnit files asked for (``--json -``: the JSON alone on stdout)."""
+    from lenet_parity.harness import report
+
+    json_to_stdout = str(json_path) == "-"
+    click.echo(report.terminal_report(run, verbose=verbose), err=json_to_stdout)
+    if json_to_stdout:
+        click.echo(report.json_text(run, meta=meta), nl=False)
+    elif json_path:
+        report.write_json(run, json_path, meta=meta)
+    if junit_path:
+        report.write_junit(run, junit_path)
 
 
 def _write_repro(run, directory: Path, impl: str | None, backend: str) -> list[Path]:
@@ -278,6 +283,81 @@ def _write_repro(run, directory: Path, impl: str | None, backend: str) -> list[P
     target, _, class_name = impl.rpartition(":")
     source = str(Path(target).resolve()) if target.endswith(".py") or "/" in target else target
     return write_repro(run, directory, impl=source, class_of=lambda spec: class_name)
+
+
+# ---- layers in any language: the layer-alone cases as .npy files, and a program's answers checked ----
+
+@main.group("cases")
+def cases():
+    """Layers in any language: export the cases as .npy files, check the answers your program wrote."""
+
+
+@cases.command("export")
+@click.argument("layer_types", nargs=-1, required=True, type=click.Choice([*KINDS, "all"]), metavar="TYPE...")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="DIR: manifest.json (and .tsv), and cases/<id>/*.npy; your program writes answers/<id>/*.npy.")
+@click.option("--scope", type=click.Choice(SCOPES), default=LENET_SCOPE, show_default=True,
+              help="torch: also the cases beyond LeNet (tuple sizes, bias=False, ...), marked beyond_lenet.")
+@click.option("--dtype", type=click.Choice([*DTYPES, "both"]), default="both", show_default=True)
+@PHASE0_OPTION
+def cases_export_cmd(layer_types, out, scope, dtype, phase0):
+    """Write the cases `check TYPE` runs on a layer alone (snapshot and sweep): inputs only, never the answers."""
+    import torch
+
+    from lenet_parity.harness.portable.export import export_cases, manifest_document
+    from lenet_parity.harness.portable.plan import plan_cases
+    from lenet_parity.reference.phase0_format import load_phase0
+
+    kinds = list(KINDS) if "all" in layer_types else list(dict.fromkeys(layer_types))
+    dtypes = list(DTYPES) if dtype == "both" else [dtype]
+    _writable("--out", out / "manifest.json")
+    start = time.perf_counter()
+    found = plan_cases(kinds, scope, dtypes, load_phase0(phase0))
+    export_cases(found, out, manifest_document(found, kinds=kinds, scope=scope, dtypes=dtypes,
+                                               torch_version=torch.__version__))
+    beyond = sum(c.beyond_lenet for c in found)
+    click.echo(f"exported {len(found)} cases ({beyond} beyond LeNet) of {', '.join(kinds)} to {out} in "
+               f"{time.perf_counter() - start:.1f} s")
+    click.echo(f"next: for each case in {out / 'manifest.json'}, read {out}/cases/<id>/*.npy and write each of its "
+               f"outputs to {out}/answers/<id>/<name>.npy; then: lenet-parity cases check {out}")
+
+
+@cases.command("check")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@PHASE0_OPTION
+@click.option("--atol", type=float, default=None, help="Absolute tolerance for every tensor (with --rtol), instead of the table.")
+@click.option("--rtol", type=float, default=None, help="Relative tolerance for every tensor (with --atol), instead of the table.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
+              help="Write every result as JSON (- for standard output; the report then goes to standard error).")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write JUnit XML, a test case per layer x tensor.")
+@click.option("--repro", "repro_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="For each failing case: its inputs, expected_*.npy, got_*.npy and README.txt, here.")
+@click.option("-v", "--verbose", is_flag=True, help="A row for every check, not only a summary.")
+@click.pass_context
+def cases_check_cmd(ctx, folder, phase0, atol, rtol, json_path, junit_path, repro_dir, verbose):
+    """Check the answers in FOLDER/answers/ against torch; exit 0 all passed, 1 a mismatch, 2 bad input."""
+    from lenet_parity.harness.portable.answers import check_answers
+    from lenet_parity.harness.portable.repro import write_case_repro
+    from lenet_parity.harness.tolerances import override
+    from lenet_parity.reference.phase0_format import load_phase0
+
+    tol = override(atol, rtol)
+    for option, path in (("--json", json_path), ("--junit", junit_path)):
+        _writable(option, path)
+    _writable("--repro", repro_dir / "README.txt" if repro_dir else None)
+    start = time.perf_counter()
+    checked = check_answers(folder, load_phase0(phase0), tol=tol)
+    meta = {"command": "cases check", "folder": str(folder), "phase0": str(phase0),
+            "tolerance_override": None if tol is None else {"atol": tol.atol, "rtol": tol.rtol},
+            "seconds": round(time.perf_counter() - start, 3)}
+    _emit_run(checked.run, meta, verbose=verbose, json_path=json_path, junit_path=junit_path)
+    if repro_dir and checked.failing:
+        written = write_case_repro(checked.failing, folder, repro_dir)
+        click.echo(f"repro: {len(written)} failing case{'s' if len(written) != 1 else ''} in {repro_dir}/<id>/ "
+                   f"(inputs, expected_*.npy, got_*.npy, README.txt), e.g. {written[0]}/README.txt",
+                   err=str(json_path) == "-")
+    ctx.exit(_exit_code(checked.run.passed))
 
 
 @main.command("trace")

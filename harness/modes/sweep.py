@@ -179,42 +179,74 @@ def run_sweep(layer_names: list[str], context: CheckContext) -> list[CheckResult
         torch.set_num_threads(threads)
 
 
-def _sweep(layer_names: list[str], context: CheckContext) -> list[CheckResult]:
-    catalogue = layer_catalogue(context.phase0)
+@dataclass(frozen=True)
+class Planned:
+    """One sweep case to run: which layer it checks, with which arguments and inputs, reported under which name."""
+    origin: str  # the LeNet layer whose class it checks (conv1, ...)
+    spec: LayerSpec  # the layer it builds: LeNet's own arguments, or the configuration's
+    config: Config
+    label: str  # the name its rows are reported under: the origin, or Conv2d(3, 4, k=3, s=2)
+    seed_key: str  # seeds its inputs and params (the same values in both dtypes)
+    new_keys: tuple[str, ...] = ()  # constructor arguments LeNet's own layer does not pass (may be declined)
+
+    @property
+    def own(self) -> bool:
+        """LeNet's own constructor arguments: never "unsupported"."""
+        return self.config.kwargs is None
+
+    def case(self, dtype: str) -> Case:
+        return sweep_case(self.spec, self.config, dtype, self.seed_key)
+
+
+def sweep_plan(layer_names: list[str], phase0: Any, scope: str) -> list[Planned]:
+    """The sweep's cases for these layers, in order: each layer's own shapes, then (once per class) the class's
+    other configurations that ``scope`` asks for."""
+    catalogue = layer_catalogue(phase0)
     seen_classes: set[str] = set()
-    results: list[CheckResult] = []
+    plan = []
     for name in layer_names:
         spec = catalogue[name][1]
         configs = own_configs(spec)
         if spec.cls not in seen_classes:
-            configs += [c for c in EXTRA_CONFIGS.get(spec.cls, []) if context.scope == TORCH_SCOPE or c.scope == LENET_SCOPE]
+            configs += [c for c in EXTRA_CONFIGS.get(spec.cls, []) if scope == TORCH_SCOPE or c.scope == LENET_SCOPE]
             seen_classes.add(spec.cls)
         for config in configs:
-            results += _config_rows(name, spec, config, context)
+            if config.kwargs is None:
+                plan.append(Planned(name, spec, config, name, f"{name}/{config.label()}"))
+                continue
+            long_label = f"{spec.cls}({', '.join(f'{k}={v}' for k, v in config.kwargs.items())})"
+            plan.append(Planned(name, replace(spec, kwargs=config.kwargs), config, config.layer_label(spec.cls),
+                                f"{name}/{long_label}, {config.label()}",  # the seeds of earlier releases
+                                tuple(k for k in config.kwargs if k not in spec.kwargs)))
+    return plan
+
+
+def _sweep(layer_names: list[str], context: CheckContext) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    for planned in sweep_plan(layer_names, context.phase0, context.scope):
+        results += _planned_rows(planned, context)
     return results
 
 
-def _config_rows(name: str, spec: LayerSpec, config: Config, context: CheckContext) -> list[CheckResult]:
+def _planned_rows(planned: Planned, context: CheckContext) -> list[CheckResult]:
     """One configuration's rows: forward then backward, or one row saying the layer declines it."""
-    if config.kwargs is None:  # LeNet's own arguments: never "unsupported"
-        case = sweep_case(spec, config, context.dtype, f"{name}/{config.label()}")
-        forward, backward = run_case(spec, case, context, layer_name=name, mode=SWEEP)
+    if planned.own:
+        forward, backward = run_case(planned.spec, planned.case(context.dtype), context, layer_name=planned.label,
+                                     mode=SWEEP)
         return forward + backward
-    case_spec, label = replace(spec, kwargs=config.kwargs), config.layer_label(spec.cls)
-    why = declined(case_spec, context.make_layer, [k for k in config.kwargs if k not in spec.kwargs])
+    why = declined(planned.spec, context.make_layer, list(planned.new_keys))
     if why is not None:
-        row = CheckResult(label, "constructor", SWEEP, context.dtype, case=config.label(), origin=name)
+        row = CheckResult(planned.label, "constructor", SWEEP, context.dtype, case=planned.config.label(),
+                          origin=planned.origin)
         if context.scope == TORCH_SCOPE:
             row.error = f"unsupported under --scope torch: {why}"
         else:
             row.unsupported = why
         return [row]
-    long_label = f"{spec.cls}({', '.join(f'{k}={v}' for k, v in config.kwargs.items())})"
-    seed_key = f"{name}/{long_label}, {config.label()}"  # the seeds of earlier releases: the same values
-    case = sweep_case(case_spec, config, context.dtype, seed_key)
-    forward, backward = run_case(case_spec, case, context, layer_name=label, mode=SWEEP)
+    forward, backward = run_case(planned.spec, planned.case(context.dtype), context, layer_name=planned.label,
+                                 mode=SWEEP)
     for row in forward + backward:
-        row.origin = name
+        row.origin = planned.origin
     return forward + backward
 
 

@@ -1,0 +1,161 @@
+"""``lenet-parity cases check``: a program's answers against torch's, as ``check`` would judge a Python layer.
+
+Each case's answers (DIR/answers/<id>/<name>.npy) are put behind the layer protocol (``AnsweredLayer``), so
+the check's own ``run_case`` compares them: the same tolerances, noise floors, statuses and diagnoses. An
+answer of another dtype than the case's is a failure (a kernel that silently computes in double is a bug
+for a float32 network); a missing answer is unsupported for a case beyond LeNet, else a failure.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lenet_parity.errors import UserInputError
+from lenet_parity.harness.context import CheckContext
+from lenet_parity.harness.layer_case import run_case
+from lenet_parity.harness.portable.export import ANSWERS, CASES, MANIFEST
+from lenet_parity.harness.portable.plan import FORMAT_VERSION, PortableCase, answer_name, plan_cases
+from lenet_parity.harness.results import CheckResult, CheckRun
+from lenet_parity.harness.tolerances import Tolerance
+from lenet_parity.vocabulary import DTYPES, GRAD_INPUT, SCOPES
+
+EXPORT_AGAIN = "export the cases again (lenet-parity cases export ...) and answer them again"
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise UserInputError(f"{path}: not found; give the folder written by lenet-parity cases export")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserInputError(f"{path}: not a readable manifest ({exc}); {EXPORT_AGAIN}") from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        raise UserInputError(f"{path}: format_version {manifest.get('format_version') if isinstance(manifest, dict) else None!r}"
+                             f", this lenet-parity reads {FORMAT_VERSION}; {EXPORT_AGAIN}")
+    if manifest.get("scope") not in SCOPES or not set(manifest.get("dtypes") or [None]) <= set(DTYPES):
+        raise UserInputError(f"{path}: unknown scope or dtypes; {EXPORT_AGAIN}")
+    return manifest
+
+
+def planned_for(manifest: dict[str, Any], phase0: Any, path: Path) -> list[PortableCase]:
+    """The harness's own cases for this manifest, in its order; bad input if they are not the exported ones."""
+    cases = {c.id: c for c in plan_cases(manifest["types"], manifest["scope"], manifest["dtypes"], phase0)}
+    records = manifest.get("cases") or []
+    ids = [r.get("id") for r in records]
+    if set(ids) != set(cases):
+        unknown = sorted(set(map(str, ids)) - set(cases)) or sorted(set(cases) - set(map(str, ids)))
+        raise UserInputError(f"{path}: its cases are not this lenet-parity's (e.g. {unknown[0]}); {EXPORT_AGAIN}")
+    for record in records:
+        if record.get("inputs_sha256") != cases[record["id"]].inputs_sha256():
+            raise UserInputError(f"{path}: case {record['id']} was exported with other inputs (another lenet-parity "
+                                 f"or Phase 0); {EXPORT_AGAIN}")
+    return [cases[i] for i in ids]
+
+
+def read_answers(folder: Path, case: PortableCase) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The case's answers (name -> array) and what is wrong with the others (name -> why): missing, unreadable,
+    another dtype than the case's, or not numbers."""
+    values, problems = {}, {}
+    for tensor in case.case.expected:
+        name = answer_name(tensor)
+        path, where = folder / f"{name}.npy", f"{ANSWERS}/{case.id}/{name}.npy"
+        if not path.is_file():
+            problems[name] = f"{where} is missing: the program wrote no {name} for this case"
+            continue
+        try:
+            value = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            problems[name] = f"{where} is not a readable .npy file ({exc})"
+            continue
+        if value.dtype != np.dtype(case.dtype):
+            problems[name] = (f"{where} has dtype {value.dtype}, the case is {case.dtype}: write answers in the "
+                              f"case's dtype (a float32 case computed and returned in float64 is not what the "
+                              f"network will run)")
+        else:
+            values[name] = value
+    return values, problems
+
+
+class AnsweredLayer:
+    """One case's answers behind the layer protocol, so ``run_case`` compares them as it would a layer's: forward
+    gives y (and the updated running stats), backward gives dx and the param gradients."""
+
+    array_kind = "numpy"
+
+    def __init__(self, answers: dict[str, np.ndarray], case: PortableCase):
+        expected = case.case.expected
+        # an answer with a problem is stood in for (its row reports the problem): the others are still judged
+        self.answers = {answer_name(t): answers.get(answer_name(t), np.zeros(np.shape(v), case.dtype))
+                        for t, v in expected.items()}
+        self.after_forward = [t for t in expected if t.startswith("running_")]
+        self.grad_names = [t[len("grad_"):] for t in expected if t.startswith("grad_") and t != GRAD_INPUT]
+        self.params: dict[str, Any] = {}
+        self.grads: dict[str, Any] = {}
+        self.training = False
+
+    def forward(self, *inputs: Any) -> np.ndarray:
+        self.params.update({name: self.answers[name] for name in self.after_forward})
+        return self.answers["y"]
+
+    def backward(self, *upstream: Any) -> np.ndarray:
+        self.grads = {k: self.answers[f"grad_{k}"] for k in self.grad_names}
+        return self.answers["dx"]
+
+
+@dataclass
+class AnswerCheck:
+    run: CheckRun
+    failing: list[tuple[PortableCase, list[CheckResult]]] = field(default_factory=list)  # for --repro
+
+
+def check_answers(folder: Path, phase0: Any, *, tol: Tolerance | None = None) -> AnswerCheck:
+    """Every exported case's answers checked; rows named like check's (layer, tensor, mode, dtype, case)."""
+    manifest = read_manifest(folder)
+    checked = AnswerCheck(CheckRun())
+    for case in planned_for(manifest, phase0, folder / MANIFEST):
+        rows = _case_rows(folder, case, phase0, tol)
+        checked.run.extend(rows)
+        if any(r.status == "failed" for r in rows):
+            checked.failing.append((case, rows))
+    return checked
+
+
+def _case_rows(folder: Path, case: PortableCase, phase0: Any, tol: Tolerance | None) -> list[CheckResult]:
+    answers = folder / ANSWERS / case.id
+    label = case.case.label or "Phase 0 batch"
+    missing = [name for name in case.outputs() if not (answers / f"{name}.npy").is_file()]
+    if missing and case.beyond_lenet and len(missing) == len(case.outputs()):
+        row = CheckResult(case.layer, "answers", case.mode, case.dtype, case=label, origin=case.origin)
+        row.unsupported = f"no answer to this case beyond LeNet ({ANSWERS}/{case.id}/ is absent or empty)"
+        return [row]
+    changed = [name for name, arr in case.inputs().items() if not _same_file(folder / CASES / case.id / name, arr)]
+    if changed:  # the state mode's words: an input the layer must not change
+        tensor = "dy_unchanged" if changed == ["dy"] else "input_unchanged"
+        row = CheckResult(case.layer, tensor, case.mode, case.dtype, case=label, origin=case.origin)
+        row.finding = (f"{CASES}/{case.id}/{changed[0]}.npy changed since the export: the program must only read "
+                       f"its inputs (did it write its result into {changed[0]}?)")
+        return [row]
+    values, problems = read_answers(answers, case)
+    context = CheckContext(lambda spec: AnsweredLayer(values, case), phase0=phase0, dtype=case.dtype, tol=tol)
+    forward, backward = run_case(case.spec, case.case, context, layer_name=case.layer, mode=case.mode)
+    for row in forward + backward:
+        row.origin = case.origin
+        if answer_name(row.tensor) in problems:
+            row.comparison, row.diagnosis, row.error = None, None, problems[answer_name(row.tensor)]
+    return forward + backward
+
+
+def _same_file(stem: Path, expected: np.ndarray) -> bool:
+    try:
+        on_disk = np.load(stem.with_suffix(".npy"), allow_pickle=False)
+    except (OSError, ValueError):
+        return False
+    return on_disk.dtype == expected.dtype and on_disk.shape == expected.shape and np.array_equal(on_disk, expected)
+
+
