@@ -12,7 +12,7 @@ CLI    := $(BIN)/lenet-parity
 # Golden captures use a fixed thread count (recorded in the file); this keeps the rest reproducible too.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: help setup data data-fashion weights phase0 train check test test-fast bench bench-quick bench-grading follow experiments report report-screenshot clean
+.PHONY: help setup data data-fashion weights phase0 train check any-language test test-fast bench bench-quick bench-grading follow experiments report report-screenshot clean
 
 help:
 	@echo "make check   set up, fetch MNIST, run every layer check (numpy and pure-Python backends)"
@@ -61,6 +61,18 @@ check: data
 	$(CLI) check all --backend numpy
 	$(CLI) check all --backend python
 	$(CLI) mutants
+	$(MAKE) --no-print-directory any-language
+
+# Layers in any language: export the ReLU and Linear cases, answer them with the C example, check the answers
+# (only where a C compiler exists)
+ANY_LANGUAGE := build/any-language
+any-language: setup
+	@if command -v $${CC:-cc} >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory -C examples/any_language answer && \
+	  $(CLI) cases export relu dense --scope torch --out $(ANY_LANGUAGE) && \
+	  examples/any_language/answer $(ANY_LANGUAGE) && \
+	  $(CLI) cases check $(ANY_LANGUAGE); \
+	else echo "no C compiler (cc): the C example is skipped"; fi
 
 test: data $(RAY_STAMP)
 	$(BIN)/python -m pytest

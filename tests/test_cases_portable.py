@@ -1,0 +1,196 @@
+"""cases export / cases check: the layer-alone cases as .npy files, answered by programs that never import us."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import ROOT
+from lenet_parity.harness.cli import main
+
+EXAMPLE = ROOT / "examples" / "any_language"
+ANSWER_WITH_NUMPY = EXAMPLE / "answer_with_numpy.py"
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def export(tmp_path, *types: str, scope: str = "lenet"):
+    out = tmp_path / "cases"
+    result = run("cases", "export", *types, "--out", out, "--scope", scope)
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "manifest.json").read_text())
+
+
+def answer_with_numpy(folder) -> None:
+    done = subprocess.run([sys.executable, ANSWER_WITH_NUMPY, folder], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def case_of(manifest, **match):
+    return next(c for c in manifest["cases"] if all(c[k] == v for k, v in match.items()))
+
+
+def test_the_export_holds_inputs_and_a_manifest_never_the_expected_values(tmp_path):
+    out, manifest = export(tmp_path, "dense", "loss", scope="torch")
+    assert manifest["format_version"] == 1 and manifest["torch_version"] and manifest["types"] == ["dense", "loss"]
+    for case in manifest["cases"]:
+        files = sorted(p.stem for p in (out / case["dir"]).iterdir())
+        assert files == sorted(case["inputs"])  # nothing but the inputs: no y, dx or grads to copy
+        assert not set(case["outputs"]) & set(files)
+    linear = case_of(manifest, id="dense-snapshot-fc1-phase0-float32")
+    assert linear["kwargs"] == {"in_features": 256, "out_features": 120} and linear["beyond_lenet"] is False
+    assert linear["inputs"] == ["bias", "dy", "weight", "x"]
+    assert linear["outputs"] == ["y", "dx", "grad_weight", "grad_bias"]
+    assert np.load(out / linear["dir"] / "weight.npy").shape == (120, 256)
+    assert np.load(out / linear["dir"] / "x.npy").dtype == np.float32
+    no_bias = case_of(manifest, layer="Linear", name="Linear(5, 4, bias=False)", dtype="float64")
+    assert no_bias["beyond_lenet"] is True and "grad_bias" not in no_bias["outputs"]
+    loss = case_of(manifest, id="loss-snapshot-loss-phase0-float64")
+    assert loss["outputs"] == ["y", "dx"] and "target" in loss["inputs"]
+    assert np.load(out / loss["dir"] / "target.npy").dtype == np.int64
+    tsv = (out / "manifest.tsv").read_text().splitlines()
+    assert tsv[0].split("\t")[:5] == ["id", "type", "layer", "dtype", "dir"] and len(tsv) == 1 + len(manifest["cases"])
+
+
+def test_lenet_scope_leaves_out_the_cases_beyond_lenet(tmp_path):
+    _, manifest = export(tmp_path, "dense")
+    assert manifest["scope"] == "lenet" and not any(c["beyond_lenet"] for c in manifest["cases"])
+
+
+def test_the_numpy_example_imports_nothing_of_lenet_parity():
+    imported = set()
+    for node in ast.walk(ast.parse(ANSWER_WITH_NUMPY.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module.split(".")[0])
+    assert imported == {"__future__", "json", "sys", "pathlib", "numpy"}
+
+
+def test_a_plain_numpy_program_answers_every_layer_type(tmp_path):
+    out, manifest = export(tmp_path, "all", scope="torch")
+    assert {c["type"] for c in manifest["cases"]} == {"conv", "pool", "relu", "dense", "flatten", "logsoftmax",
+                                                      "loss", "batchnorm", "dropout", "residual"}
+    answer_with_numpy(out)
+    result = run("cases", "check", out, "--json", tmp_path / "check.json")
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "check.json").read_text())
+    assert document["passed"] and document["counts"]["failed"] == 0
+    assert {r["mode"] for r in document["results"]} == {"snapshot", "sweep"}
+    assert document["counts"]["passed"] == len(document["results"]) > 500
+
+
+@pytest.fixture
+def answered(tmp_path):
+    out, manifest = export(tmp_path, "relu", "dense", "loss", scope="torch")
+    answer_with_numpy(out)
+    return out, manifest
+
+
+def test_a_wrong_answer_fails_at_its_layer_and_tensor_with_a_diagnosis(answered, tmp_path):
+    out, manifest = answered
+    case = case_of(manifest, id="loss-snapshot-loss-phase0-float32")
+    dx = out / "answers" / case["id"] / "dx.npy"
+    np.save(dx, np.load(dx) * 4)  # N = 4: the batch summed instead of averaged
+    result = run("cases", "check", out, "--repro", tmp_path / "repro")
+    assert result.exit_code == 1
+    assert "first failure: loss.grad_input [snapshot, float32]" in result.output
+    assert "summed over the batch instead of averaging" in result.output
+    folder = tmp_path / "repro" / case["id"]
+    assert sorted(p.name for p in folder.iterdir()) == ["README.txt", "expected_dx.npy", "expected_y.npy",
+                                                         "got_dx.npy", "got_y.npy", "target.npy", "x.npy"]
+    np.testing.assert_array_equal(np.load(folder / "got_dx.npy"), np.load(dx))
+    np.testing.assert_allclose(np.load(folder / "got_dx.npy"), 4 * np.load(folder / "expected_dx.npy"), rtol=1e-6)
+    readme = (folder / "README.txt").read_text()
+    assert "loss.grad_input" in readme and "(file dx.npy)" in readme and "likely cause:" in readme
+
+
+def test_missing_answers_fail_within_lenet_and_are_unsupported_beyond_it(answered):
+    out, manifest = answered
+    beyond = case_of(manifest, beyond_lenet=True, layer="Linear")
+    shutil.rmtree(out / "answers" / beyond["id"])
+    result = run("cases", "check", out)
+    assert result.exit_code == 0, result.output
+    assert "1 unsupported" in result.output and "no answer to this case beyond LeNet" in result.output
+    within = case_of(manifest, id="relu-snapshot-relu1-phase0-float64")
+    (out / "answers" / within["id"] / "dx.npy").unlink()
+    result = run("cases", "check", out)
+    assert result.exit_code == 1
+    assert "relu1.grad_input [snapshot, float64]: answers/relu-snapshot-relu1-phase0-float64/dx.npy is missing" \
+        in result.output
+
+
+def test_an_answer_in_another_dtype_fails(answered):
+    out, manifest = answered
+    y = out / "answers" / "dense-snapshot-fc2-phase0-float32" / "y.npy"
+    np.save(y, np.load(y).astype(np.float64))
+    result = run("cases", "check", out)
+    assert result.exit_code == 1
+    assert "fc2.output [snapshot, float32]: answers/dense-snapshot-fc2-phase0-float32/y.npy has dtype float64, the " \
+           "case is float32" in result.output
+    assert "fc2.grad_input [snapshot, float32]" not in result.output  # each answer is judged on its own
+
+
+def test_a_program_that_writes_into_its_inputs_fails(answered):
+    out, manifest = answered
+    x = out / "cases" / "relu-snapshot-relu2-phase0-float32" / "x.npy"
+    np.save(x, np.maximum(np.load(x), 0))  # ReLU in place, saved over its input
+    result = run("cases", "check", out)
+    assert result.exit_code == 1 and "relu2.input_unchanged" in result.output and "x.npy changed" in result.output
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda out: (out / "manifest.json").unlink(), "manifest.json: not found"),
+    (lambda out: (out / "manifest.json").write_text("{"), "not a readable manifest"),
+    (lambda out: _edit(out, lambda m: m.update(format_version=99)), "format_version 99"),
+    (lambda out: _edit(out, lambda m: m["cases"][0].update(id="relu-from-elsewhere")), "not this lenet-parity's"),
+    (lambda out: _edit(out, lambda m: m["cases"][0].update(inputs_sha256="0" * 64)), "exported with other inputs"),
+])
+def test_a_damaged_or_foreign_export_is_bad_input(answered, damage, message):
+    out, _ = answered
+    damage(out)
+    result = run("cases", "check", out)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def _edit(out, change):
+    manifest = json.loads((out / "manifest.json").read_text())
+    change(manifest)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_export_replaces_an_earlier_export_and_keeps_the_answers(answered, tmp_path):
+    out, _ = answered
+    (out / "cases" / "stale-case").mkdir()
+    result = run("cases", "export", "relu", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert not (out / "cases" / "stale-case").exists() and (out / "answers").is_dir()
+    assert [p.name for p in out.iterdir() if p.name.startswith(".cases-")] == []
+
+
+def test_export_of_an_unknown_type_is_bad_input(tmp_path):
+    result = run("cases", "export", "attention", "--out", tmp_path)
+    assert result.exit_code == 2 and "attention" in result.output
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_the_c_example_passes_and_its_planted_bug_is_found(tmp_path):
+    build = subprocess.run(["make", "-C", EXAMPLE, "answer", "answer-buggy"], capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout + build.stderr
+    out, _ = export(tmp_path, "relu", "dense", scope="torch")
+    for program, verdict in (("answer", 0), ("answer-buggy", 1)):
+        done = subprocess.run([EXAMPLE / program, out], capture_output=True, text=True)
+        assert done.returncode == 0 and "answered 46 cases" in done.stdout, done.stdout + done.stderr
+        result = run("cases", "check", out)
+        assert result.exit_code == verdict, result.output
+    assert "first failure: fc1.grad_bias [snapshot, float32]" in result.output
+    assert "averaged over the batch instead of summing" in result.output
