@@ -194,3 +194,23 @@ def test_the_c_example_passes_and_its_planted_bug_is_found(tmp_path):
         assert result.exit_code == verdict, result.output
     assert "first failure: fc1.grad_bias [snapshot, float32]" in result.output
     assert "averaged over the batch instead of summing" in result.output
+
+
+def _claims_1e11_floats(path):
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000,), }"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + bytes(16))
+
+
+@pytest.mark.parametrize("write, message", [
+    (_claims_1e11_floats, "is not a readable .npy file"),  # mapped, never allocated
+    (lambda p: np.save(p, np.array([{"evil": 1}], dtype=object)), "is not a readable .npy file"),  # no pickles
+    (lambda p: p.write_text("0.5 0.25\n"), "is not a readable .npy file"),
+    (lambda p: np.save(p, np.zeros((2, 2), np.float32)), "shape (2, 2) != expected"),
+])
+def test_a_malformed_answer_is_that_tensors_failure_never_a_crash(answered, write, message):
+    out, _ = answered
+    write(out / "answers" / "relu-snapshot-relu1-phase0-float32" / "y.npy")
+    result = run("cases", "check", out)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"relu1.output [snapshot, float32]" in result.output and message in result.output
