@@ -22,6 +22,7 @@ from typing import Any, Callable
 from lenet_parity.atomic import atomic_write_bytes, atomic_write_text, safe_name
 from lenet_parity.errors import UserInputError
 from lenet_parity.executors import Executor
+from lenet_parity.versions import versions
 
 GRADED = {  # layer type -> the class a submission defines for it
     "conv": "Conv2d", "pool": "MaxPool2d", "relu": "ReLU", "dense": "Linear", "flatten": "Flatten",
@@ -158,9 +159,9 @@ def write_gradebook(grades: list[Grade], out: Path, *, gradescope: bool = False)
     for g in grades:
         writer.writerow([g.student, *(g.cells.get(k, "error") for k in GRADED), g.passed, g.total, g.score])
     atomic_write_text(out / "gradebook.csv", buffer.getvalue())
-    atomic_write_text(out / "gradebook.json", json.dumps(
-        [{"student": g.student, "cells": g.cells, "reasons": g.reasons, "checks_passed": g.passed,
-          "checks_total": g.total, "score": g.score} for g in grades], indent=1) + "\n")
+    atomic_write_text(out / "gradebook.json", json.dumps({"versions": versions(), "grades": [
+        {"student": g.student, "cells": g.cells, "reasons": g.reasons, "checks_passed": g.passed,
+         "checks_total": g.total, "score": g.score} for g in grades]}, indent=1) + "\n")
     atomic_write_text(out / "gradebook.html", _html(grades))
     if gradescope:
         atomic_write_text(out / "results.json", json.dumps({

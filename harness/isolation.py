@@ -123,6 +123,7 @@ class Worker:
         self.timeout, self.memory_limit = timeout, memory_limit
         self.generation = 0  # which process; a handle is valid only in its own
         self.deaths = 0
+        self.memory_errors = 0  # MemoryErrors the layer raised: each costs the time to fill the limit
         self.proc: subprocess.Popen | None = None
         self.dropped: list[int] = []  # handles of proxies the collector freed, for the worker to forget
 
@@ -186,6 +187,7 @@ class Worker:
             return _decode(reply[1])
         _, name, message, where = reply
         if name == "MemoryError":
+            self.memory_errors += 1
             message = f"{message or 'out of memory'}; memory limit {self.memory_limit / (1 << 30):g} GiB"
         raise remote_error(name, message, where)
 
@@ -383,6 +385,9 @@ class IsolatedFactory:
                 self.stopped = f"the layer was stopped earlier: {reason}"
 
     def _ready(self) -> None:
+        if self.stopped is None and self.worker.memory_errors >= 2:  # it would fill the limit again, case by case
+            self.stopped = (f"the layer was stopped earlier: it ran out of memory twice (memory limit "
+                            f"{self.worker.memory_limit / (1 << 30):g} GiB)")
         if self.stopped:
             raise WorkerError(f"not run: {self.stopped}")
         if self.worker.proc is None:

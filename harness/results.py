@@ -8,6 +8,7 @@ from typing import Any
 
 from lenet_parity.harness.compare import Comparison
 from lenet_parity.harness.diagnosis import UNKNOWN, Diagnosis, from_failure
+from lenet_parity.versions import versions
 
 
 @dataclass
@@ -190,6 +191,7 @@ class CheckRun:
     def to_json(self) -> dict[str, Any]:
         first = self.first_failure
         return {
+            "versions": versions(),
             "passed": self.passed,
             "counts": self.counts(),
             "first_failure": {"layer": first.layer, "tensor": first.tensor, "mode": first.mode, "dtype": first.dtype,

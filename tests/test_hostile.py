@@ -195,3 +195,15 @@ def test_hostile_layer_fails_cleanly(case, mode):
     assert not problems, (f"{case['file']} --mode {mode}: " + "; ".join(problems)
                           + f"\n--- reason line: {reason}\n--- stdout (tail):\n{stdout[-2000:]}"
                           + f"\n--- stderr (tail):\n{stderr[-2000:]}")
+
+
+@pytest.mark.skipif(not CLI.exists(), reason=f"{CLI} not installed (pip install -e .)")
+def test_a_layer_that_runs_out_of_memory_twice_is_stopped():
+    """Each MemoryError costs the time to fill the limit: after the second, the remaining cases are not run."""
+    done = subprocess.run([str(CLI), "check", "relu", "--impl", f"{HOSTILE / 'memory_hog.py'}:Layer", "--mode", "state",
+                           "--memory-limit", "1", "-v", "--phase0", str(PHASE0), "--weights", str(WEIGHTS)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    rows = [line for line in done.stdout.splitlines() if line.startswith("FAIL relu")]
+    assert sum("raised MemoryError" in line for line in rows) == 2
+    assert "it ran out of memory twice (memory limit 1 GiB)" in rows[-1]
