@@ -1,5 +1,6 @@
 """The checking product: comparison and tolerances, the check context and runner, the modes, the swapper,
-results and reports, the bug zoo, trace, and the CLI (cli.py, the only module that prints or exits).
+results and reports, the bug zoo, trace, grading, the cases for programs in other languages (portable/), and
+the CLI (cli.py, the only module that prints or exits).
 
 May import lenet_parity, reference and custom_layers; imports custom_lenet and experiments only in cli.py.
 """
