@@ -71,7 +71,7 @@ any-language: setup
 	  $(MAKE) --no-print-directory -C examples/any_language answer && \
 	  $(CLI) cases export relu dense --scope torch --out $(ANY_LANGUAGE) && \
 	  examples/any_language/answer $(ANY_LANGUAGE) && \
-	  $(CLI) cases check $(ANY_LANGUAGE); \
+	  $(CLI) cases check $(ANY_LANGUAGE) relu dense --scope torch; \
 	else echo "no C compiler (cc): the C example is skipped"; fi
 
 test: data $(RAY_STAMP)

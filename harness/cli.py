@@ -302,8 +302,6 @@ def cases():
 @PHASE0_OPTION
 def cases_export_cmd(layer_types, out, scope, dtype, phase0):
     """Write the cases `check TYPE` runs on a layer alone (snapshot and sweep): inputs only, never the answers."""
-    import torch
-
     from lenet_parity.harness.portable.export import export_cases, manifest_document
     from lenet_parity.harness.portable.plan import plan_cases
     from lenet_parity.reference.phase0_format import load_phase0
@@ -313,8 +311,7 @@ def cases_export_cmd(layer_types, out, scope, dtype, phase0):
     _writable("--out", out / "manifest.json")
     start = time.perf_counter()
     found = plan_cases(kinds, scope, dtypes, load_phase0(phase0))
-    export_cases(found, out, manifest_document(found, kinds=kinds, scope=scope, dtypes=dtypes,
-                                               torch_version=torch.__version__))
+    export_cases(found, out, manifest_document(found, kinds=kinds, scope=scope, dtypes=dtypes))
     beyond = sum(c.beyond_lenet for c in found)
     click.echo(f"exported {len(found)} cases ({beyond} beyond LeNet) of {', '.join(kinds)} to {out} in "
                f"{time.perf_counter() - start:.1f} s")
@@ -324,6 +321,11 @@ def cases_export_cmd(layer_types, out, scope, dtype, phase0):
 
 @cases.command("check")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("required_types", nargs=-1, type=click.Choice([*KINDS, "all"]), metavar="[TYPE]...")
+@click.option("--scope", type=click.Choice(SCOPES), default=LENET_SCOPE, show_default=True,
+              help="torch: the export must hold the cases beyond LeNet, and each must be answered.")
+@click.option("--dtype", type=click.Choice([*DTYPES, "both"]), default=None,
+              help="Require these dtypes in the export [default: those it holds].")
 @PHASE0_OPTION
 @click.option("--atol", type=float, default=None, help="Absolute tolerance for every tensor (with --rtol), instead of the table.")
 @click.option("--rtol", type=float, default=None, help="Relative tolerance for every tensor (with --atol), instead of the table.")
@@ -335,9 +337,13 @@ def cases_export_cmd(layer_types, out, scope, dtype, phase0):
               help="For each failing case: its inputs, expected_*.npy, got_*.npy and README.txt, here.")
 @click.option("-v", "--verbose", is_flag=True, help="A row for every check, not only a summary.")
 @click.pass_context
-def cases_check_cmd(ctx, folder, phase0, atol, rtol, json_path, junit_path, repro_dir, verbose):
-    """Check the answers in FOLDER/answers/ against torch; exit 0 all passed, 1 a mismatch, 2 bad input."""
-    from lenet_parity.harness.portable.answers import check_answers
+def cases_check_cmd(ctx, folder, required_types, scope, dtype, phase0, atol, rtol, json_path, junit_path, repro_dir,
+                    verbose):
+    """Check the answers in FOLDER/answers/ against torch; exit 0 all passed, 1 a mismatch, 2 bad input.
+
+    TYPE... (and --scope torch, --dtype) say what the export must hold, so a gate cannot be passed by an export
+    (or an edited manifest) that asks for less; without them, what the manifest holds is checked, and said."""
+    from lenet_parity.harness.portable.answers import Required, check_answers
     from lenet_parity.harness.portable.repro import write_case_repro
     from lenet_parity.harness.tolerances import override
     from lenet_parity.reference.phase0_format import load_phase0
@@ -347,8 +353,14 @@ def cases_check_cmd(ctx, folder, phase0, atol, rtol, json_path, junit_path, repr
         _writable(option, path)
     _writable("--repro", repro_dir / "README.txt" if repro_dir else None)
     start = time.perf_counter()
-    checked = check_answers(folder, load_phase0(phase0), tol=tol)
-    meta = {"command": "cases check", "folder": str(folder), "phase0": str(phase0),
+    required = Required(types=tuple(KINDS) if "all" in required_types else tuple(dict.fromkeys(required_types)),
+                        scope=scope, dtypes=tuple(DTYPES) if dtype == "both" else (dtype,) if dtype else ())
+    checked = check_answers(folder, load_phase0(phase0), tol=tol, required=required)
+    covered = {k: checked.manifest[k] for k in ("types", "scope", "dtypes")}
+    checked.run.note(f"checked the export's {', '.join(covered['types'])} cases, scope {covered['scope']}, "
+                     f"{', '.join(covered['dtypes'])}")
+    meta = {"command": "cases check", "folder": str(folder), "phase0": str(phase0), **covered,
+            "required": {"types": list(required.types), "scope": scope, "dtypes": list(required.dtypes)},
             "tolerance_override": None if tol is None else {"atol": tol.atol, "rtol": tol.rtol},
             "seconds": round(time.perf_counter() - start, 3)}
     _emit_run(checked.run, meta, verbose=verbose, json_path=json_path, junit_path=junit_path)

@@ -14,6 +14,7 @@ import csv
 import html
 import io
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,12 +104,15 @@ def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: P
             grade.reasons[kind] = f"{first}; {likely}"
             write_repro(run, out / "students" / safe_name(submission.student) / "repro",
                         impl=str(submission.path.resolve()), class_of=lambda spec: spec.cls)
-    folder = out / "students" / safe_name(submission.student)
-    atomic_write_text(folder / "report.json", json.dumps(
-        {"student": grade.student, "file": str(submission.path), "cells": grade.cells, "reasons": grade.reasons,
-         "checks_passed": grade.passed, "checks_total": grade.total, "score": grade.score, "reports": grade.reports},
-        indent=1, allow_nan=False) + "\n")
+    atomic_write_text(out / "students" / safe_name(submission.student) / "report.json", report_json(grade, submission))
     return grade
+
+
+def report_json(grade: Grade, submission: Submission) -> str:
+    """A student's report.json: the cells, their reasons, the counts and every layer type's --json document."""
+    return json.dumps({"student": grade.student, "file": str(submission.path), "cells": grade.cells,
+                       "reasons": grade.reasons, "checks_passed": grade.passed, "checks_total": grade.total,
+                       "score": grade.score, "reports": grade.reports}, indent=1, allow_nan=False) + "\n"
 
 
 def cell_of(run) -> str:
@@ -145,10 +149,11 @@ def run_task(task: GradingTask) -> tuple[Grade, dict[str, bytes]]:
     return grade, files
 
 
-def crashed(submission: Submission, error: BaseException) -> Grade:
-    """The grade of a submission whose grading itself died (it never stops the others)."""
+def crashed(submission: Submission, error: BaseException) -> tuple[Grade, dict[str, bytes]]:
+    """The grade (and report) of a submission whose grading itself died: it never stops the others."""
     reason = f"grading crashed: {type(error).__name__}: {error}"
-    return Grade(submission.student, cells={k: "error" for k in GRADED}, reasons={k: reason for k in GRADED})
+    grade = Grade(submission.student, cells={k: "error" for k in GRADED}, reasons={k: reason for k in GRADED})
+    return grade, {f"students/{safe_name(grade.student)}/report.json": report_json(grade, submission).encode()}
 
 
 def write_gradebook(grades: list[Grade], out: Path, *, gradescope: bool = False) -> None:
@@ -189,16 +194,15 @@ def grade(folder: Path, out: Path, *, executor: Executor = Executor(), timeout: 
           data_root: Path = Path("data"), allow_imports: bool = False, gradescope: bool = False,
           progress: Callable[[Grade], None] | None = None) -> list[Grade]:
     """Grade every submission in ``folder`` into ``out``; ``progress`` is told of each grade as it finishes."""
-    tasks = [GradingTask(s, s.path.read_bytes(), timeout, str(Path(data_root).resolve()), allow_imports)
-             for s in find_submissions(folder)]
+    # absolute paths, resolved here: a worker on another machine cannot resolve ours
+    tasks = [GradingTask(Submission(s.student, s.path.resolve()), s.path.read_bytes(), timeout,
+                         str(Path(data_root).resolve()), allow_imports) for s in find_submissions(folder)]
     grades = []
     for task, result, error in executor.run(run_task, tasks):
-        if error is None:
-            grade, files = result
-            for name, data in files.items():
-                atomic_write_bytes(out / name, data)
-        else:
-            grade = crashed(task.submission, error)
+        grade, files = result if error is None else crashed(task.submission, error)
+        shutil.rmtree(out / "students" / safe_name(grade.student), ignore_errors=True)  # no earlier run's files
+        for name, data in files.items():
+            atomic_write_bytes(out / name, data)
         grades.append(grade)
         if progress is not None:
             progress(grade)

@@ -36,8 +36,10 @@ def _matrix(run: CheckRun) -> list[str]:
     for r in run.results:
         cells.setdefault((r.layer, r.tensor, r.mode, r.dtype), []).append(r)
     modes = list(dict.fromkeys(m for m, _ in columns))
-    top = f"{'layer':12} {'tensor':14} " + " ".join(f"{m:<{10 * sum(c[0] == m for c in columns) - 1}}" for m in modes)
-    sub = f"{'':12} {'':14} " + " ".join(f"{d.replace('float', 'f'):<4}{'':5}" for _, d in columns)
+    width = max([12, *(len(layer) for layer in layers + network)])  # Conv2d(2, 5, k=(3, 2), s=(2, 1), p=(1, 2))
+    top = f"{'layer':{width}} {'tensor':14} " + " ".join(f"{m:<{10 * sum(c[0] == m for c in columns) - 1}}"
+                                                         for m in modes)
+    sub = f"{'':{width}} {'':14} " + " ".join(f"{d.replace('float', 'f'):<4}{'':5}" for _, d in columns)
     lines = [style(top.rstrip(), bold=True), style(sub.rstrip(), bold=True)]
     for layer in layers + network:
         if layer == (network or [None])[0]:
@@ -47,7 +49,7 @@ def _matrix(run: CheckRun) -> list[str]:
         tensors.sort(key=lambda t: TENSORS.index(t) if t in TENSORS else len(TENSORS))
         for tensor in tensors:
             row = " ".join(f"{_cell(cells.get((layer, tensor, m, d), []))}{'':5}" for m, d in columns)
-            lines.append(f"{layer:12} {tensor:14} {row}".rstrip())
+            lines.append(f"{layer:{width}} {tensor:14} {row}".rstrip())
     return lines
 
 
@@ -105,8 +107,8 @@ def _unsupported(run: CheckRun) -> list[str]:
                          for r in run.unsupported)
     if not seen:
         return []
-    head = style(f"unsupported: {_plural(len(seen), 'configuration')} the layer declines (fine under --scope lenet; "
-                 f"--scope torch asks for them)", fg="yellow")
+    head = style(f"unsupported: {_plural(len(seen), 'configuration')} beyond what LeNet needs, not checked and not "
+                 f"counted as failures (check --scope torch requires what a layer declines)", fg="yellow")
     return [head] + [f"  {line}" for line in seen]
 
 

@@ -17,6 +17,7 @@ import inspect
 import os
 import pickle
 import resource
+import signal
 import struct
 import sys
 import traceback
@@ -235,8 +236,23 @@ def write_frame(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _end_with_parent() -> None:
+    """Linux: be killed when the process that started us dies (killed by Ray, the OOM killer, ...), so a layer
+    stuck in a loop never outlives the check; its own process group would otherwise keep it running."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's close() still ends us
+        return
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+
 def main() -> None:
     global FORBIDDEN
+    _end_with_parent()
     fd_in, fd_out, limit, imports = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     if imports == ALLOW_IMPORTS:
         FORBIDDEN = ()

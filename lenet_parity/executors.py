@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -57,22 +58,28 @@ class Executor:
         return _run_local(function, items, self.workers)
 
 
-def _run_local(function, items, workers: int) -> Iterator[Outcome]:
+def _run_local(function, items, workers: int, *, retry: bool = True) -> Iterator[Outcome]:
     if workers == 0:
         for item in items:
             yield _call(function, item)
         return
+    broken = []  # a process of the pool died (the OOM killer, a crash): every unfinished task fails with it
     # spawn: a clean interpreter per worker, no forked torch thread pools or locks
     with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(function, item): item for item in items}
         try:
             for future in as_completed(futures):
                 error = future.exception()
+                if isinstance(error, BrokenProcessPool) and retry:
+                    broken.append(futures[future])
+                    continue
                 yield futures[future], None if error else future.result(), error
         except BaseException:  # interrupted: drop what has not started, do not wait for it
             for future in futures:
                 future.cancel()
             raise
+    for item in broken:  # again, each in a pool of its own: only the task that kills its process fails
+        yield from _run_local(function, [item], 1, retry=False)
 
 
 def _call(function, item) -> Outcome:
@@ -134,7 +141,9 @@ def _run_ray(function, items, executor: Executor) -> Iterator[Outcome]:
             except ray.exceptions.RayError as error:  # the worker died, the node was lost, ...
                 yield item, None, RuntimeError(f"Ray lost the task: {error}")
     finally:
-        for ref in pending:  # interrupted: stop what is still queued or running
-            ray.cancel(ref, force=True)
-        if started:
-            ray.shutdown()
+        try:
+            for ref in pending:  # interrupted: stop what is queued; a running task gets KeyboardInterrupt, and
+                ray.cancel(ref)  # its `with` blocks close what it started (its layer processes)
+        finally:
+            if started:
+                ray.shutdown()

@@ -145,7 +145,7 @@ def test_a_program_that_writes_into_its_inputs_fails(answered):
     x = out / "cases" / "relu-snapshot-relu2-phase0-float32" / "x.npy"
     np.save(x, np.maximum(np.load(x), 0))  # ReLU in place, saved over its input
     result = run("cases", "check", out)
-    assert result.exit_code == 1 and "relu2.input_unchanged" in result.output and "x.npy changed" in result.output
+    assert result.exit_code == 1 and "relu2.input_unchanged" in result.output and "x.npy is not what was exported" in result.output
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -214,3 +214,60 @@ def test_a_malformed_answer_is_that_tensors_failure_never_a_crash(answered, writ
     result = run("cases", "check", out)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"relu1.output [snapshot, float32]" in result.output and message in result.output
+
+
+def test_an_edited_manifest_cannot_shrink_what_a_gate_requires(answered):
+    out, _ = answered
+    _edit(out, lambda m: (m.update(types=["relu"]), m.update(cases=[c for c in m["cases"] if c["type"] == "relu"])))
+    result = run("cases", "check", out)  # no requirement: what the export holds is checked, and said
+    assert result.exit_code == 0 and "checked the export's relu cases, scope torch" in result.output
+    result = run("cases", "check", out, "relu", "dense", "--scope", "torch")
+    assert result.exit_code == 2 and "the export lacks dense, which this check requires" in result.output
+
+
+def test_under_scope_torch_an_unanswered_case_beyond_lenet_fails(answered):
+    out, manifest = answered
+    beyond = case_of(manifest, beyond_lenet=True, layer="Linear")
+    shutil.rmtree(out / "answers" / beyond["id"])
+    assert run("cases", "check", out, "dense").exit_code == 0
+    result = run("cases", "check", out, "dense", "--scope", "torch")
+    assert result.exit_code == 1 and "unsupported under --scope torch: no answer to this case" in result.output
+
+
+def test_a_symlinked_answer_is_refused_and_never_copied_into_the_repro(answered, tmp_path):
+    out, _ = answered
+    secret = tmp_path / "secret.npy"
+    np.save(secret, np.arange(3.0))
+    y = out / "answers" / "relu-snapshot-relu1-phase0-float64" / "y.npy"
+    y.unlink()
+    y.symlink_to(secret)
+    result = run("cases", "check", out, "--repro", tmp_path / "repro")
+    assert result.exit_code == 1 and "y.npy is (under) a symbolic link" in result.output
+    folder = tmp_path / "repro" / "relu-snapshot-relu1-phase0-float64"
+    assert (folder / "got_dx.npy").is_file() and not (folder / "got_y.npy").exists()
+
+
+def test_a_repro_folder_is_replaced_whole(answered, tmp_path):
+    out, _ = answered
+    case = "dense-snapshot-fc2-phase0-float64"
+    stale = tmp_path / "repro" / case / "got_leftover.npy"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    dx = out / "answers" / case / "dx.npy"
+    np.save(dx, np.load(dx) * 2)
+    assert run("cases", "check", out, "--repro", tmp_path / "repro").exit_code == 1
+    assert not stale.exists() and (tmp_path / "repro" / case / "got_dx.npy").is_file()
+
+
+@pytest.mark.parametrize("change", [
+    lambda m: m.pop("types"),
+    lambda m: m.update(types=["attention"]),
+    lambda m: m.update(cases=[1, 2]),
+    lambda m: m.update(cases=[{"id": ["not", "a", "string"]}]),
+    lambda m: m.update(dtypes="float32"),
+])
+def test_a_malformed_manifest_is_one_line_not_a_traceback(answered, change):
+    out, _ = answered
+    _edit(out, change)
+    result = run("cases", "check", out)
+    assert result.exit_code == 2 and "damaged" in result.output and "Traceback" not in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -27,6 +28,18 @@ EXPECTED = {1: (1, None), 2: (4, None), 3: (None, (ValueError, "three is refused
 @pytest.mark.parametrize("workers", [0, 2])
 def test_local_runs_every_task_and_keeps_each_failure_its_own(workers):
     assert outcomes(Executor(workers=workers), [1, 2, 3, 4]) == EXPECTED
+
+
+def exit_on_two(n: int) -> int:
+    if n == 2:
+        os._exit(9)  # the pool's process dies: every task it held fails with BrokenProcessPool
+    return n
+
+
+def test_a_task_that_kills_its_pool_process_fails_alone():
+    found = {item: (result, type(error).__name__ if error else None)
+             for item, result, error in Executor(workers=2).run(exit_on_two, [1, 2, 3, 4])}
+    assert found == {1: (1, None), 2: (None, "BrokenProcessPool"), 3: (3, None), 4: (4, None)}
 
 
 def test_no_tasks_start_nothing():

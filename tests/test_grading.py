@@ -105,8 +105,13 @@ def test_a_submission_whose_grading_crashes_costs_only_its_own_row(tmp_path, mon
         return grading.Grade(task.submission.student, cells=dict.fromkeys(LAYER_TYPES, "missing")), {}
 
     monkeypatch.setattr(grading, "run_task", run_task)
+    stale = tmp_path / "out" / "students" / "amy" / "repro" / "test_conv1.py"  # from an earlier grading
+    stale.parent.mkdir(parents=True)
+    stale.write_text("stale")
     grades = grading.grade(subs, tmp_path / "out", executor=Executor(workers=0))
     assert [g.student for g in grades] == ["amy", "ben"]
     assert set(grades[0].cells.values()) == {"error"}
     assert "grading crashed: MemoryError: the grader ran out of memory" in grades[0].reasons["conv"]
     assert set(grades[1].cells.values()) == {"missing"}
+    report = json.loads((tmp_path / "out" / "students" / "amy" / "report.json").read_text())
+    assert report["cells"]["conv"] == "error" and not stale.exists()

@@ -207,3 +207,46 @@ def test_a_layer_that_runs_out_of_memory_twice_is_stopped():
     rows = [line for line in done.stdout.splitlines() if line.startswith("FAIL relu")]
     assert sum("raised MemoryError" in line for line in rows) == 2
     assert "it ran out of memory twice (memory limit 1 GiB)" in rows[-1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")  # a zombie has ended; only its exit status waits to be read
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().split(")")[-1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_layer_process_ends_when_the_process_that_started_it_is_killed(tmp_path):
+    """Ray or the OOM killer may kill a grading process without cleanup: its layer's process, busy in the user's
+    code (here: a loop at import), must not live on."""
+    (tmp_path / "spins.py").write_text("while True:\n    pass\n")
+    script = (f"from lenet_parity.harness.isolation import IsolatedFactory\n"
+              f"IsolatedFactory({str(tmp_path / 'spins.py')!r}, timeout=120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 30
+        while not (workers := _children(parent.pid)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert workers and all(_alive(w) for w in workers)
+        time.sleep(1)  # it is spinning in the user's module now
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers)
+    finally:
+        parent.kill()

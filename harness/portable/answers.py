@@ -22,12 +22,14 @@ from lenet_parity.harness.portable.export import ANSWERS, CASES, MANIFEST
 from lenet_parity.harness.portable.plan import FORMAT_VERSION, PortableCase, answer_name, plan_cases
 from lenet_parity.harness.results import CheckResult, CheckRun
 from lenet_parity.harness.tolerances import Tolerance
-from lenet_parity.vocabulary import DTYPES, GRAD_INPUT, SCOPES
+from lenet_parity.reference.layers import KINDS
+from lenet_parity.vocabulary import DTYPES, GRAD_INPUT, LENET_SCOPE, SCOPES, TORCH_SCOPE
 
 EXPORT_AGAIN = "export the cases again (lenet-parity cases export ...) and answer them again"
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
+    """The export's manifest, its fields checked: bad input (one line, never a traceback) if it is damaged."""
     path = folder / MANIFEST
     if not path.is_file():
         raise UserInputError(f"{path}: not found; give the folder written by lenet-parity cases export")
@@ -36,22 +38,46 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise UserInputError(f"{path}: not a readable manifest ({exc}); {EXPORT_AGAIN}") from None
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-        raise UserInputError(f"{path}: format_version {manifest.get('format_version') if isinstance(manifest, dict) else None!r}"
-                             f", this lenet-parity reads {FORMAT_VERSION}; {EXPORT_AGAIN}")
-    if manifest.get("scope") not in SCOPES or not set(manifest.get("dtypes") or [None]) <= set(DTYPES):
-        raise UserInputError(f"{path}: unknown scope or dtypes; {EXPORT_AGAIN}")
+        version = manifest.get("format_version") if isinstance(manifest, dict) else None
+        raise UserInputError(f"{path}: format_version {version!r}, this lenet-parity reads {FORMAT_VERSION}; "
+                             f"{EXPORT_AGAIN}")
+    types, dtypes, records = manifest.get("types"), manifest.get("dtypes"), manifest.get("cases")
+    well_formed = (manifest.get("scope") in SCOPES and isinstance(types, list) and types and set(types) <= set(KINDS)
+                   and isinstance(dtypes, list) and dtypes and set(dtypes) <= set(DTYPES)
+                   and isinstance(records, list)
+                   and all(isinstance(r, dict) and isinstance(r.get("id"), str) for r in records))
+    if not well_formed:
+        raise UserInputError(f"{path}: damaged (its types, scope, dtypes or cases are not what cases export "
+                             f"writes); {EXPORT_AGAIN}")
     return manifest
+
+
+@dataclass(frozen=True)
+class Required:
+    """What the check must cover, whatever the manifest says (a program can edit the manifest): layer types,
+    scope (torch: an unanswered case beyond LeNet fails, as a declined one does in check), dtypes."""
+    types: tuple[str, ...] = ()
+    scope: str = LENET_SCOPE
+    dtypes: tuple[str, ...] = ()
+
+    def refuse_less(self, manifest: dict[str, Any], path: Path) -> None:
+        missing = ([t for t in self.types if t not in manifest["types"]]
+                   + [d for d in self.dtypes if d not in manifest["dtypes"]])
+        if self.scope == TORCH_SCOPE and manifest["scope"] != TORCH_SCOPE:
+            missing.append("--scope torch")
+        if missing:
+            raise UserInputError(f"{path}: the export lacks {', '.join(missing)}, which this check requires; export "
+                                 f"them (lenet-parity cases export ...) and answer them")
 
 
 def planned_for(manifest: dict[str, Any], phase0: Any, path: Path) -> list[PortableCase]:
     """The harness's own cases for this manifest, in its order; bad input if they are not the exported ones."""
     cases = {c.id: c for c in plan_cases(manifest["types"], manifest["scope"], manifest["dtypes"], phase0)}
-    records = manifest.get("cases") or []
-    ids = [r.get("id") for r in records]
-    if set(ids) != set(cases):
-        unknown = sorted(set(map(str, ids)) - set(cases)) or sorted(set(cases) - set(map(str, ids)))
+    ids = [r["id"] for r in manifest["cases"]]
+    if sorted(ids) != sorted(cases):
+        unknown = sorted(set(ids) - set(cases)) or sorted(set(cases) - set(ids)) or ids
         raise UserInputError(f"{path}: its cases are not this lenet-parity's (e.g. {unknown[0]}); {EXPORT_AGAIN}")
-    for record in records:
+    for record in manifest["cases"]:
         if record.get("inputs_sha256") != cases[record["id"]].inputs_sha256():
             raise UserInputError(f"{path}: case {record['id']} was exported with other inputs (another lenet-parity "
                                  f"or Phase 0); {EXPORT_AGAIN}")
@@ -65,6 +91,9 @@ def read_answers(folder: Path, case: PortableCase) -> tuple[dict[str, np.ndarray
     for tensor in case.case.expected:
         name = answer_name(tensor)
         path, where = folder / f"{name}.npy", f"{ANSWERS}/{case.id}/{name}.npy"
+        if any(p.is_symlink() for p in (folder.parent, folder, path)):  # someone else's answers, or any file
+            problems[name] = f"{where} is (under) a symbolic link: write each answer as a file of its own"
+            continue
         if not path.is_file():
             problems[name] = f"{where} is missing: the program wrote no {name} for this case"
             continue
@@ -111,35 +140,44 @@ class AnsweredLayer:
 @dataclass
 class AnswerCheck:
     run: CheckRun
+    manifest: dict[str, Any]  # what was checked: its types, scope and dtypes
     failing: list[tuple[PortableCase, list[CheckResult]]] = field(default_factory=list)  # for --repro
 
 
-def check_answers(folder: Path, phase0: Any, *, tol: Tolerance | None = None) -> AnswerCheck:
+def check_answers(folder: Path, phase0: Any, *, tol: Tolerance | None = None,
+                  required: Required = Required()) -> AnswerCheck:
     """Every exported case's answers checked; rows named like check's (layer, tensor, mode, dtype, case)."""
     manifest = read_manifest(folder)
-    checked = AnswerCheck(CheckRun())
+    required.refuse_less(manifest, folder / MANIFEST)
+    checked = AnswerCheck(CheckRun(), manifest)
     for case in planned_for(manifest, phase0, folder / MANIFEST):
-        rows = _case_rows(folder, case, phase0, tol)
+        rows = _case_rows(folder, case, phase0, tol, required.scope)
         checked.run.extend(rows)
         if any(r.status == "failed" for r in rows):
             checked.failing.append((case, rows))
     return checked
 
 
-def _case_rows(folder: Path, case: PortableCase, phase0: Any, tol: Tolerance | None) -> list[CheckResult]:
+def _case_rows(folder: Path, case: PortableCase, phase0: Any, tol: Tolerance | None,
+               scope: str) -> list[CheckResult]:
     answers = folder / ANSWERS / case.id
     label = case.case.label or "Phase 0 batch"
-    missing = [name for name in case.outputs() if not (answers / f"{name}.npy").is_file()]
-    if missing and case.beyond_lenet and len(missing) == len(case.outputs()):
+    missing = [name for name in case.outputs() if not (answers / f"{name}.npy").exists()]
+    if case.beyond_lenet and len(missing) == len(case.outputs()):
         row = CheckResult(case.layer, "answers", case.mode, case.dtype, case=label, origin=case.origin)
-        row.unsupported = f"no answer to this case beyond LeNet ({ANSWERS}/{case.id}/ is absent or empty)"
+        why = f"no answer to this case beyond LeNet ({ANSWERS}/{case.id}/ is absent or empty)"
+        if scope == TORCH_SCOPE:
+            row.error = f"unsupported under --scope torch: {why}"
+        else:
+            row.unsupported = why
         return [row]
     changed = [name for name, arr in case.inputs().items() if not _same_file(folder / CASES / case.id / name, arr)]
     if changed:  # the state mode's words: an input the layer must not change
         tensor = "dy_unchanged" if changed == ["dy"] else "input_unchanged"
         row = CheckResult(case.layer, tensor, case.mode, case.dtype, case=label, origin=case.origin)
-        row.finding = (f"{CASES}/{case.id}/{changed[0]}.npy changed since the export: the program must only read "
-                       f"its inputs (did it write its result into {changed[0]}?)")
+        row.finding = (f"{CASES}/{case.id}/{changed[0]}.npy is not what was exported: the program must only read "
+                       f"its inputs (did it write its result into {changed[0]}? or was the export interrupted: "
+                       f"export again)")
         return [row]
     values, problems = read_answers(answers, case)
     context = CheckContext(lambda spec: AnsweredLayer(values, case), phase0=phase0, dtype=case.dtype, tol=tol)

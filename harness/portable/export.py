@@ -7,7 +7,9 @@ harness rebuilds them when it checks the answers, so they cannot be copied.
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,15 +19,16 @@ import numpy as np
 
 from lenet_parity.atomic import atomic_write_text
 from lenet_parity.harness.portable.plan import FORMAT_VERSION, PortableCase
+from lenet_parity.versions import versions
 
 MANIFEST, MANIFEST_TSV, CASES, ANSWERS = "manifest.json", "manifest.tsv", "cases", "answers"
 TSV_COLUMNS = ("id", "type", "layer", "dtype", "dir", "inputs", "outputs", "beyond_lenet", "training", "kwargs")
 
 
-def manifest_document(cases: list[PortableCase], *, kinds: list[str], scope: str, dtypes: list[str],
-                      torch_version: str) -> dict[str, Any]:
-    return {"format_version": FORMAT_VERSION, "torch_version": torch_version, "types": kinds, "scope": scope,
-            "dtypes": dtypes, "cases": [c.record() for c in cases]}
+def manifest_document(cases: list[PortableCase], *, kinds: list[str], scope: str, dtypes: list[str]) -> dict[str, Any]:
+    found = versions()
+    return {"format_version": FORMAT_VERSION, "torch_version": found["torch"], "versions": found, "types": kinds,
+            "scope": scope, "dtypes": dtypes, "cases": [c.record() for c in cases]}
 
 
 def tsv_text(records: list[dict[str, Any]]) -> str:
@@ -39,25 +42,40 @@ def tsv_text(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export_cases(cases: list[PortableCase], out: Path, manifest: dict[str, Any]) -> None:
-    """Write DIR/cases/ (replacing an earlier export's) and then the manifests; an earlier DIR/answers/ stays.
-
-    The case folders are written under a scratch name beside the final one and renamed into place, and the
-    manifest last, so an interrupted export leaves the previous one whole."""
-    out.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".cases-", dir=out))
+def replace_folder(target: Path, files: dict[str, bytes]) -> Path:
+    """``target`` holding exactly ``files`` (relative path -> bytes), swapped in whole: built under a scratch name
+    beside it, then renamed over the old one, so no half-written folder is ever seen at ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        for case in cases:
-            folder = scratch / case.id
-            folder.mkdir()
-            for name, array in case.inputs().items():
-                np.save(folder / f"{name}.npy", array, allow_pickle=False)
-        old = out / CASES
-        if old.exists():
-            old.rename(scratch.with_name(scratch.name + "-old"))
-        scratch.rename(old)
-        shutil.rmtree(scratch.with_name(scratch.name + "-old"), ignore_errors=True)
+        umask = os.umask(0)
+        os.umask(umask)
+        scratch.chmod(0o777 & ~umask)  # mkdtemp's 0700 would hide the folder from a program run as another user
+        for name, data in files.items():
+            (scratch / name).parent.mkdir(parents=True, exist_ok=True)
+            (scratch / name).write_bytes(data)
+        old = scratch.with_name(scratch.name + "-old")
+        if target.exists():
+            target.rename(old)
+        scratch.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def export_cases(cases: list[PortableCase], out: Path, manifest: dict[str, Any]) -> None:
+    """DIR/cases/ (replacing an earlier export's whole), then the manifests; an earlier DIR/answers/ stays.
+
+    An interruption between the two leaves new cases beside the previous manifest: ``cases check`` then finds the
+    inputs are not what the manifest exported and says to export again."""
+    files = {f"{case.id}/{name}.npy": npy_bytes(array) for case in cases for name, array in case.inputs().items()}
+    replace_folder(out / CASES, files)
     atomic_write_text(out / MANIFEST_TSV, tsv_text(manifest["cases"]))
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1, allow_nan=False) + "\n")

@@ -7,30 +7,22 @@ page saying which layer and arguments, which tensors failed, by how much and whe
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 
 import numpy as np
 
-from lenet_parity.atomic import atomic_write_bytes, atomic_write_text
-from lenet_parity.harness.portable.export import ANSWERS
+from lenet_parity.harness.portable.answers import read_answers
+from lenet_parity.harness.portable.export import ANSWERS, npy_bytes, replace_folder
 from lenet_parity.harness.portable.plan import PortableCase, answer_name
 from lenet_parity.harness.results import CheckResult
-
-
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
 
 
 def explanation(case: PortableCase, rows: list[CheckResult]) -> str:
     """The one page: what the case is, what failed and how, and what to try."""
     failed = [r for r in rows if r.status == "failed"]
     lines = [f"case {case.id}", "",
-             f"layer:   {case.spec.cls}({json.dumps(case.record()['kwargs'])[1:-1]})   "
-             f"[{case.layer}, checks LeNet's {case.origin}]",
+             f"layer:   {case.spec.cls}({', '.join(f'{k}={v!r}' for k, v in case.record()['kwargs'].items())})"
+             + ("" if case.layer == case.origin else f"   [another configuration of {case.origin}'s class]"),
              f"dtype:   {case.dtype}" + ("   (training mode)" if case.record()["training"] else ""),
              f"inputs:  " + ", ".join(f"{n}.npy {tuple(a.shape)}" for n, a in case.inputs().items()),
              f"case:    {case.mode}, {case.case.label or 'the Phase 0 batch'}", "",
@@ -51,18 +43,18 @@ def explanation(case: PortableCase, rows: list[CheckResult]) -> str:
 
 
 def write_case_repro(failing: list[tuple[PortableCase, list[CheckResult]]], export_dir: Path, out: Path) -> list[Path]:
-    """One folder per failing case under ``out``; the folders written."""
+    """One folder per failing case under ``out`` (replacing an earlier one whole); the folders written.
+
+    ``got_`` files hold the answers as the check read them (a symlinked or unreadable answer has none)."""
     written = []
     for case, rows in failing:
-        folder = out / case.id
-        for name, array in case.inputs().items():
-            atomic_write_bytes(folder / f"{name}.npy", _npy(array))
+        got, _ = read_answers(export_dir / ANSWERS / case.id, case)
+        files = {f"{name}.npy": npy_bytes(array) for name, array in case.inputs().items()}
         for tensor, value in case.case.expected.items():
             name = answer_name(tensor)
-            atomic_write_bytes(folder / f"expected_{name}.npy", _npy(np.asarray(value, dtype=case.dtype)))
-            got = export_dir / ANSWERS / case.id / f"{name}.npy"
-            if got.is_file():
-                atomic_write_bytes(folder / f"got_{name}.npy", got.read_bytes())
-        atomic_write_text(folder / "README.txt", explanation(case, rows))
-        written.append(folder)
+            files[f"expected_{name}.npy"] = npy_bytes(np.asarray(value, dtype=case.dtype))
+            if name in got:
+                files[f"got_{name}.npy"] = npy_bytes(got[name])
+        files["README.txt"] = explanation(case, rows).encode()
+        written.append(replace_folder(out / case.id, files))
     return written
