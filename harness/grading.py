@@ -194,9 +194,16 @@ def grade(folder: Path, out: Path, *, executor: Executor = Executor(), timeout: 
           data_root: Path = Path("data"), allow_imports: bool = False, gradescope: bool = False,
           progress: Callable[[Grade], None] | None = None) -> list[Grade]:
     """Grade every submission in ``folder`` into ``out``; ``progress`` is told of each grade as it finishes."""
+    from lenet_parity.reference.datasets import require_dataset
+
+    submissions = find_submissions(folder)
+    try:  # the train mode reads MNIST: without it every cell would be an error, so say it once, before grading
+        require_dataset("mnist", data_root)
+    except UserInputError as exc:
+        raise UserInputError(f"--data-root {data_root}: {exc}") from None
     # absolute paths, resolved here: a worker on another machine cannot resolve ours
     tasks = [GradingTask(Submission(s.student, s.path.resolve()), s.path.read_bytes(), timeout,
-                         str(Path(data_root).resolve()), allow_imports) for s in find_submissions(folder)]
+                         str(Path(data_root).resolve()), allow_imports) for s in submissions]
     grades = []
     for task, result, error in executor.run(run_task, tasks):
         grade, files = result if error is None else crashed(task.submission, error)

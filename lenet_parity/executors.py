@@ -109,7 +109,9 @@ def _start_ray(executor: Executor):
                      logging_level="WARNING", object_store_memory=RAY_OBJECT_STORE)
     except (ConnectionError, RuntimeError, ValueError, SystemExit) as exc:
         where = f"--ray-address {address}" if address else "a local Ray"
-        raise UserInputError(f"{where}: Ray did not start ({exc}); check the address, or run without it") from None
+        raise UserInputError(f"{where}: Ray did not start ({exc}); check the address (a cluster with token "
+                             f"authentication needs RAY_AUTH_MODE=token, and RAY_AUTH_TOKEN or ~/.ray/auth_token "
+                             f"holding its token), or run without it") from None
     return ray, True
 
 

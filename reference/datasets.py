@@ -114,12 +114,18 @@ def normalise(images: torch.Tensor, mean, std) -> torch.Tensor:
     return x.div_(torch.as_tensor(std, dtype=torch.float32).view(-1, 1, 1))  # (N, C, H, W)
 
 
-def read_split(name: str, root: str | os.PathLike, *, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """An IDX dataset's split as uint8 images (N, 1, 28, 28) and int64 labels (N,), every file checked first."""
+def require_dataset(name: str, root: str | os.PathLike) -> Path:
+    """The dataset's raw folder; bad input naming the missing files and the fix unless all are there."""
     spec, raw = IDX_DATASETS[name], raw_folder(name, Path(root))
     missing = [f.name for f in spec.files if not (raw / f.name).is_file()]
     if missing:
         raise UserInputError(f"{name} not found in {raw} (missing {', '.join(missing)}); {fetch_hint(name)}")
+    return raw
+
+
+def read_split(name: str, root: str | os.PathLike, *, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """An IDX dataset's split as uint8 images (N, 1, 28, 28) and int64 labels (N,), every file checked first."""
+    spec, raw = IDX_DATASETS[name], require_dataset(name, root)
     hint = f"delete it, then {fetch_hint(name)}"
     for f in spec.files:  # header and size only: cheap, and a broken test file is found before training
         validate_idx(raw / f.name, shape=f.shape, hint=hint)

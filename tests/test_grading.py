@@ -90,7 +90,7 @@ def test_allow_imports_lets_a_submission_use_torch(tmp_path, mnist_root):
     assert {_graded(out)["ivan"][t] for t in LAYER_TYPES} == {"pass"}
 
 
-def test_a_submission_whose_grading_crashes_costs_only_its_own_row(tmp_path, monkeypatch):
+def test_a_submission_whose_grading_crashes_costs_only_its_own_row(tmp_path, monkeypatch, mnist_root):
     from lenet_parity.executors import Executor
     from lenet_parity.harness import grading
 
@@ -108,10 +108,20 @@ def test_a_submission_whose_grading_crashes_costs_only_its_own_row(tmp_path, mon
     stale = tmp_path / "out" / "students" / "amy" / "repro" / "test_conv1.py"  # from an earlier grading
     stale.parent.mkdir(parents=True)
     stale.write_text("stale")
-    grades = grading.grade(subs, tmp_path / "out", executor=Executor(workers=0))
+    grades = grading.grade(subs, tmp_path / "out", executor=Executor(workers=0), data_root=mnist_root)
     assert [g.student for g in grades] == ["amy", "ben"]
     assert set(grades[0].cells.values()) == {"error"}
     assert "grading crashed: MemoryError: the grader ran out of memory" in grades[0].reasons["conv"]
     assert set(grades[1].cells.values()) == {"missing"}
     report = json.loads((tmp_path / "out" / "students" / "amy" / "report.json").read_text())
     assert report["cells"]["conv"] == "error" and not stale.exists()
+
+
+def test_no_mnist_under_the_data_root_is_bad_input_before_any_grading(tmp_path):
+    subs = tmp_path / "class"
+    subs.mkdir()
+    (subs / "amy.py").write_text("class ReLU: pass\n")
+    result = CliRunner().invoke(main, ["grade", str(subs), "--out", str(tmp_path / "g"), "--data-root",
+                                       str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "--data-root" in result.output and "mnist not found" in result.output
+    assert not (tmp_path / "g" / "gradebook.csv").exists()
