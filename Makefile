@@ -15,9 +15,9 @@ export OMP_NUM_THREADS ?= 1
 .PHONY: help setup data data-fashion weights phase0 train check any-language test test-fast bench bench-quick bench-grading follow experiments report report-screenshot clean
 
 help:
-	@echo "make check   set up, fetch MNIST, run every layer check (numpy and pure-Python backends)"
+	@echo "make check   set up, fetch MNIST, run every layer check (numpy and pure-Python backends, the C example)"
 	@echo "make test    set up, fetch MNIST, run the test suite"
-	@echo "other: setup data data-fashion weights phase0 train follow bench bench-quick bench-grading experiments report clean"
+	@echo "other: setup data data-fashion weights phase0 train follow any-language bench bench-quick bench-grading experiments report clean"
 
 setup: $(STAMP)
 
