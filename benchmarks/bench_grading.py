@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
+from operator import mul
 from pathlib import Path
 
 import click
@@ -26,6 +28,13 @@ from lenet_parity.atomic import atomic_write_text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "student_layers"))
 from classroom import make_class  # noqa: E402 - the class lives beside the tests that grade it
+
+
+def yardstick_ns() -> float:
+    """How fast this machine runs plain Python right now (ns per element of sum(map(mul)) over 150 floats, the
+    bench's yardstick): a noisy VM's figures from different times compare only through it."""
+    a = [i / 7 for i in range(150)]
+    return min(timeit.repeat(lambda: sum(map(mul, a, a)), number=20000, repeat=5)) / 20000 / 150 * 1e9
 
 
 def grade_once(folder: Path, out: Path, executor: str, workers: int, timeout: float) -> float:
@@ -43,6 +52,7 @@ def grade_once(folder: Path, out: Path, executor: str, workers: int, timeout: fl
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/bench-grading.json"))
 def main(students: int, workers: int, timeout: float, out: Path) -> None:
     rows = []
+    before = yardstick_ns()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp, "class")
         make_class(folder, students)
@@ -55,11 +65,13 @@ def main(students: int, workers: int, timeout: float, out: Path) -> None:
             click.echo(f"{executor:>6}: {students} submissions in {seconds:6.1f} s = "
                        f"{60 * students / seconds:5.1f} submissions/min")
     same = books["local"] == books["ray"]
-    click.echo(f"gradebooks identical: {same}")
+    yardstick = [round(before, 2), round(yardstick_ns(), 2)]
+    click.echo(f"gradebooks identical: {same}; yardstick {yardstick[0]} / {yardstick[1]} ns before / after")
     atomic_write_text(out, json.dumps({
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "torch_version": torch.__version__, "python": platform.python_version(), "cpus": os.cpu_count(),
-        "timeout": timeout, "gradebooks_identical": same, "rows": rows}, indent=1) + "\n")
+        "timeout": timeout, "yardstick_ns_before_after": yardstick, "gradebooks_identical": same, "rows": rows},
+        indent=1) + "\n")
     sys.exit(0 if same else 1)
 
 
