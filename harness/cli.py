@@ -448,8 +448,10 @@ def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
 @_path_option("--data-root", DEFAULT_DATA_ROOT, "MNIST for the train mode.", dir_okay=True)
 @click.option("--allow-imports", is_flag=True,
               help="Let submissions import torch, torchvision, tensorflow and jax (refused by default: a fail).")
+@click.option("--mode", "modes", type=click.Choice(MODES), multiple=True,
+              help="Repeatable [default: every mode]; without train, MNIST is not needed.")
 @click.option("--gradescope", is_flag=True, help="Also write Gradescope's results.json.")
-def grade_cmd(submissions, out, timeout, workers, executor, ray_address, data_root, allow_imports, gradescope):
+def grade_cmd(submissions, out, timeout, workers, executor, ray_address, data_root, allow_imports, modes, gradescope):
     """Grade a class: every submission (a .py file or folder per student) through every layer type, isolated.
 
     Exit 0 when grading finished (whatever the grades), 2 for bad input."""
@@ -468,8 +470,8 @@ def grade_cmd(submissions, out, timeout, workers, executor, ray_address, data_ro
         bar.write(f"{g.student}: " + " ".join(f"{k}={v}" for k, v in g.cells.items()) + f"  score {g.score:.2f}")
 
     started = time.perf_counter()
-    grades = grade(submissions, out, executor=pool, timeout=timeout, data_root=data_root,
-                   allow_imports=allow_imports, gradescope=gradescope, progress=progress)
+    grades = grade(submissions, out, executor=pool, timeout=timeout, data_root=data_root, allow_imports=allow_imports,
+                   gradescope=gradescope, modes=tuple(dict.fromkeys(modes)) or None, progress=progress)
     bar.close()
     click.echo(f"graded {len(grades)} submissions in {time.perf_counter() - started:.1f} s: {out / 'gradebook.csv'}, "
                f"{out / 'gradebook.html'}")

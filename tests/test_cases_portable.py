@@ -271,3 +271,10 @@ def test_a_malformed_manifest_is_one_line_not_a_traceback(answered, change):
     _edit(out, change)
     result = run("cases", "check", out)
     assert result.exit_code == 2 and "damaged" in result.output and "Traceback" not in result.output
+
+
+def test_an_enormous_answer_is_not_read(answered):
+    out, _ = answered
+    np.save(out / "answers" / "loss-snapshot-loss-phase0-float64" / "y.npy", np.zeros(1 << 21))
+    result = run("cases", "check", out)
+    assert result.exit_code == 1 and "y.npy holds 2097152 values, the case expects 1: not read" in result.output

@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from student_layers.classroom import KINDS, LAYER_TYPES, expected_cells, make_class
+from student_layers.classroom import CORRECT, KINDS, LAYER_TYPES, expected_cells, make_class
 from conftest import ROOT
 from lenet_parity.harness.cli import main
 
@@ -125,3 +125,16 @@ def test_no_mnist_under_the_data_root_is_bad_input_before_any_grading(tmp_path):
                                        str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "--data-root" in result.output and "mnist not found" in result.output
     assert not (tmp_path / "g" / "gradebook.csv").exists()
+
+
+def test_grading_without_the_train_mode_needs_no_mnist(tmp_path):
+    subs = tmp_path / "class"
+    subs.mkdir()
+    (subs / "amy.py").write_text(CORRECT)
+    out = tmp_path / "grades"
+    result = CliRunner().invoke(main, ["grade", str(subs), "--out", str(out), "--data-root", str(tmp_path / "nowhere"),
+                                       "--mode", "snapshot", "--mode", "sweep", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert {_graded(out)["amy"][t] for t in LAYER_TYPES} == {"pass"}
+    report = json.loads((out / "students" / "amy" / "report.json").read_text())
+    assert {r["mode"] for r in report["reports"]["conv"]["results"]} == {"snapshot", "sweep"}

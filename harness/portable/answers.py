@@ -98,10 +98,15 @@ def read_answers(folder: Path, case: PortableCase) -> tuple[dict[str, np.ndarray
             problems[name] = f"{where} is missing: the program wrote no {name} for this case"
             continue
         try:  # mapped, not read: a header that claims more than the file holds is refused, not allocated
-            value = np.array(np.load(path, allow_pickle=False, mmap_mode="r"))
+            mapped = np.load(path, allow_pickle=False, mmap_mode="r")
         except (OSError, ValueError, MemoryError) as exc:
             problems[name] = f"{where} is not a readable .npy file ({exc})"
             continue
+        expected_size = int(np.size(case.case.expected[tensor]))
+        if mapped.size > 16 * expected_size + (1 << 20):  # a wrong shape is compare()'s to name; this is no answer
+            problems[name] = f"{where} holds {mapped.size} values, the case expects {expected_size}: not read"
+            continue
+        value = np.array(mapped)
         if value.dtype != np.dtype(case.dtype):
             problems[name] = (f"{where} has dtype {value.dtype}, the case is {case.dtype}: write answers in the "
                               f"case's dtype (a float32 case computed and returned in float64 is not what the "
