@@ -83,11 +83,18 @@ def _details(run: CheckRun) -> list[str]:
 
 def _row(r: CheckResult) -> str:
     """One result on one line, for --verbose."""
-    mark = style("ok  ", fg="green") if r.passed else style("FAIL", fg="red", bold=True)
+    if r.status == "unsupported":
+        mark = style("n/a ", fg="yellow")
+    else:
+        mark = style("ok  ", fg="green") if r.passed else style("FAIL", fg="red", bold=True)
     head = f"{mark} {r.mode:8} {r.dtype:7} {r.layer:10} {r.tensor:12}"
     c = r.comparison
-    if r.error:
+    if r.status == "unsupported":
+        detail = style(f"unsupported: {r.unsupported}", fg="yellow")
+    elif r.error:
         detail = style(r.error, fg="red")
+    elif c is None:  # a check without numbers (the state mode's): what it found, or that it held
+        detail = r.finding or "held"
     elif c.reason in ("shape", "dtype"):
         actual, expected = (c.shape_actual, c.shape_expected) if c.reason == "shape" else (c.dtype_actual, c.dtype_expected)
         detail = f"{c.reason} {actual} != expected {expected}"

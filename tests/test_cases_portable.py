@@ -278,3 +278,17 @@ def test_an_enormous_answer_is_not_read(answered):
     np.save(out / "answers" / "loss-snapshot-loss-phase0-float64" / "y.npy", np.zeros(1 << 21))
     result = run("cases", "check", out)
     assert result.exit_code == 1 and "y.npy holds 2097152 values, the case expects 1: not read" in result.output
+
+
+def test_a_partly_answered_case_beyond_lenet_is_unsupported_where_unanswered(answered):
+    out, manifest = answered
+    beyond = case_of(manifest, beyond_lenet=True, layer="Linear", dtype="float32")
+    (out / "answers" / beyond["id"] / "dx.npy").unlink()  # a port without this backward
+    result = run("cases", "check", out, "-v")
+    assert result.exit_code == 0, result.output
+    assert "no answer dx.npy to this case beyond LeNet" in result.output and "1 unsupported" in result.output
+    result = run("cases", "check", out, "--scope", "torch")
+    assert result.exit_code == 1 and f"answers/{beyond['id']}/dx.npy is missing" in result.output
+    grad = out / "answers" / beyond["id"] / "grad_weight.npy"
+    np.save(grad, np.load(grad) * 2)  # what it does answer is still judged
+    assert run("cases", "check", out).exit_code == 1

@@ -325,3 +325,20 @@ def test_check_runs_from_another_directory_with_explicit_paths(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     result = check("flatten", "--mode", "snapshot", "--phase0", "p0.json", "--weights", str(WEIGHTS))
     assert result.exit_code == 0, result.output
+
+
+def test_verbose_lists_checks_without_numbers_and_unsupported_ones(tmp_path):
+    """-v prints a row for every check: the state mode's (no numbers) and the configurations a layer declines."""
+    result = CliRunner().invoke(main, ["check", "relu", "--mode", "state", "--dtype", "float64", "-v"])
+    assert result.exit_code == 0, result.output
+    assert "ok   state    float64 relu1      deterministic held" in result.output
+    no_stride = tmp_path / "no_stride.py"
+    no_stride.write_text("from lenet_parity.custom_layers.numpy.conv import Conv2d as Ours\n\n\n"
+                         "class Conv2d(Ours):\n"
+                         "    def __init__(self, in_channels, out_channels, kernel_size):\n"
+                         "        super().__init__(in_channels, out_channels, kernel_size)\n")
+    result = CliRunner().invoke(main, ["check", "conv", "--impl", f"{no_stride}:Conv2d", "--mode", "sweep",
+                                       "--dtype", "float64", "-v"])
+    assert result.exit_code == 0, result.output
+    assert "unsupported: its constructor does not take stride" in result.output
+    assert "n/a  sweep" in result.output
