@@ -96,6 +96,26 @@ def _path_option(name: str, default: Path, help_text: str | None = None, *, dir_
 PHASE0_OPTION = _path_option("--phase0", DEFAULT_PHASE0)
 WEIGHTS_OPTION = _path_option("--weights", DEFAULT_WEIGHTS)
 DATA_ROOT_OPTION = _path_option("--data-root", DEFAULT_DATA_ROOT, dir_okay=True)
+def _options(*decorators):
+    """Several click options as one decorator, in the order given."""
+    def apply(function):
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+    return apply
+
+
+# check and cases check: one tolerance override and the same report files
+TOLERANCE_AND_REPORT_OPTIONS = _options(
+    click.option("--atol", type=float, default=None,
+                 help="Absolute tolerance for every tensor (with --rtol), instead of the table."),
+    click.option("--rtol", type=float, default=None,
+                 help="Relative tolerance for every tensor (with --atol), instead of the table."),
+    click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
+                 help="Write every result as JSON (- for standard output; the report then goes to standard error)."),
+    click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Write JUnit XML, a test case per layer x tensor."),
+)
 EXECUTOR_OPTION = click.option("--executor", type=click.Choice(EXECUTORS), default=LOCAL, show_default=True,
                                help="local: a pool of processes here; ray: Ray tasks (pip install 'lenet-parity[ray]').")
 RAY_ADDRESS_OPTION = click.option("--ray-address", default=None,
@@ -202,12 +222,7 @@ _CHECK_TYPES = [*KINDS, "all"]
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True, help="SGD steps of the train mode.")
 @click.option("--batch-size", type=click.IntRange(min=2), default=None,
               help="Batch size of the train mode [default: 32; 8 for pure-Python layers].")
-@click.option("--atol", type=float, default=None, help="Absolute tolerance for every tensor (with --rtol), instead of the table.")
-@click.option("--rtol", type=float, default=None, help="Relative tolerance for every tensor (with --atol), instead of the table.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
-              help="Write every result as JSON (- for standard output; the report then goes to standard error).")
-@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write JUnit XML, a test case per layer x tensor.")
+@TOLERANCE_AND_REPORT_OPTIONS
 @click.option("--repro", "repro_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="For each failing layer, write a standalone pytest file (and an .npz) reproducing its failure here.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
@@ -327,12 +342,7 @@ def cases_export_cmd(layer_types, out, scope, dtype, phase0):
 @click.option("--dtype", type=click.Choice([*DTYPES, "both"]), default=None,
               help="Require these dtypes in the export [default: those it holds].")
 @PHASE0_OPTION
-@click.option("--atol", type=float, default=None, help="Absolute tolerance for every tensor (with --rtol), instead of the table.")
-@click.option("--rtol", type=float, default=None, help="Relative tolerance for every tensor (with --atol), instead of the table.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
-              help="Write every result as JSON (- for standard output; the report then goes to standard error).")
-@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write JUnit XML, a test case per layer x tensor.")
+@TOLERANCE_AND_REPORT_OPTIONS
 @click.option("--repro", "repro_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="For each failing case: its inputs, expected_*.npy, got_*.npy and README.txt, here.")
 @click.option("-v", "--verbose", is_flag=True, help="A row for every check, not only a summary.")

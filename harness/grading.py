@@ -14,13 +14,12 @@ import csv
 import html
 import io
 import json
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from lenet_parity.atomic import atomic_write_bytes, atomic_write_text, safe_name
+from lenet_parity.atomic import atomic_write_text, replace_folder, safe_name
 from lenet_parity.errors import UserInputError
 from lenet_parity.executors import Executor
 from lenet_parity.versions import versions
@@ -136,8 +135,8 @@ class GradingTask:
 
 
 def run_task(task: GradingTask) -> tuple[Grade, dict[str, bytes]]:
-    """Grade one submission in a scratch folder; the grade and the files it wrote (relative path -> bytes), for
-    the caller to write: so a worker needs no file system in common with the caller."""
+    """Grade one submission in a scratch folder; the grade and the files of the student's folder it wrote
+    (relative path -> bytes), for the caller to write: so a worker needs no file system in common with it."""
     with tempfile.TemporaryDirectory(prefix="lenet-parity-grade-") as scratch:
         path = task.submission.path
         if not (path.is_file() and path.read_bytes() == task.source):  # another machine: the file travels here
@@ -147,7 +146,8 @@ def run_task(task: GradingTask) -> tuple[Grade, dict[str, bytes]]:
         out = Path(scratch, "out")
         grade = grade_one(task.submission, out, timeout=task.timeout, data_root=Path(task.data_root),
                           allow_imports=task.allow_imports, load_from=path, modes=task.modes)
-        files = {str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*")) if f.is_file()}
+        folder = out / "students" / safe_name(task.submission.student)
+        files = {str(f.relative_to(folder)): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()}
     return grade, files
 
 
@@ -155,7 +155,7 @@ def crashed(submission: Submission, error: BaseException) -> tuple[Grade, dict[s
     """The grade (and report) of a submission whose grading itself died: it never stops the others."""
     reason = f"grading crashed: {type(error).__name__}: {error}"
     grade = Grade(submission.student, cells={k: "error" for k in GRADED}, reasons={k: reason for k in GRADED})
-    return grade, {f"students/{safe_name(grade.student)}/report.json": report_json(grade, submission).encode()}
+    return grade, {"report.json": report_json(grade, submission).encode()}
 
 
 def write_gradebook(grades: list[Grade], out: Path, *, gradescope: bool = False) -> None:
@@ -211,9 +211,7 @@ def grade(folder: Path, out: Path, *, executor: Executor = Executor(), timeout: 
     grades = []
     for task, result, error in executor.run(run_task, tasks):
         grade, files = result if error is None else crashed(task.submission, error)
-        shutil.rmtree(out / "students" / safe_name(grade.student), ignore_errors=True)  # no earlier run's files
-        for name, data in files.items():
-            atomic_write_bytes(out / name, data)
+        replace_folder(out / "students" / safe_name(grade.student), files)  # whole: no earlier run's files stay
         grades.append(grade)
         if progress is not None:
             progress(grade)

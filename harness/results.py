@@ -9,6 +9,7 @@ from typing import Any
 from lenet_parity.harness.compare import Comparison
 from lenet_parity.harness.diagnosis import UNKNOWN, Diagnosis, from_failure
 from lenet_parity.versions import versions
+from lenet_parity.vocabulary import TORCH_SCOPE
 
 
 @dataclass
@@ -48,6 +49,15 @@ class CheckResult:
         if self.error is None and self.unsupported is not None:
             return "unsupported"
         return "passed" if self.passed else "failed"
+
+    def decline(self, why: str, scope: str) -> CheckResult:
+        """A configuration beyond LeNet that the layer (or a program) does not do: unsupported under --scope lenet,
+        a failure under --scope torch, which asks for torch's generality."""
+        if scope == TORCH_SCOPE:
+            self.error = f"unsupported under --scope torch: {why}"
+        else:
+            self.unsupported = why
+        return self
 
     def likely(self) -> Diagnosis | None:
         """What the layer most likely does wrong (None when it passed)."""

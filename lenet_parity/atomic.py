@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
@@ -56,6 +57,28 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_open(path, "wb") as handle:
         handle.write(data)
+
+
+def replace_folder(target: Path, files: dict[str, bytes]) -> Path:
+    """``target`` holding exactly ``files`` (relative path -> bytes), swapped in whole: built under a scratch name
+    beside it, then renamed over the old one, so no half-written folder is ever seen at ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        scratch.chmod(0o777 & ~umask)  # mkdtemp's 0700 would hide the folder from a program run as another user
+        for name, data in files.items():
+            (scratch / name).parent.mkdir(parents=True, exist_ok=True)
+            (scratch / name).write_bytes(data)
+        old = scratch.with_name(scratch.name + "-old")
+        if target.exists():
+            target.rename(old)
+        scratch.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
 
 
 def safe_name(text: str) -> str:

@@ -236,13 +236,8 @@ def _planned_rows(planned: Planned, context: CheckContext) -> list[CheckResult]:
         return forward + backward
     why = declined(planned.spec, context.make_layer, list(planned.new_keys))
     if why is not None:
-        row = CheckResult(planned.label, "constructor", SWEEP, context.dtype, case=planned.config.label(),
-                          origin=planned.origin)
-        if context.scope == TORCH_SCOPE:
-            row.error = f"unsupported under --scope torch: {why}"
-        else:
-            row.unsupported = why
-        return [row]
+        return [CheckResult(planned.label, "constructor", SWEEP, context.dtype, case=planned.config.label(),
+                            origin=planned.origin).decline(why, context.scope)]
     forward, backward = run_case(planned.spec, planned.case(context.dtype), context, layer_name=planned.label,
                                  mode=SWEEP)
     for row in forward + backward:

@@ -170,13 +170,9 @@ def _case_rows(folder: Path, case: PortableCase, phase0: Any, tol: Tolerance | N
     label = case.case.label or "Phase 0 batch"
     missing = [name for name in case.outputs() if not (answers / f"{name}.npy").exists()]
     if case.beyond_lenet and len(missing) == len(case.outputs()):
-        row = CheckResult(case.layer, "answers", case.mode, case.dtype, case=label, origin=case.origin)
         why = f"no answer to this case beyond LeNet ({ANSWERS}/{case.id}/ is absent or empty)"
-        if scope == TORCH_SCOPE:
-            row.error = f"unsupported under --scope torch: {why}"
-        else:
-            row.unsupported = why
-        return [row]
+        return [CheckResult(case.layer, "answers", case.mode, case.dtype, case=label, origin=case.origin)
+                .decline(why, scope)]
     changed = [name for name, arr in case.inputs().items() if not _same_file(folder / CASES / case.id / name, arr)]
     if changed:  # the state mode's words: an input the layer must not change
         tensor = "dy_unchanged" if changed == ["dy"] else "input_unchanged"
@@ -188,14 +184,13 @@ def _case_rows(folder: Path, case: PortableCase, phase0: Any, tol: Tolerance | N
     values, problems = read_answers(answers, case)
     context = CheckContext(lambda spec: AnsweredLayer(values, case), phase0=phase0, dtype=case.dtype, tol=tol)
     forward, backward = run_case(case.spec, case.case, context, layer_name=case.layer, mode=case.mode)
-    optional = case.beyond_lenet and scope != TORCH_SCOPE  # an unanswered tensor beyond LeNet is not a failure
     for row in forward + backward:
         row.origin = case.origin
         name = answer_name(row.tensor)
         if name in problems:
             row.comparison, row.diagnosis = None, None
-            if optional and name in missing:
-                row.unsupported = f"no answer {name}.npy to this case beyond LeNet"
+            if case.beyond_lenet and name in missing:  # an unanswered tensor beyond LeNet
+                row.decline(f"no answer {name}.npy to this case beyond LeNet ({problems[name]})", scope)
             else:
                 row.error = problems[name]
     return forward + backward

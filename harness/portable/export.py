@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lenet_parity.atomic import atomic_write_text
+from lenet_parity.atomic import atomic_write_text, replace_folder
 from lenet_parity.harness.portable.plan import FORMAT_VERSION, PortableCase
 from lenet_parity.versions import versions
 
@@ -40,28 +37,6 @@ def tsv_text(records: list[dict[str, Any]]) -> str:
                  "kwargs": json.dumps(r["kwargs"], separators=(",", ":"))}
         lines.append("\t".join(str(cells[c]) for c in TSV_COLUMNS))
     return "\n".join(lines) + "\n"
-
-
-def replace_folder(target: Path, files: dict[str, bytes]) -> Path:
-    """``target`` holding exactly ``files`` (relative path -> bytes), swapped in whole: built under a scratch name
-    beside it, then renamed over the old one, so no half-written folder is ever seen at ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        scratch.chmod(0o777 & ~umask)  # mkdtemp's 0700 would hide the folder from a program run as another user
-        for name, data in files.items():
-            (scratch / name).parent.mkdir(parents=True, exist_ok=True)
-            (scratch / name).write_bytes(data)
-        old = scratch.with_name(scratch.name + "-old")
-        if target.exists():
-            target.rename(old)
-        scratch.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return target
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

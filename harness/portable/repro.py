@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from lenet_parity.harness.portable.answers import read_answers
-from lenet_parity.harness.portable.export import ANSWERS, npy_bytes, replace_folder
+from lenet_parity.atomic import replace_folder
+from lenet_parity.harness.portable.export import ANSWERS, npy_bytes
 from lenet_parity.harness.portable.plan import PortableCase, answer_name
 from lenet_parity.harness.results import CheckResult
 
@@ -24,7 +25,7 @@ def explanation(case: PortableCase, rows: list[CheckResult]) -> str:
              f"layer:   {case.spec.cls}({', '.join(f'{k}={v!r}' for k, v in case.record()['kwargs'].items())})"
              + ("" if case.layer == case.origin else f"   [another configuration of {case.origin}'s class]"),
              f"dtype:   {case.dtype}" + ("   (training mode)" if case.record()["training"] else ""),
-             f"inputs:  " + ", ".join(f"{n}.npy {tuple(a.shape)}" for n, a in case.inputs().items()),
+             "inputs:  " + ", ".join(f"{n}.npy {tuple(a.shape)}" for n, a in case.inputs().items()),
              f"case:    {case.mode}, {case.case.label or 'the Phase 0 batch'}", "",
              f"{len(failed)} of {len(rows)} checks failed:"]
     for row in failed:
