@@ -172,10 +172,10 @@ class Bridge(nn.Module):
             if missing:
                 raise ValueError(f"{type(state).__name__}.grads lacks {missing} after backward")
             dparams = [from_layer(grads[n], dtype, s, f"grads[{n!r}]") for n, s in zip(self.param_names, param_shapes)]
+            if state is not self.layer:  # an isolated layer's process may die here too: inside the try
+                self.layer.grads = grads  # so a caller reading layer.grads sees this backward's gradients
         except Exception as exc:
             raise SwapError(self.name, "backward", f"{type(state).__name__}.backward: {describe_exception(exc)}") from exc
-        if state is not self.layer:
-            self.layer.grads = grads  # so a caller reading layer.grads sees this backward's gradients
         if self.check_finite:  # dy is checked only when an output is bad: the common case costs half as much
             for what, t in [("dx", dx)] + [(f"grad_{n}", g) for n, g in zip(self.param_names, dparams)]:
                 if (bad := _nonfinite(t)) and torch.isfinite(dy).all():

@@ -49,6 +49,8 @@ CASES: list[dict] = [
     case("os_exit_backward.py", r"exited with code 0 during backward"),
     case("os_exit_import.py", r"os_exit_import\.py[^\n]*exited with code 0 during import", exit=2, modes=IMPORT_MODES),
     case("atexit_os_exit.py", WRONG_GRAD, modes=VALUE_MODES),
+    case("grads_setter_exit.py", rf"exited with code 0 during setting \.grads|{WRONG_GRAD}", modes=VALUE_MODES,
+         why="exits when the harness sets .grads after backward: a failure with the reason, never a traceback"),
     case("thread_os_exit.py", rf"exited with code 0 during|{WRONG_GRAD}",
          why="the death may come after the last call; then only the wrong backward is seen", modes=VALUE_MODES),
     case("busy_loop_forward.py", NO_ANSWER_FORWARD),
