@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -92,14 +94,26 @@ class LeNet(nn.Module):
         return [spec.name for spec in self.plan]
 
 
+def _he_normal_(weight: torch.Tensor) -> None:
+    """kaiming_normal_(weight, mode="fan_in", nonlinearity="relu"), drawn in float64 and rounded to the weight's dtype.
+
+    torch draws float32 normals with vectorised kernels whose rounding depends on the CPU (an AVX2 or AVX512 CPU
+    and one without them disagree in the last bit); its float64 draw is the same scalar code everywhere, so the
+    seed-42 weights are the same bytes on every CPU."""
+    fan_in = math.prod(weight.shape[1:])  # in_channels * kh * kw, or in_features
+    std = math.sqrt(2.0 / fan_in)  # the gain of ReLU, sqrt(2), over sqrt(fan_in)
+    with torch.no_grad():
+        weight.copy_(torch.empty(weight.shape, dtype=torch.float64).normal_(0.0, std))
+
+
 def init_he(model: nn.Module) -> None:
     """He (Kaiming) normal weights for ReLU, zero biases; residual convs start small."""
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            _he_normal_(module.weight)
             nn.init.zeros_(module.bias)
         elif isinstance(module, Residual):
-            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            _he_normal_(module.weight)
             with torch.no_grad():
                 module.weight.mul_(0.1)  # start near the identity so the block does not swamp its input
             nn.init.zeros_(module.bias)

@@ -1,6 +1,9 @@
 """weights/lenet_seed42.json: bit-exact round trip, validated names and shapes, clear errors, CLI exit 2."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -49,6 +52,17 @@ def test_export_weights_command_reproduces_the_committed_file(tmp_path):
     if document["torch_version"] == committed["torch_version"]:
         assert out.read_bytes() == WEIGHTS.read_bytes()
     assert document["tensors"] == committed["tensors"]
+
+
+@pytest.mark.parametrize("capability", ["default", "avx2"])
+def test_the_seed42_init_is_the_same_bytes_on_every_cpu_kind(tmp_path, capability):
+    """torch's float32 normal draw rounds differently by instruction set; the init draws in float64, so a CPU
+    without AVX (forced here with ATEN_CPU_CAPABILITY) exports the committed file byte for byte."""
+    out = tmp_path / "w.json"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": capability}
+    subprocess.run([sys.executable, "-c", "from lenet_parity.harness.cli import main; main()", "export-weights", "--seed", "42", "--out", str(out)],
+                   check=True, env=env, capture_output=True)
+    assert json.loads(out.read_text())["tensors"] == json.loads(WEIGHTS.read_text())["tensors"]
 
 
 def test_names_and_shapes_are_checked(tmp_path):
