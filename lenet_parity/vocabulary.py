@@ -6,6 +6,7 @@ them from here instead of typing the words again.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 # ---- backends: who computes a layer ----
@@ -69,5 +70,24 @@ def _packaged(package: str, name: str) -> Path:
 # ---- default paths: the golden files ship with the package, so these work from any working directory ----
 DEFAULT_WEIGHTS = _packaged("lenet_parity.weights", "lenet_seed42.json")
 DEFAULT_PHASE0 = _packaged("lenet_parity.phase0", "_reference.json")
-DEFAULT_DATA_ROOT = Path("data")
+DEFAULT_TRAIN_BATCHES = _packaged("lenet_parity.phase0", "_train_batches.json")  # the train mode's MNIST batches
+
+DATA_ROOT_ENV = "LENET_PARITY_DATA"
+DATA_ROOT_SEARCH = f"${DATA_ROOT_ENV}, else ./data or the source checkout's data/ when present, else " \
+                   f"$XDG_CACHE_HOME/lenet-parity (~/.cache/lenet-parity)"
+
+
+def default_data_root() -> Path:
+    """Where datasets live unless a command is told (DATA_ROOT_SEARCH, in that order). The checks need none:
+    the train mode's batches ship inside the package."""
+    if os.environ.get(DATA_ROOT_ENV):
+        return Path(os.environ[DATA_ROOT_ENV])
+    checkout = Path(__file__).resolve().parents[1]
+    for candidate in (Path("data"), checkout / "data" if (checkout / "pyproject.toml").is_file() else None):
+        if candidate is not None and candidate.is_dir():
+            return candidate
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lenet-parity"
+
+
+DEFAULT_DATA_ROOT = default_data_root()  # resolved once, when lenet-parity is imported
 DEFAULT_RUNS = Path("runs")

@@ -117,14 +117,19 @@ def test_a_submission_whose_grading_crashes_costs_only_its_own_row(tmp_path, mon
     assert report["cells"]["conv"] == "error" and not stale.exists()
 
 
-def test_no_mnist_under_the_data_root_is_bad_input_before_any_grading(tmp_path):
+def test_grading_with_every_mode_needs_no_mnist(tmp_path):
+    """The train mode's batches ship in the package: a teacher grades with no data folder at all."""
     subs = tmp_path / "class"
     subs.mkdir()
-    (subs / "amy.py").write_text("class ReLU: pass\n")
-    result = CliRunner().invoke(main, ["grade", str(subs), "--out", str(tmp_path / "g"), "--data-root",
-                                       str(tmp_path / "nowhere")])
-    assert result.exit_code == 2 and "--data-root" in result.output and "mnist not found" in result.output
-    assert not (tmp_path / "g" / "gradebook.csv").exists()
+    (subs / "amy.py").write_text(CORRECT)
+    out = tmp_path / "grades"
+    result = CliRunner().invoke(main, ["grade", str(subs), "--out", str(out), "--data-root", str(tmp_path / "nowhere"),
+                                       "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert {_graded(out)["amy"][t] for t in LAYER_TYPES} == {"pass"}
+    report = json.loads((out / "students" / "amy" / "report.json").read_text())
+    assert "train" in {r["mode"] for r in report["reports"]["conv"]["results"]}
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_grading_without_the_train_mode_needs_no_mnist(tmp_path):

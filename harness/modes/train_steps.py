@@ -24,16 +24,23 @@ from lenet_parity.harness.results import CheckResult
 from lenet_parity.harness.swap import SKIPPED_BUFFERS, SwapError
 from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
 from lenet_parity.reference.phase0_format import Phase0
-from lenet_parity.vocabulary import GRAD_INPUT, LENET, LOSS, NETWORK, OUTPUT, TRAIN
+from lenet_parity.vocabulary import DEFAULT_TRAIN_BATCHES, GRAD_INPUT, LENET, LOSS, NETWORK, OUTPUT, TRAIN
 
 
 def mnist_batches(data_root: Path, steps: int, batch_size: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The first ``steps`` batches of epoch 1 of the training loop's seeded order over MNIST's 60,000 images,
-    normalised as training normalises them: [(x float32 (B, 1, 28, 28), y int64 (B,))]."""
+    normalised as training normalises them: [(x float32 (B, 1, 28, 28), y int64 (B,))]. From the batches shipped
+    in the package when they cover the request (the default seed, steps * batch_size <= 1280), else from MNIST
+    under ``data_root``."""
     from lenet_parity.reference.data_fetch import dataset_spec
-    from lenet_parity.reference.datasets import normalised_batches
+    from lenet_parity.reference.datasets import DATASETS, normalise, normalised_batches
+    from lenet_parity.reference.train_batches import read_train_batches
     from lenet_parity.reference.training import batch_order
 
+    shipped = read_train_batches(DEFAULT_TRAIN_BATCHES)
+    if shipped.covers(steps, batch_size, seed):
+        stats = DATASETS["mnist"].fixed_stats
+        return [(normalise(images, *stats), labels) for images, labels in shipped.batches(steps, batch_size)]
     train_images = dataset_spec("mnist").files[0].shape[0]  # 60,000
     order = batch_order(train_images, batch_size, seed, 1)
     if steps > len(order):
