@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from lenet_parity.harness.context import CheckContext
+from lenet_parity.harness.layer_alone import attach_layer_alone_causes
 from lenet_parity.harness.modes.hybrid import capture_threads, compare_model
 from lenet_parity.harness.results import CheckResult, CheckRun
+from lenet_parity.reference.layers import LOSS_SPEC
 from lenet_parity.reference.phase0_format import load_phase0
 from lenet_parity.vocabulary import FORWARD_TENSORS, LENET, LENET_VARIANTS
 
@@ -28,6 +30,8 @@ def trace(context: CheckContext, *, variants: bool = False) -> CheckRun:
     with capture_threads():
         for model in (LENET, LENET_VARIANTS) if variants else (LENET,):
             run.extend(compare_model(model, [], context, swap_all=True))
+    order = [record.name for model in (LENET, LENET_VARIANTS) for record in phase0.capture(model, context.dtype).layers]
+    attach_layer_alone_causes(run.results, context, [*order, LOSS_SPEC.name])
     return run
 
 
