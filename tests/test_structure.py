@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 CORE = "lenet_parity"  # the shared basics: vocabulary, errors, atomic writes, golden-file encoding
-FOLDERS = ("reference", "custom_layers", "custom_lenet", "harness", "experiments")
+FOLDERS = ("reference", "custom_layers", "custom_lenet", "harness", "experiments", "examples")
 ALLOWED = {  # folder -> the folders of ours it may import (besides itself and the core)
     CORE: set(),
     "reference": set(),
@@ -20,6 +20,7 @@ ALLOWED = {  # folder -> the folders of ours it may import (besides itself and t
     "custom_lenet": {"reference", "custom_layers", "harness.tolerances"},
     "harness": {"reference", "custom_layers"},
     "experiments": {"reference", "harness"},
+    "examples": set(),  # what a user writes (installed as lenet_parity.examples)
 }
 CLI = "harness/cli.py"  # mounts every command: it may import every folder
 FACADES = {"lenet_parity/__init__.py": {"harness"}, "lenet_parity/testing.py": {"harness"}}  # the public API
