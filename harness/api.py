@@ -3,13 +3,17 @@
 ``check_layer(MyConv2d, "conv")`` and ``check_network("my_layers.py")`` run the user's code in the isolated
 worker (a class defined in a notebook is sent by value) against the golden files shipped with the package, and
 return the CheckRun: ``.passed``, ``.first_failure``, ``.results``, ``.to_dict()``, ``str()`` and a notebook view.
+Bad input (an unknown kind or mode, a layer file that is missing or cannot be imported, a missing dataset or golden
+file) raises ``lenet_parity.errors.UserInputError``: one line saying what and how to fix it, with no chained traceback.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from lenet_parity.errors import UserInputError
 from lenet_parity.harness.check_runner import ALL, run_checks
 from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.isolation import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, IsolatedFactory
@@ -24,19 +28,52 @@ def check_layer(layer: Any, kind: str = ALL, *, dtype: str | None = None, modes:
                 weights: str | Path = DEFAULT_WEIGHTS) -> CheckRun:
     """Check ``layer`` (a class, ``"file.py:Class"``, ``"module:Class"``, or ``"file.py"`` for every layer class
     of a file) as LeNet's layers of ``kind`` (conv, pool, relu, dense, flatten, logsoftmax, loss, ...; ``all``
-    with a whole file), in every mode (or ``modes``), both dtypes (or ``dtype``). The train mode needs MNIST
-    under ``data_root``; without it, pass ``modes=["snapshot", "state", "hybrid", "sweep"]``."""
-    with IsolatedFactory(layer, timeout=timeout, memory_limit=memory_limit) as factory:
-        context = CheckContext(factory, phase0_path=Path(phase0), weights_path=Path(weights),
-                               data_root=Path(data_root), scope=scope)
-        return run_checks(kind, context, modes=modes, dtypes=DTYPES if dtype is None else (dtype,))
+    with a whole file), in every mode (or ``modes``), both dtypes (or ``dtype``). The train mode's batches ship in
+    the package; ``data_root`` is where MNIST would be read for batches beyond them.
+
+    A layer that is wrong, crashes or hangs is a failed CheckRun, never an exception. Bad input raises
+    ``UserInputError`` with a one-line message (what is wrong and how to fix it) and no chained traceback."""
+    try:
+        with IsolatedFactory(_spec(layer), timeout=timeout, memory_limit=memory_limit) as factory:
+            context = CheckContext(factory, phase0_path=Path(phase0), weights_path=Path(weights),
+                                   data_root=Path(data_root), scope=scope)
+            return run_checks(kind, context, modes=modes, dtypes=DTYPES if dtype is None else (dtype,))
+    except UserInputError as exc:
+        raise _one_line(exc) from None
 
 
 def check_network(layers_file: str | Path, *, dtype: str = FLOAT64, variants: bool = False,
                   timeout: float = DEFAULT_TIMEOUT, phase0: str | Path = DEFAULT_PHASE0,
                   weights: str | Path = DEFAULT_WEIGHTS) -> CheckRun:
     """The whole network built from ``layers_file``'s classes (named like torch's layers) against torch's LeNet on
-    the Phase 0 batch: every tensor in forward then backward order, the first divergence first."""
-    with IsolatedFactory(str(layers_file), timeout=timeout) as factory:
-        context = CheckContext(factory, phase0_path=Path(phase0), weights_path=Path(weights), dtype=dtype)
-        return trace(context, variants=variants)
+    the Phase 0 batch: every tensor in forward then backward order, the first divergence first.
+
+    Bad input raises ``UserInputError`` with a one-line message and no chained traceback, as check_layer does."""
+    try:
+        if not str(layers_file).endswith(".py"):
+            raise UserInputError(f"layers_file {str(layers_file)!r}: check_network takes a whole file "
+                                 f"(path/to/file.py), its classes named like torch's layers")
+        with IsolatedFactory(str(layers_file), timeout=timeout) as factory:
+            context = CheckContext(factory, phase0_path=Path(phase0), weights_path=Path(weights), dtype=dtype)
+            return trace(context, variants=variants)
+    except UserInputError as exc:
+        raise _one_line(exc) from None
+
+
+def _spec(layer: Any) -> Any:
+    """A class, or its file as text (a Path works too); anything else is bad input, said in the API's words."""
+    if isinstance(layer, os.PathLike):
+        return os.fspath(layer)
+    if isinstance(layer, (type, str)):
+        return layer
+    raise UserInputError(f"layer {layer!r}: expected a class (not an instance), \"file.py:Class\", "
+                         f"\"module:Class\" or \"file.py\"")
+
+
+def _one_line(exc: UserInputError) -> UserInputError:
+    """The error as the API raises it: in the API's words (``layer``, not the CLI's ``--impl``), on one line, its
+    traceback starting at the API call (the harness's frames below it say nothing to the caller)."""
+    message = str(exc)
+    if message.startswith("--impl"):
+        message = "layer" + message[len("--impl"):]
+    return type(exc)(message)

@@ -13,7 +13,7 @@ from lenet_parity.errors import UserInputError
 from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_factory import layer_catalogue
 from lenet_parity.harness.modes import REGISTRY, Mode
-from lenet_parity.harness.results import CheckResult, CheckRun
+from lenet_parity.harness.results import ABSENT_CLASS, CheckResult, CheckRun
 from lenet_parity.reference.layers import KINDS, LayerSpec
 from lenet_parity.reference.phase0_format import load_phase0
 from lenet_parity.reference.weights import read_weights
@@ -78,7 +78,7 @@ def run_checks(kind: str, context: CheckContext, *, layer: str | None = None, mo
         read_weights(context.weights_path)
     catalogue = layer_catalogue(context.phase0)
     names = select_layers(kind, layer, catalogue)
-    run = CheckRun()
+    run = CheckRun(layers=list(names))
     defines = getattr(context.make_layer, "defines", None)  # a whole file: some classes may be absent
     if defines is not None:
         for name in [n for n in names if not defines(catalogue[n][1].cls)]:
@@ -95,7 +95,7 @@ def run_checks(kind: str, context: CheckContext, *, layer: str | None = None, mo
 def _absent(name: str, model: str, spec: LayerSpec, source: str) -> CheckResult:
     """A layer whose class the checked file does not define: a failure for LeNet's own layers, unsupported for
     the variants model's (batchnorm, residual, dropout), which LeNet does not need."""
-    row = CheckResult(name, "class", "-", "-", origin=name)
+    row = CheckResult(name, ABSENT_CLASS, "-", "-", origin=name)
     if model == LENET:
         row.error = f"{source} defines no {spec.cls}: LeNet's {name} needs one"
     else:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from xml.etree import ElementTree as ET
 
 from lenet_parity.harness.ansi import style
 
 from lenet_parity.atomic import atomic_write_text
-from lenet_parity.harness.results import CheckResult, CheckRun
+from lenet_parity.harness.results import ABSENT_CLASS, CheckResult, CheckRun
 from lenet_parity.vocabulary import DTYPES, MODES, NETWORK, TENSORS
 
 
@@ -17,12 +18,15 @@ MAX_DETAILS = 12  # failures explained in full at the end; the rest are in the t
 
 
 def _cell(results: list[CheckResult]) -> str:
-    """One matrix cell: ok / FAIL for the results of one layer x tensor x mode x dtype (all its cases)."""
+    """One matrix cell: ok / FAIL / n/a for the results of one layer x tensor x mode x dtype (all its cases); n/a
+    when nothing in it was checked (every row unsupported), as -v marks such rows."""
     if not results:
         return " " * 4
-    if all(r.passed for r in results):
-        return style("ok  ", fg="green")
-    return style("FAIL", fg="red", bold=True)
+    if not all(r.passed for r in results):
+        return style("FAIL", fg="red", bold=True)
+    if all(r.status == "unsupported" for r in results):
+        return style("n/a ", fg="yellow")
+    return style("ok  ", fg="green")
 
 
 def _matrix(run: CheckRun) -> list[str]:
@@ -63,9 +67,8 @@ def _detail(r: CheckResult) -> list[str]:
     if r.noise_multiple is not None:
         lines.append(f"     error = {r.noise_multiple:.3g}x the float32 noise floor ({r.noise_floor:.2g}: torch float32 vs "
                      f"float64 here; ~1 is rounding, 1e3 and more a bug)")
-    likely = r.likely()
-    if likely is not None and likely.code not in ("crash", "not-run", "unsupported") and r.finding is None:
-        lines.append(style(f"     likely: {likely.hint} [{likely.code}]", fg="yellow"))
+    if (cause := r.cause()) is not None:
+        lines.append(style(f"     likely: {cause.hint} [{cause.code}]", fg="yellow"))
     return lines
 
 
@@ -109,13 +112,22 @@ def _plural(n: int, word: str) -> str:
 
 
 def _unsupported(run: CheckRun) -> list[str]:
-    """The configurations the layer declines, once each: allowed under --scope lenet, listed so nobody is fooled."""
-    seen = dict.fromkeys(f"{r.layer}{'' if r.layer == r.checked_layer else f' (for {r.checked_layer})'}: {r.unsupported}"
-                         for r in run.unsupported)
+    """What was not checked, each listed once: the configurations a layer declines (a row per dtype and tensor in
+    the counts) and the variant layers whose class a whole file lacks. Allowed under --scope lenet; listed so
+    nobody is fooled, the head counting both the checks (as the summary does) and the things listed."""
+    rows = run.unsupported
+    seen: dict[str, CheckResult] = {}
+    for r in rows:
+        seen.setdefault(f"{r.layer}{'' if r.layer == r.checked_layer else f' (for {r.checked_layer})'}: "
+                        f"{r.unsupported}", r)
     if not seen:
         return []
-    head = style(f"unsupported: {_plural(len(seen), 'configuration')} beyond what LeNet needs, not checked and not "
-                 f"counted as failures (check --scope torch requires what a layer declines)", fg="yellow")
+    lacking = sum(r.tensor == ABSENT_CLASS for r in seen.values())
+    things = [_plural(lacking, "variant layer") + " whose class the file lacks"] if lacking else []
+    things += [_plural(len(seen) - lacking, "configuration")] if len(seen) > lacking else []
+    head = style(f"unsupported: {_plural(len(rows), 'check')} of {' and '.join(things)} beyond what LeNet needs "
+                 f"(each listed once), not counted as failures (--scope torch requires what a layer declines)",
+                 fg="yellow")
     return [head] + [f"  {line}" for line in seen]
 
 
@@ -133,7 +145,7 @@ def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
     lines += [style(f"note: {n}", fg="yellow") for n in run.notes]
     lines += _unsupported(run)
     counts = run.counts()
-    layers = len({r.checked_layer for r in run.results if r.origin != NETWORK})
+    layers = len({r.checked_layer for r in run.results if r.origin != NETWORK} | set(run.layers))
     modes = ", ".join(dict.fromkeys(r.mode for r in run.results if r.mode in MODES)) or "none"
     dtypes = ", ".join(dict.fromkeys(r.dtype for r in run.results if r.dtype in DTYPES)) or "none"
     unsupported = f", {counts['unsupported']} unsupported" if counts["unsupported"] else ""
@@ -146,9 +158,8 @@ def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
         first = run.first_failure
         if first is not None:
             lines.append(style(f"first failure: {first.describe()}", fg="red", bold=True))
-            likely = first.likely()
-            if likely.code not in ("crash", "not-run", "unsupported") and first.finding is None:
-                lines.append(style(f"likely cause: {likely.hint} [{likely.code}]", fg="red", bold=True))
+            if (cause := first.cause()) is not None:
+                lines.append(style(f"likely cause: {cause.hint} [{cause.code}]", fg="red", bold=True))
         else:
             lines.append(style("nothing was checked", fg="red", bold=True))
     return "\n".join(lines)
@@ -166,24 +177,37 @@ def write_json(run: CheckRun, path: str | os.PathLike, *, meta: dict | None = No
     atomic_write_text(path, json_text(run, meta=meta))
 
 
+def _xml_text(text: str) -> str:
+    """Text XML 1.0 can hold: a layer's own error message may carry control characters (an ANSI colour, a NUL) or
+    lone surrogates, which would make the whole file unreadable; each becomes U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def write_junit(run: CheckRun, path: str | os.PathLike, *, suite: str = "lenet-parity") -> None:
-    """JUnit XML: a test case per layer x tensor (x mode x dtype), failures carry the full report."""
-    failures = len(run.failures)
-    root = ET.Element("testsuites", name=suite, tests=str(len(run.results)), failures=str(failures))
+    """JUnit XML: a test case per row (layer x tensor x mode x dtype x case), a testsuite per mode x dtype. A failed
+    row carries the row in full, an unsupported one is skipped; every row is described by what it holds (a state
+    check, a crash or a declined configuration has no comparison), so the counts are the --json document's."""
+    counts = run.counts()
+    root = ET.Element("testsuites", name=suite, tests=str(len(run.results)), failures=str(counts["failed"]))
     by_mode: dict[str, list] = {}
     for r in run.results:
         by_mode.setdefault(f"{r.mode}.{r.dtype}", []).append(r)
     for name, results in by_mode.items():
         ts = ET.SubElement(root, "testsuite", name=f"{suite}.{name}", tests=str(len(results)),
-                           failures=str(sum(not r.passed for r in results)))
+                           failures=str(sum(r.status == "failed" for r in results)),
+                           skipped=str(sum(r.status == "unsupported" for r in results)))
         for r in results:
             case_name = f"{r.layer}.{r.tensor}" + (f" [{r.case}]" if r.case else "")
-            tc = ET.SubElement(ts, "testcase", classname=f"{suite}.{name}.{r.layer}", name=case_name)
-            if not r.passed:
-                message = r.error or r.comparison.summary()
-                failure = ET.SubElement(tc, "failure", message=message)
-                failure.text = r.error or r.comparison.report()
+            tc = ET.SubElement(ts, "testcase", classname=_xml_text(f"{suite}.{name}.{r.layer}"),
+                               name=_xml_text(case_name))
+            if r.status == "failed":
+                ET.SubElement(tc, "failure", message=_xml_text(r.describe())).text = _xml_text(r.report())
+            elif r.status == "unsupported":
+                ET.SubElement(tc, "skipped", message=_xml_text(r.describe()))
             else:
-                ET.SubElement(tc, "system-out").text = r.comparison.summary()
+                ET.SubElement(tc, "system-out").text = _xml_text(r.describe())
     ET.indent(root)
     atomic_write_text(path, ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n")

@@ -11,6 +11,8 @@ from lenet_parity.harness.diagnosis import UNKNOWN, Diagnosis, from_failure
 from lenet_parity.versions import versions
 from lenet_parity.vocabulary import TORCH_SCOPE
 
+ABSENT_CLASS = "class"  # the "tensor" of a row saying a whole file lacks the class a layer needs (no comparison)
+
 
 @dataclass
 class CheckResult:
@@ -68,6 +70,14 @@ class CheckResult:
                                               reason=c.reason if c else None,
                                               dtypes=(c.dtype_actual, c.dtype_expected) if c else ("", "")) or UNKNOWN
 
+    def cause(self) -> Diagnosis | None:
+        """The likely cause worth a line of its own: None when the row passed, or when its own words already say
+        what happened (a crash, not run, unsupported, a state check's finding)."""
+        likely = self.likely()
+        if likely is None or likely.code in ("crash", "not-run", "unsupported") or self.finding is not None:
+            return None
+        return likely
+
     @property
     def checked_layer(self) -> str:
         """The LeNet layer this row checks the class of (conv1 for a ``Conv2d(kernel_size=3, stride=2)`` row)."""
@@ -95,8 +105,8 @@ class CheckResult:
                                                                           "passed": "ok"}.get(self.status, "error"),
             "finding": self.finding,
             "diagnosis": self.likely().to_json() if not self.passed else None,
-            "noise_floor": self.noise_floor, "error_vs_noise_floor": num(self.noise_multiple)
-            if self.noise_multiple is not None else None,
+            "noise_floor": num(self.noise_floor) if self.noise_floor is not None else None,
+            "error_vs_noise_floor": num(self.noise_multiple) if self.noise_multiple is not None else None,
             "max_abs_err": num(c.max_abs_err) if c else None, "max_rel_err": num(c.max_rel_err) if c else None,
             "mismatched": c.mismatched if c else None, "numel": c.numel if c else None,
             "worst_index": list(c.worst_index) if c and c.worst_index is not None else None,
@@ -106,16 +116,25 @@ class CheckResult:
             "min_atol_to_pass": num(c.min_atol_to_pass) if c else None,
         }
 
+    def report(self) -> str:
+        """The row in full, whatever it holds: a failed comparison in assert_close's words and the likely cause;
+        a row without numbers (a state check, a crash, an unsupported configuration) is its one line."""
+        c = self.comparison
+        lines = [c.report() if c is not None and self.error is None and not c.passed else self.describe()]
+        if (cause := self.cause()) is not None:
+            lines.append(f"likely cause: {cause.hint} [{cause.code}]")
+        return "\n".join(lines)
+
     def describe(self) -> str:
-        """One line naming the layer, tensor and what went wrong."""
+        """One line naming the layer, tensor and what went wrong (or, for a row that passed, what held)."""
         where = f"{self.layer}.{self.tensor} [{self.mode}, {self.dtype}{', ' + self.case if self.case else ''}]"
         c = self.comparison
         if self.status == "unsupported":
             return f"{where}: unsupported: {self.unsupported}"
         if self.finding is not None:
             return f"{where}: {self.finding}"
-        if self.error or c is None:
-            return f"{where}: {self.error or 'not checked'}"
+        if self.error or c is None:  # a crash, or a check without numbers (the state mode's) that held
+            return f"{where}: {self.error or ('held' if self.plain_pass else 'not checked')}"
         if c.reason == "shape":
             return f"{where}: shape {c.shape_actual} != expected {c.shape_expected}"
         if c.reason == "dtype":
@@ -131,6 +150,8 @@ class CheckRun:
 
     results: list[CheckResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was not checked and why (a skipped mode, a configuration)
+    layers: list[str] = field(default_factory=list)  # the layers checked, where the caller knows them: the train
+    # mode's rows are all about the whole model (the loss, the params), yet each swapped-in layer was checked
 
     def note(self, text: str) -> None:
         if text not in self.notes:
