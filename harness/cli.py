@@ -225,8 +225,9 @@ _CHECK_TYPES = [*KINDS, "all"]
                    "for each layer of TYPE; or a whole file (path/to/file.py), each layer built from the file's class "
                    "of its torch name (Conv2d, ReLU, ...; e.g. check all --impl my_layers.py).")
 @click.option("--mode", "modes", type=click.Choice([*MODES, "all"]), multiple=True,
-              help="Repeatable [default: all]. snapshot: alone on Phase 0; hybrid: swapped into torch's LeNet; "
-                   "sweep: alone on other shapes; train: SGD steps in the hybrid model (float64).")
+              help="Repeatable [default: all]. snapshot: alone on Phase 0; state: side effects (dtype kept, inputs "
+                   "unchanged, grads overwritten); hybrid: swapped into torch's LeNet; sweep: alone on other shapes; "
+                   "train: SGD steps in the hybrid model (float64).")
 @click.option("--dtype", type=click.Choice([*DTYPES, "both"]), default="both", show_default=True)
 @click.option("--scope", type=click.Choice(SCOPES), default=LENET_SCOPE, show_default=True,
               help="lenet: what a LeNet layer must do (its arguments, other shapes, nasty values, other integer "
