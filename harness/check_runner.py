@@ -11,6 +11,7 @@ from typing import Any, Iterable
 
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.context import CheckContext
+from lenet_parity.harness.layer_alone import attach_layer_alone_causes
 from lenet_parity.harness.layer_factory import layer_catalogue
 from lenet_parity.harness.modes import REGISTRY, Mode
 from lenet_parity.harness.results import ABSENT_CLASS, CheckResult, CheckRun
@@ -87,6 +88,7 @@ def run_checks(kind: str, context: CheckContext, *, layer: str | None = None, mo
     for mode in selected:
         for dtype in _mode_dtypes(mode, dtypes, modes is not None, context):
             run.extend(mode.run(names, context.for_dtype(dtype)))
+    attach_layer_alone_causes(run.results, context, names)
     for text in context.notes:
         run.note(text)
     return run
