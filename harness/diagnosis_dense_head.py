@@ -1,0 +1,109 @@
+"""Hypotheses for the layers after the convolutions: ReLU, batchnorm's running stats, log-softmax and the loss.
+
+Registered in diagnosis.py's HYPOTHESES, whose Diagnosis and Evidence they use (import that module first, not this
+one). Their broken twins, for the bug zoo, live in mutants/dense_head.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lenet_parity.custom_layers.numpy.softmax import log_softmax
+from lenet_parity.harness.diagnosis import Diagnosis, Evidence
+
+# the epsilons people put inside a log, the most common first (the best-fitting one is named)
+EPSILONS = (1e-7, 1e-8, 1e-9, 1e-10, 1e-12, 1e-15, 1e-6, 1e-5)
+
+
+def _two_d(ev: Evidence, cls: tuple[str, ...], tensor: str, *, needs_dy: bool = False) -> np.ndarray | None:
+    """The evidence's x as float64 when it is a 2-D input of one of ``cls`` and the failing tensor is ``tensor``."""
+    if ev.cls not in cls or ev.tensor != tensor or ev.x is None or ev.x.ndim != 2 or (needs_dy and ev.dy is None):
+        return None
+    return np.asarray(ev.x, dtype=np.float64)
+
+
+def softmax_wrong_axis(ev: Evidence) -> Diagnosis | None:
+    """Log-softmax's backward summing dy over the wrong axis (the batch instead of the classes)."""
+    x = _two_d(ev, ("LogSoftmax",), "grad_input", needs_dy=True)
+    if x is None:
+        return None
+    p = np.exp(log_softmax(x, 1))
+    if ev.matches(ev.dy - p * ev.dy.sum(axis=0, keepdims=True)):
+        return Diagnosis("wrong-axis", "dx = dy - softmax * sum(dy) sums dy over the batch (axis 0); it must sum "
+                                       "over the classes of each row (axis 1, keepdims=True)")
+    if ev.matches(ev.dy * (1 - p)):
+        return Diagnosis("elementwise-grad", "dx = dy * (1 - softmax) keeps only the Jacobian's diagonal; every class "
+                                             "moves every log-probability: dx = dy - softmax * dy.sum(axis=1, keepdims=True)")
+    return None
+
+
+def softmax_jacobian(ev: Evidence) -> Diagnosis | None:
+    """Softmax's backward used for log-softmax: dx = s * (dy - sum(dy * s)) with s = softmax(x) (or with the
+    log-softmax output y in place of s)."""
+    x = _two_d(ev, ("LogSoftmax",), "grad_input", needs_dy=True)
+    if x is None:
+        return None
+    y = log_softmax(x, 1)
+    for v, sym, what in ((np.exp(y), "s", "softmax(x)"), (y, "y", "log_softmax(x) (the layer's output)")):
+        if ev.matches(v * (ev.dy - (ev.dy * v).sum(axis=1, keepdims=True))):
+            return Diagnosis("softmax-jacobian", f"dx = {sym} * (dy - sum(dy * {sym})) with {sym} = {what} is "
+                                                 f"softmax's backward, not log-softmax's: dx = dy - softmax(x) * "
+                                                 f"dy.sum(axis=1, keepdims=True)")
+    return None
+
+
+def log_eps(ev: Evidence) -> Diagnosis | None:
+    """An epsilon inside the log: log-softmax computed as log(softmax(x) + eps), the loss as -log(p + eps); right
+    except where p is tiny."""
+    x = _two_d(ev, ("LogSoftmax",), "output")
+    if x is not None:
+        p, where = np.exp(log_softmax(x, 1)), "log(softmax(x) + eps)"
+        exact = "log_softmax is x - max - log(sum(exp(x - max)))"
+        candidate = lambda eps: np.log(p + eps)  # noqa: E731
+    else:
+        x = _two_d(ev, ("NLLLoss", "CrossEntropyLoss"), "loss")
+        if x is None or ev.targets is None or ev.kwargs.get("reduction", "mean") != "mean":
+            return None
+        logp = x if ev.cls == "NLLLoss" else log_softmax(x, 1)  # NLLLoss reads log-probabilities
+        picked, where = np.exp(logp[np.arange(len(x)), np.asarray(ev.targets)]), "-log(p + eps)"
+        exact = "the loss is -mean(logp[range(N), target]), with the log-probabilities as they are"
+        candidate = lambda eps: -np.log(picked + eps).mean()  # noqa: E731
+    fits = [eps for eps in EPSILONS if ev.matches(candidate(eps))]
+    if not fits or ev.matches(ev.expected):  # an eps too small to show is no evidence
+        return None
+    eps = min(fits, key=lambda e: float(np.max(np.abs(candidate(e) - ev.got))))
+    return Diagnosis("log-eps", f"{ev.tensor} is {where.replace('eps', f'{eps:g}')}: an epsilon inside the log moves "
+                                f"each value by about eps/p, most where p is tiny; torch needs none: {exact}")
+
+
+def nll_block_index(ev: Evidence) -> Diagnosis | None:
+    """NLL indexed with logp[:, target] (an N x N block) instead of logp[range(N), target]."""
+    if ev.cls not in ("NLLLoss", "CrossEntropyLoss") or ev.tensor != "loss" or ev.x is None or ev.targets is None:
+        return None
+    if ev.matches(-np.asarray(ev.x, dtype=np.float64)[:, np.asarray(ev.targets)].mean()):
+        return Diagnosis("wrong-index", "logp[:, target] picks an N x N block; the loss needs one value per row: "
+                                        "logp[np.arange(N), target]")
+    return None
+
+
+def biased_running_var(ev: Evidence) -> Diagnosis | None:
+    """Batchnorm storing the biased variance (divided by n) in running_var; torch stores the unbiased one (n - 1)."""
+    if not ev.cls.startswith("BatchNorm") or ev.tensor != "running_var" or ev.x is None or "running_var" not in ev.params:
+        return None
+    x = np.asarray(ev.x, dtype=np.float64)
+    axes = (0, 2, 3) if x.ndim == 4 else (0, 2) if x.ndim == 3 else (0,)
+    m = ev.kwargs.get("momentum", 0.1)
+    if ev.matches((1 - m) * np.asarray(ev.params["running_var"], dtype=np.float64) + m * x.var(axis=axes)):
+        return Diagnosis("biased-variance", "running_var stores the biased variance (divided by n); torch normalises "
+                                            "with it but stores the unbiased one, var * n / (n - 1)")
+    return None
+
+
+def relu_at_zero(ev: Evidence) -> Diagnosis | None:
+    """ReLU's gradient taken as 1 at exactly x == 0 (a mask x >= 0); torch's is 0 there."""
+    if ev.cls != "ReLU" or ev.tensor != "grad_input" or ev.x is None or ev.dy is None:
+        return None
+    if ev.matches(ev.dy * (ev.x >= 0)):
+        return Diagnosis("relu-at-zero", "the gradient passes where x == 0 exactly (a mask x >= 0); torch's ReLU passes "
+                                         "none there: use x > 0")
+    return None
