@@ -1,7 +1,6 @@
 """Hypotheses for the layers after the convolutions: ReLU, batchnorm's running stats, log-softmax and the loss.
 
-Registered in diagnosis.py's HYPOTHESES, whose Diagnosis and Evidence they use (import that module first, not this
-one). Their broken twins, for the bug zoo, live in mutants/dense_head.py.
+Registered in diagnosis.py's HYPOTHESES. Their broken twins, for the bug zoo, live in mutants/dense_head.py.
 """
 
 from __future__ import annotations
@@ -9,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from lenet_parity.custom_layers.numpy.softmax import log_softmax
-from lenet_parity.harness.diagnosis import Diagnosis, Evidence
+from lenet_parity.harness.diagnosis_evidence import Diagnosis, Evidence
 
 # the epsilons people put inside a log, the most common first (the best-fitting one is named)
 EPSILONS = (1e-7, 1e-8, 1e-9, 1e-10, 1e-12, 1e-15, 1e-6, 1e-5)

@@ -1,11 +1,10 @@
 """Hypotheses for a wrong shape: the expression that made the size (an output-size formula, an empty slice, a reshape
-naming W before H), or at least which kind of shape error it is. Registered in diagnosis.py's HYPOTHESES, whose
-Diagnosis and Evidence they use (import that module first, not this one).
+naming W before H), or at least which kind of shape error it is. Registered in diagnosis.py's HYPOTHESES.
 """
 
 from __future__ import annotations
 
-from lenet_parity.harness.diagnosis import Diagnosis, Evidence
+from lenet_parity.harness.diagnosis_evidence import Diagnosis, Evidence
 from lenet_parity.harness.diagnosis_windows import WINDOWED, geometry
 
 _OUTPUT_SIZES = [  # (how the size was computed, what is wrong with it, the size along one axis)

@@ -1,7 +1,7 @@
 """Hypotheses for the sliding-window layers (Conv2d, MaxPool2d): their kernels, padding, strides and overlaps.
 
-Registered in diagnosis.py's HYPOTHESES, whose Diagnosis and Evidence they use (import that module first, not this
-one). Each recomputes the layer as the classic bug would, with our NumPy twin or a loop as short as the bug's own.
+Registered in diagnosis.py's HYPOTHESES. Each recomputes the layer as the classic bug would, with our NumPy twin
+or a loop as short as the bug's own.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lenet_parity.harness.diagnosis import Diagnosis, Evidence
+from lenet_parity.harness.diagnosis_evidence import Diagnosis, Evidence
 
 WINDOWED = ("Conv2d", "MaxPool2d")
 
