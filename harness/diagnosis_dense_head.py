@@ -76,12 +76,23 @@ def log_eps(ev: Evidence) -> Diagnosis | None:
 
 
 def nll_block_index(ev: Evidence) -> Diagnosis | None:
-    """NLL indexed with logp[:, target] (an N x N block) instead of logp[range(N), target]."""
-    if ev.cls not in ("NLLLoss", "CrossEntropyLoss") or ev.tensor != "loss" or ev.x is None or ev.targets is None:
+    """NLL indexed with logp[:, target] (an N x N block) instead of logp[range(N), target]: in the loss (its mean,
+    or its sum over N) or in the gradient (every row gets -1/N in every target's column)."""
+    if ev.cls not in ("NLLLoss", "CrossEntropyLoss") or ev.x is None or ev.targets is None:
         return None
-    if ev.matches(-np.asarray(ev.x, dtype=np.float64)[:, np.asarray(ev.targets)].mean()):
-        return Diagnosis("wrong-index", "logp[:, target] picks an N x N block; the loss needs one value per row: "
-                                        "logp[np.arange(N), target]")
+    x, targets = np.asarray(ev.x, dtype=np.float64), np.asarray(ev.targets)
+    n = x.shape[0]
+    if ev.tensor == "loss":
+        block = -x[:, targets]
+        if ev.matches(block.mean()) or ev.matches(block.sum() / n):
+            return Diagnosis("wrong-index", "logp[:, target] picks an N x N block; the loss needs one value per row: "
+                                            "logp[np.arange(N), target]")
+    elif ev.tensor == "grad_input":
+        candidate = np.zeros_like(x)
+        candidate[:, targets] = -1.0 / n
+        if ev.matches(candidate):
+            return Diagnosis("wrong-index", "dlogp[:, target] = -1/N sets every row's entries of every target's "
+                                            "column; only (i, target[i]) gets -1/N: dlogp[np.arange(N), target]")
     return None
 
 

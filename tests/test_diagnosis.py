@@ -100,3 +100,27 @@ def test_codes_without_a_case():
     stale = CheckResult("fc1", "latest_input", "state", "float32", finding="after forward(x1), forward(x2) ...")
     assert stale.likely().code == "stale-cache"
     assert CheckResult("relu1", "input_unchanged", "state", "float32", finding="in place").likely().code == "in-place"
+
+
+@pytest.mark.parametrize("variant", ["mean", "sum_over_n", "gradient"])
+def test_nll_indexed_with_a_block_is_named_in_the_loss_and_in_its_gradient(variant):
+    """logp[:, target] picks an N x N block: whichever way the student normalises it, and in backward too."""
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(6, 10))
+    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    targets = np.array([3, 1, 4, 1, 5, 9])
+    n = len(targets)
+    if variant == "gradient":
+        expected = np.zeros_like(logp)
+        expected[np.arange(n), targets] = -1 / n
+        got = np.zeros_like(logp)
+        got[:, targets] = -1 / n
+        tensor = "grad_input"
+    else:
+        expected = np.array(-logp[np.arange(n), targets].mean())
+        got = np.array(-logp[:, targets].mean() if variant == "mean" else -logp[:, targets].sum() / n)
+        tensor = "loss"
+    found = diagnose(Evidence(tensor, got, expected, 1e-7, 1e-7, "NLLLoss", x=logp, targets=targets))
+    assert found.code == "wrong-index" and "np.arange(N), target" in found.hint
+    right = diagnose(Evidence(tensor, expected * 2, expected, 1e-7, 1e-7, "NLLLoss", x=logp, targets=targets))
+    assert right.code != "wrong-index"
