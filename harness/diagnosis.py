@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lenet_parity.harness import diagnosis_dense_head as head, diagnosis_shapes as shapes, diagnosis_windows as windows
+from lenet_parity.harness import (diagnosis_dense_head as head, diagnosis_im2col as im2col, diagnosis_shapes as shapes,
+                                  diagnosis_windows as windows)
 from lenet_parity.harness.diagnosis_evidence import UNKNOWN, Diagnosis, Evidence  # noqa: F401 - re-exported
 
 
@@ -181,9 +182,9 @@ def partial_coverage(ev: Evidence) -> Diagnosis | None:
 HYPOTHESES: list[Callable[[Evidence], Diagnosis | None]] = [
     windows.hard_coded_crop, shapes.size_expression, shapes.hw_swapped_shape, shapes.wrong_shape,
     overflow, head.log_eps, head.softmax_jacobian, sign, scale, offset,
-    windows.flipped_kernel, windows.one_sided_padding, head.softmax_wrong_axis, head.nll_block_index,
+    windows.flipped_kernel, im2col.im2col_order, windows.stride_ignored_in_forward, windows.one_sided_padding, head.softmax_wrong_axis, head.nll_block_index,
     head.biased_running_var, windows.short_window, windows.stride_ignored_in_backward, windows.overwritten,
-    windows.tie_break, windows.hw_swapped_layer, head.relu_at_zero,
+    windows.tie_break, windows.hw_swapped_layer, head.relu_mask_from_dy, head.relu_at_zero,
     partial_coverage, permutation, border, precision,
 ]
 

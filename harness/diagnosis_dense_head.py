@@ -109,6 +109,16 @@ def biased_running_var(ev: Evidence) -> Diagnosis | None:
     return None
 
 
+def relu_mask_from_dy(ev: Evidence) -> Diagnosis | None:
+    """ReLU's backward masking with the gradient (dy > 0) instead of the forward input (x > 0): ReLU of dy."""
+    if ev.cls != "ReLU" or ev.tensor != "grad_input" or ev.dy is None:
+        return None
+    if ev.matches(np.maximum(ev.dy, 0)):
+        return Diagnosis("relu-mask", "backward keeps dy where dy > 0 (ReLU applied to the gradient); the mask comes "
+                                      "from the forward input: dx = dy * (x > 0)")
+    return None
+
+
 def relu_at_zero(ev: Evidence) -> Diagnosis | None:
     """ReLU's gradient taken as 1 at exactly x == 0 (a mask x >= 0); torch's is 0 there."""
     if ev.cls != "ReLU" or ev.tensor != "grad_input" or ev.x is None or ev.dy is None:

@@ -76,7 +76,26 @@ def hard_coded_crop(ev: Evidence) -> Diagnosis | None:
         if q + h <= hp and q + w <= wp and ev.matches(dxp[:, :, q:q + h, q:q + w]):
             return Diagnosis("crop", f"backward cuts dx out of dx_pad from a fixed offset {q} (dx_pad[:, :, {q}:{q}+H, "
                                      f"{q}:{q}+W]), but this layer's padding is {own}: start at its own padding")
+    if p != (0, 0) and ev.matches(dxp[:, :, :h, :w]):
+        return Diagnosis("crop", f"backward cuts dx from dx_pad's top-left corner (dx_pad[:, :, :H, :W]); the padding "
+                                 f"({own}) is on every side, so dx starts at it: dx_pad[:, :, p:p+H, p:p+W]")
     return None
+
+
+def stride_ignored_in_forward(ev: Evidence) -> Diagnosis | None:
+    """Windows that slide by 1 whatever the stride: output (r, c) read from x[r:r+k, c:c+k] instead of
+    x[r*s:r*s+k, c*s:c*s+k] (the stride used for the output size only)."""
+    if ev.cls not in WINDOWED or ev.tensor != "output" or ev.x is None or ev.got.ndim != 4:
+        return None
+    _, s, _ = geometry(ev)
+    if s == (1, 1):
+        return None
+    y, _, _ = _twin(ev, kwargs={**ev.kwargs, "stride": 1})
+    ho, wo = ev.got.shape[2:]
+    if y is None or y.shape[2] < ho or y.shape[3] < wo or not ev.matches(y[:, :, :ho, :wo]):
+        return None
+    return Diagnosis("stride", f"the windows slide by 1, not by the stride {s[0] if s[0] == s[1] else s}: output "
+                               f"(r, c) reads x[r:r+k, c:c+k]; its window starts at (r*stride, c*stride)")
 
 
 def hw_swapped_layer(ev: Evidence) -> Diagnosis | None:
