@@ -1,6 +1,7 @@
 """Bugs written without seeing the diagnoses (tests/unseen_bugs/): each fails at its own layer with its cause,
-and each set's correct file passes."""
+and each set's correct file passes. A bug is its set's correct.py with one replacement (bugs.json)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,16 @@ EXPECTED = {  # file stem -> (the layer the first failure is at, its cause)
 }
 
 
-def test_every_bug_file_is_listed():
-    assert {str(p.relative_to(HERE).with_suffix("")) for p in HERE.glob("set*/bug*.py")} == set(EXPECTED)
+def _bugs() -> dict[str, dict[str, str]]:
+    return {f"{folder.name}/{stem}": change for folder in sorted(HERE.glob("set*"))
+            for stem, change in json.loads((folder / "bugs.json").read_text()).items()}
+
+
+def test_every_bug_is_listed_and_changes_its_correct_file_once():
+    bugs = _bugs()
+    assert set(bugs) == set(EXPECTED)
+    for stem, change in bugs.items():
+        assert (HERE / stem).parent.joinpath("correct.py").read_text().count(change["replace"]) == 1, stem
 
 
 @pytest.mark.parametrize("folder", ["set1", "set2"])
@@ -44,9 +53,12 @@ def test_the_correct_file_passes(folder):
 
 
 @pytest.mark.parametrize("stem", sorted(EXPECTED))
-def test_each_bug_fails_at_its_layer_with_its_cause(stem):
+def test_each_bug_fails_at_its_layer_with_its_cause(stem, tmp_path):
     layer, code = EXPECTED[stem]
-    run = check_layer(str(HERE / f"{stem}.py"), "all", modes=LAYER_ALONE, dtype="float32")
+    change = _bugs()[stem]
+    buggy = tmp_path / f"{Path(stem).name}.py"
+    buggy.write_text((HERE / stem).parent.joinpath("correct.py").read_text().replace(change["replace"], change["with"]))
+    run = check_layer(str(buggy), "all", modes=LAYER_ALONE, dtype="float32")
     first = run.first_failure
     assert first is not None and first.comparison is not None, "the first failure is a value mismatch"
     assert (first.origin or first.layer).rstrip("0123456789") == layer, first.describe()
