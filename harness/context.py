@@ -13,7 +13,8 @@ from typing import Any, Callable
 from lenet_parity.harness.tolerances import Tolerance, tolerance
 from lenet_parity.reference.layers import LayerSpec
 from lenet_parity.reference.phase0_format import Phase0
-from lenet_parity.vocabulary import DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_WEIGHTS, FLOAT64, LENET_SCOPE
+from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_SEED, DEFAULT_WEIGHTS, FLOAT64,
+                                     LENET_SCOPE)
 
 LayerMaker = Callable[[LayerSpec], Any]  # spec -> a fresh layer object (harness/layer_factory.py)
 
@@ -39,6 +40,7 @@ class CheckContext:
     dtype: str = FLOAT64
     tol: Tolerance | None = None  # one tolerance for every tensor; None: the table in harness/tolerances.py
     scope: str = LENET_SCOPE  # which of the sweep's other configurations a layer must support (vocabulary.SCOPES)
+    seed: int = DEFAULT_SEED  # the seed of the sweep's random inputs and params, combined with each case's key
     train: TrainOptions = TrainOptions()
     notes: list[str] = field(default_factory=list)  # what was not checked and why; shared by the copies
 
