@@ -11,6 +11,8 @@ from typing import Any, Iterable
 
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.context import CheckContext
+from lenet_parity.harness.guard import describe_exception
+from lenet_parity.harness.isolation import from_layer_side
 from lenet_parity.harness.layer_alone import attach_layer_alone_causes
 from lenet_parity.harness.layer_factory import layer_catalogue
 from lenet_parity.harness.modes import REGISTRY, Mode
@@ -87,11 +89,23 @@ def run_checks(kind: str, context: CheckContext, *, layer: str | None = None, mo
             names.remove(name)
     for mode in selected:
         for dtype in _mode_dtypes(mode, dtypes, modes is not None, context):
-            run.extend(mode.run(names, context.for_dtype(dtype)))
+            run.extend(_run_mode(mode, names, context.for_dtype(dtype)))
     attach_layer_alone_causes(run.results, context, names)
     for text in context.notes:
         run.note(text)
     return run
+
+
+def _run_mode(mode: Mode, names: list[str], context: CheckContext) -> list[CheckResult]:
+    """The mode's results; should the layer under test break the mode itself (an error the mode did not expect
+    from a user's object or its process), every layer of the mode fails with that reason, never a traceback."""
+    try:
+        return list(mode.run(names, context))
+    except Exception as exc:  # noqa: BLE001 - only errors raised by the layer's side are caught, see from_layer_side
+        if not from_layer_side(exc):
+            raise
+        reason = f"the layer broke the {mode.name} mode: {describe_exception(exc)}"
+        return [CheckResult(name, "run", mode.name, context.dtype, error=reason, origin=name) for name in names]
 
 
 def _absent(name: str, model: str, spec: LayerSpec, source: str) -> CheckResult:

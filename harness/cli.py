@@ -15,6 +15,7 @@ import click
 from lenet_parity.atomic import check_writable
 from lenet_parity.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_MISMATCH, EXIT_OK, UserInputError
 from lenet_parity.executors import Executor
+from lenet_parity.golden_pins import pinned
 from lenet_parity.reference.layers import KINDS
 from lenet_parity.reference.recipe import DEFAULT_RECIPE as _R, Recipe
 from lenet_parity.vocabulary import (DATA_ROOT_SEARCH, DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_RUNS,
@@ -87,6 +88,10 @@ def _say_restored(watch) -> None:
 
 
 # options several commands share, defined once
+NO_SANDBOX_OPTION = click.option(
+    "--no-sandbox", is_flag=True,
+    help="Run the --impl layer's process without bubblewrap (only Python-level guards; for machines without user "
+         "namespaces). check runs without it anyway, saying so; grade refuses to, unless given this.")
 def _path_option(name: str, default: Path, help_text: str | None = None, *, dir_okay: bool = False,
                  must_exist: tuple[str, str] | None = None):
     kind = dict(dir_okay=False) if not dir_okay else dict(file_okay=False)
@@ -246,10 +251,11 @@ _CHECK_TYPES = [*KINDS, "all"]
               help="Seconds per call into an --impl layer; then its process is killed and the layer fails.")
 @click.option("--memory-limit", type=click.FloatRange(min=0.25), default=4, show_default=True,
               help="GiB of address space for the --impl layer's process.")
+@NO_SANDBOX_OPTION
 @click.option("-v", "--verbose", is_flag=True, help="A row for every check, not only a summary.")
 @click.pass_context
 def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0, weights, data_root, steps, batch_size,
-              atol, rtol, json_path, junit_path, repro_dir, timeout, memory_limit, verbose):
+              atol, rtol, json_path, junit_path, repro_dir, timeout, memory_limit, no_sandbox, verbose):
     """Check layers of TYPE against PyTorch, forward and backward; exit 0 all passed, 1 a mismatch, 2 bad input."""
     from lenet_parity.harness.check_runner import run_checks, run_meta
     from lenet_parity.harness.context import CheckContext, TrainOptions
@@ -271,10 +277,11 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0
     _writable("--repro", repro_dir / "test_x.py" if repro_dir else None)
     start = time.perf_counter()
     watch = GoldenWatch(phase0, weights)
-    with _golden_files_kept(watch), contextlib.ExitStack() as stack:
-        # Phase 0 is read before the user's module is imported (in its own process), so nothing it writes counts
+    with _golden_files_kept(watch), pinned(phase0, weights, DEFAULT_TRAIN_BATCHES), contextlib.ExitStack() as stack:
+        # the golden files are read before the user's module is imported (in its own process) and used from memory
         document = load_phase0(phase0) if phase0.is_file() else None
-        factory = (stack.enter_context(IsolatedFactory(impl, timeout=timeout, memory_limit=int(memory_limit * 2**30)))
+        factory = (stack.enter_context(IsolatedFactory(impl, timeout=timeout, memory_limit=int(memory_limit * 2**30),
+                                                       sandbox=not no_sandbox))
                    if impl else BackendFactory(backend or NUMPY))
         context = CheckContext(factory, phase0=document, phase0_path=phase0, weights_path=weights,
                                data_root=data_root, tol=tol, scope=scope,
@@ -286,6 +293,8 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0
                             f"layer under test wrote it?); restored from the bytes read at the start"))
     meta = run_meta(run, context, kind=layer_type, layer=layer, implementation=impl or backend or NUMPY,
                     seconds=time.perf_counter() - start)
+    if impl:
+        _isolation_seen(run, meta, factory)
     _emit_run(run, meta, verbose=verbose, json_path=json_path, junit_path=junit_path)
     if repro_dir and not run.passed:
         written = _write_repro(run, repro_dir, impl, backend or NUMPY)
@@ -295,6 +304,15 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0
             click.echo(f"repro: nothing written to {repro_dir}: no failure has a case of the layer alone to replay "
                        f"(the snapshot and sweep modes' rows have one)", err=str(json_path) == "-")
     ctx.exit(_exit_code(run.passed))
+
+
+def _isolation_seen(run, meta: dict, factory) -> None:
+    """What the run says about the --impl layer's process: its sandbox (a note when there was none) and its output."""
+    meta["sandbox"] = factory.sandbox.describe()
+    if not factory.sandbox.active:
+        run.note(f"the layer ran {factory.sandbox.describe()}: only Python-level guards stood between it and this "
+                 f"machine")
+    run.keep_output(factory.output)
 
 
 def _emit_run(run, meta: dict, *, verbose: bool, json_path: Path | None, junit_path: Path | None) -> None:

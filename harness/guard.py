@@ -18,6 +18,7 @@ from lenet_parity.harness.compare import to_numpy
 from lenet_parity.harness.isolation import OpaqueValue
 
 _MAX_REASON = 300  # characters of an exception message kept in a report row
+_MISSING = object()
 
 
 class LayerError(Exception):
@@ -36,6 +37,15 @@ def _name(layer: Any) -> str:
     return type(layer).__name__
 
 
+def read_attr(layer: Any, name: str) -> Any:
+    """``layer.name``, None when missing; a property that raises (or a worker that dies reading it) is a
+    LayerError naming it."""
+    try:
+        return getattr(layer, name, None)
+    except (Exception, SystemExit) as exc:
+        raise LayerError(f"reading {_name(layer)}.{name} raised {describe_exception(exc)}") from exc
+
+
 def build(make_layer: Callable[[Any], Any], spec: Any) -> tuple[Any, str]:
     """A fresh layer for ``spec`` and its array kind."""
     call_text = f"{spec.cls}({', '.join(f'{k}={v!r}' for k, v in spec.kwargs.items())})"
@@ -47,6 +57,8 @@ def build(make_layer: Callable[[Any], Any], spec: Any) -> tuple[Any, str]:
         return layer, array_kind(layer)
     except ValueError as exc:
         raise LayerError(str(exc)) from exc
+    except (Exception, SystemExit) as exc:
+        raise LayerError(f"reading {_name(layer)}.array_kind raised {describe_exception(exc)}") from exc
 
 
 def set_attr(layer: Any, name: str, value: Any) -> None:
@@ -59,7 +71,7 @@ def set_attr(layer: Any, name: str, value: Any) -> None:
 
 def call(layer: Any, method: str, *args: Any) -> Any:
     """``layer.method(*args)``; a missing method or any exception is a LayerError naming it."""
-    fn = getattr(layer, method, None)
+    fn = read_attr(layer, method)
     if not callable(fn):
         raise LayerError(f"{_name(layer)} has no {method}() method (the layer protocol needs forward and backward)")
     try:
@@ -100,13 +112,13 @@ def from_layer(value: Any, dtype: str, what: str) -> np.ndarray:
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"dtype {arr.dtype}")
         return np.asarray(arr, dtype=dtype)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an int like 10**400
         raise LayerError(f"{what} returned a {type(value).__name__} that is not an array of numbers "
                          f"({describe_exception(exc)})") from exc
 
 
 def params_of(layer: Any) -> MutableMapping:
-    params = getattr(layer, "params", None)
+    params = read_attr(layer, "params")
     if not isinstance(params, MutableMapping):
         raise LayerError(f"{_name(layer)}.params is {type(params).__name__}, expected a dict of torch's "
                          f"parameter names to arrays (the layer protocol)")
@@ -128,17 +140,26 @@ def load_params(layer: Any, values: Mapping[str, np.ndarray], kind: str, dtype: 
 def read_param(layer: Any, key: str, dtype: str, when: str) -> np.ndarray:
     """``layer.params[key]`` (batchnorm's running stats after forward) as a numpy array."""
     params = params_of(layer)
-    if key not in params:
+    try:
+        value = params[key] if key in params else _MISSING
+    except (Exception, SystemExit) as exc:
+        raise LayerError(f"reading {_name(layer)}.params[{key!r}] raised {describe_exception(exc)}") from exc
+    if value is _MISSING:
         raise LayerError(f"{_name(layer)}.params has no {key!r} {when}")
-    return from_layer(params[key], dtype, f"{_name(layer)}.params[{key!r}]")
+    return from_layer(value, dtype, f"{_name(layer)}.params[{key!r}]")
 
 
 def read_grad(layer: Any, key: str, dtype: str) -> np.ndarray:
     """``layer.grads[key]`` after backward as a numpy array."""
-    grads = getattr(layer, "grads", None)
+    grads = read_attr(layer, "grads")
     if not isinstance(grads, Mapping):
         raise LayerError(f"{_name(layer)}.grads is {type(grads).__name__} after backward(), expected a dict "
                          f"with the keys of the trainable params")
-    if key not in grads:
-        raise LayerError(f"{_name(layer)}.grads has no {key!r} after backward() (keys: {sorted(grads)})")
-    return from_layer(grads[key], dtype, f"{_name(layer)}.grads[{key!r}]")
+    try:
+        value = grads[key] if key in grads else _MISSING
+        keys = sorted(map(str, grads)) if value is _MISSING else []
+    except (Exception, SystemExit) as exc:
+        raise LayerError(f"reading {_name(layer)}.grads[{key!r}] raised {describe_exception(exc)}") from exc
+    if value is _MISSING:
+        raise LayerError(f"{_name(layer)}.grads has no {key!r} after backward() (keys: {keys})")
+    return from_layer(value, dtype, f"{_name(layer)}.grads[{key!r}]")

@@ -14,21 +14,22 @@ import builtins
 import io
 import os
 import pickle
-import select
+import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import MutableMapping
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lenet_parity.errors import UserInputError
+from lenet_parity.harness.sandbox import Sandbox, probe, worker_environment, wrap
+from lenet_parity.harness.worker_io import (HEADER, OutputCapture, PipeClosed, PipeTimeout, frame, read_exactly,
+                                            tree_resident_bytes, write_all)
 from lenet_parity.harness.worker_main import ALLOW_IMPORTS, FORBID_IMPORTS, ForbiddenImportError
 
 DEFAULT_TIMEOUT = 60.0  # seconds per call into user code
@@ -44,6 +45,12 @@ class ForbiddenImport(UserInputError):
 
 class WorkerError(Exception):
     """The worker died, hung or was stopped earlier: the message is the reason for the report."""
+
+
+def describe(exc: BaseException) -> str:
+    """``TypeError: message``, on one line and short."""
+    message = " ".join(str(exc).split())[:300]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 class _NoClasses(pickle.Unpickler):
@@ -97,13 +104,10 @@ def remote_error(name: str, message: str, where: str) -> Exception:
     return _REMOTE_ERRORS[name](f"{message} ({at})" if message and at else message or at)
 
 
-def _resident_bytes(pid: int) -> int:
-    """The process's resident memory (Linux /proc; 0 where it cannot be read)."""
-    try:
-        with open(f"/proc/{pid}/statm") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
+def from_layer_side(exc: BaseException) -> bool:
+    """Whether an exception came from a user's layer or its process (re-raised here by name), not from the
+    harness: the checker turns those into the layer's failure."""
+    return isinstance(exc, WorkerError) or type(exc).__module__ == "user layer"
 
 
 def _signal_name(number: int) -> str:
@@ -113,18 +117,32 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def _unchanged(now: Any, before: Any) -> bool:
+    """Whether an argument the layer was given is as it was sent (the checker's judgment, never the worker's)."""
+    if isinstance(before, np.ndarray):
+        return (isinstance(now, np.ndarray) and now.shape == before.shape and now.dtype == before.dtype
+                and bool(np.array_equal(now, before, equal_nan=True)))
+    try:
+        return type(now) is type(before) and bool(now == before)
+    except Exception:  # noqa: BLE001 - a comparison that raises: something changed
+        return False
+
+
 class Worker:
     """One worker process serving one user class; restarted (its objects lost) when it dies."""
 
     def __init__(self, target: str, class_name: str | None, *, timeout: float = DEFAULT_TIMEOUT,
-                 memory_limit: int = DEFAULT_MEMORY_LIMIT, pickled: bytes | None = None, allow_imports: bool = False):
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT, pickled: bytes | None = None, allow_imports: bool = False,
+                 sandbox: Sandbox = Sandbox(None, "not asked for")):
         self.target, self.class_name, self.pickled = target, class_name, pickled
-        self.allow_imports = allow_imports
+        self.allow_imports, self.sandbox = allow_imports, sandbox
         self.timeout, self.memory_limit = timeout, memory_limit
         self.generation = 0  # which process; a handle is valid only in its own
         self.deaths = 0
         self.memory_errors = 0  # MemoryErrors the layer raised: each costs the time to fill the limit
         self.proc: subprocess.Popen | None = None
+        self.scratch: str | None = None
+        self.output = OutputCapture()  # what every process of this worker printed
         self.dropped: list[int] = []  # handles of proxies the collector freed, for the worker to forget
 
     def start(self) -> list[str]:
@@ -133,23 +151,29 @@ class Worker:
         self.close()
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        self._log = tempfile.TemporaryFile()  # the layer's prints and Python's dying words
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lenet_parity.harness.worker_main", str(to_child_r), str(from_child_w),
-             str(self.memory_limit), ALLOW_IMPORTS if self.allow_imports else FORBID_IMPORTS,
-             self.label],  # the last: for ps and pgrep
-            pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-            start_new_session=True)  # its own process group: its children end with it
-        os.close(to_child_r)
-        os.close(from_child_w)
-        self._send_conn = Connection(to_child_w, readable=False)
-        self._reply_fd = from_child_r
+        output_r, output_w = os.pipe()  # the layer's prints and Python's dying words
+        self.scratch = tempfile.mkdtemp(prefix="lenet-parity-worker-")
+        argv = [sys.executable, "-m", "lenet_parity.harness.worker_main", str(to_child_r), str(from_child_w),
+                str(self.memory_limit), ALLOW_IMPORTS if self.allow_imports else FORBID_IMPORTS,
+                self.label]  # the last: for ps and pgrep
+        try:
+            self.proc = subprocess.Popen(
+                wrap(self.sandbox, argv, self.scratch, hide_frameworks=not self.allow_imports),
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=output_w, stderr=output_w,
+                env=worker_environment(self.scratch), cwd=self.scratch,
+                start_new_session=True)  # its own process group: its children end with it
+        finally:
+            for fd in (to_child_r, from_child_w, output_w):
+                os.close(fd)
+        os.set_blocking(to_child_w, False)  # every write has a deadline (worker_io.write_all)
+        self._request_fd, self._reply_fd = to_child_w, from_child_r
+        self._drainer = self.output.drain(output_r)
         self.generation += 1
         self.dropped = []
         try:
             if self.pickled is not None:
                 return self.request("load_pickled", self.pickled, during="import")
-            return self.request("load", self.target, self.class_name, during="import")
+            return self.request("load", self.target, self.class_name, os.getcwd(), during="import")
         except WorkerError as exc:
             raise UserInputError(f"--impl {self.label}: importing {self.target}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - the module raised: SyntaxError, ImportError, LookupError, ...
@@ -163,29 +187,40 @@ class Worker:
         return self.target if self.class_name is None else f"{self.target}:{self.class_name}"
 
     def request(self, op: str, *args: Any, during: str) -> Any:
-        """Send one request and wait for its reply; WorkerError if the process dies or does not answer."""
+        """Send one request and wait for its reply, both by one deadline; WorkerError if the process dies or
+        does not keep up."""
         if self.proc is None:
             raise WorkerError("the worker is not running")
         dropped, self.dropped = self.dropped, []
-        try:
-            self._send_conn.send((op, args, dropped))
-        except (OSError, ValueError):
-            raise self._died(during) from None
         deadline = time.monotonic() + self.timeout
-        (size,) = struct.unpack("!Q", self._read(8, deadline, during))
-        if size > _MAX_REPLY:
-            self.close()
-            raise WorkerError(f"the layer's process announced a {size}-byte reply during {during}: killed")
         try:
-            reply = _NoClasses(io.BytesIO(self._read(size, deadline, during))).load()
+            write_all(self._request_fd, frame(pickle.dumps((op, args, dropped), protocol=5)), deadline,
+                      alive=lambda: self.proc.poll() is None)
+            (size,) = HEADER.unpack(self._read(HEADER.size, deadline, during))
+            if size > _MAX_REPLY:
+                self.close()
+                raise WorkerError(f"the layer's process announced a {size}-byte reply during {during}: killed")
+            data = self._read(size, deadline, during)
+        except PipeClosed:
+            raise self._died(during) from None
+        except PipeTimeout:
+            self.close()
+            raise WorkerError(f"no answer after {self.timeout:g} s during {during}: killed (--timeout)") from None
+        try:
+            reply = _NoClasses(io.BytesIO(data)).load()
+            ok = reply[0] == "ok"
+            value = _decode(reply[1]) if ok else None
+            if not ok:
+                _, name, message, where = reply
+                name, message, where = str(name), str(message), str(where)
         except WorkerError:
+            self.close()
             raise
         except Exception as exc:  # noqa: BLE001 - a damaged or forged reply
             self.close()
-            raise WorkerError(f"the worker sent an unreadable reply during {during} ({exc})") from None
-        if reply[0] == "ok":
-            return _decode(reply[1])
-        _, name, message, where = reply
+            raise WorkerError(f"the worker sent an unreadable reply during {during} ({describe(exc)})") from None
+        if ok:
+            return value
         if name == "MemoryError":
             self.memory_errors += 1
             message = f"{message or 'out of memory'}; memory limit {self.memory_limit / (1 << 30):g} GiB"
@@ -193,27 +228,16 @@ class Worker:
 
     def _read(self, n: int, deadline: float, during: str) -> bytes:
         """Exactly n bytes of the reply pipe by the deadline, watching the process's life and memory meanwhile."""
-        chunks, got = [], 0
-        while got < n:
-            ready, _, _ = select.select([self._reply_fd], [], [], min(0.2, max(0.0, deadline - time.monotonic())))
-            if ready:
-                chunk = os.read(self._reply_fd, min(n - got, 1 << 24))
-                if not chunk:  # end of file: the process died, or closed its end of the pipe
-                    raise self._died(during)
-                chunks.append(chunk)
-                got += len(chunk)
-                continue
+        def watch() -> None:
             if self.proc.poll() is not None:
-                raise self._died(during)
-            if time.monotonic() >= deadline:
-                self.close()
-                raise WorkerError(f"no answer after {self.timeout:g} s during {during}: killed (--timeout)")
-            resident = _resident_bytes(self.proc.pid)
+                raise PipeClosed()
+            resident = tree_resident_bytes(self.proc.pid)
             if resident > self.memory_limit:  # RLIMIT_AS is the first guard
                 self.close()
                 raise WorkerError(f"memory limit {self.memory_limit / (1 << 30):g} GiB exceeded during {during} "
                                   f"({resident / (1 << 30):.1f} GiB resident): killed (--memory-limit)")
-        return b"".join(chunks)
+
+        return read_exactly(self._reply_fd, n, deadline, watch)
 
     def _died(self, during: str) -> WorkerError:
         proc = self.proc
@@ -221,8 +245,8 @@ class Worker:
             code = proc.wait(_GRACE) if proc is not None else None
         except subprocess.TimeoutExpired:  # alive, but it closed its end of the reply pipe
             code = None
-        last = self._last_words()
         self.close()
+        last = self.output.last_line()
         self.deaths += 1
         if code is None:
             how = "closed its reply pipe (killed)"
@@ -230,33 +254,27 @@ class Worker:
             how = f"killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
         return WorkerError(f"the layer's process {how} during {during}" + (f" ({last})" if last else ""))
 
-    def _last_words(self) -> str:
-        """The last line the process printed (Python's dying words, or the layer's): from the log's tail."""
-        try:
-            size = self._log.seek(0, os.SEEK_END)
-            self._log.seek(max(0, size - 4096))
-            lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines() if line.strip()]
-        except (OSError, ValueError):
-            return ""
-        return lines[-1][:200] if lines else ""
-
     def close(self) -> None:
-        """SIGTERM to the worker's process group, SIGKILL after a grace period; reaped, never a zombie."""
+        """SIGTERM to the worker's process group, SIGKILL after a grace period; reaped, never a zombie; its
+        scratch folder removed."""
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        self._send_conn.close()
-        os.close(self._reply_fd)
-        for sig, wait in ((signal.SIGTERM, _GRACE), (signal.SIGKILL, None)):
-            try:
-                os.killpg(proc.pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                proc.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        if proc is not None:
+            os.close(self._request_fd)
+            os.close(self._reply_fd)
+            for sig, wait in ((signal.SIGTERM, _GRACE), (signal.SIGKILL, None)):
+                try:
+                    os.killpg(proc.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                try:
+                    proc.wait(wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            self._drainer.join(_GRACE)  # its last words, once every writer of the pipe is gone
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
 
 class RemoteDict(MutableMapping):
@@ -316,14 +334,20 @@ class RemoteLayer:
         return found[1]
 
     def _call(self, method: str, args: tuple) -> Any:
-        """The remote method's result; arguments it changed in place are changed here too, as in one process."""
+        """The remote method's result; arguments it changed in place are changed here too, as in one process.
+        The worker sends every argument back as it is after the call; whether it changed is judged here."""
         reply = self._request("call", method, args, during=method)
-        for index, value in reply["changed"].items():
-            mine = args[int(index)]
-            if isinstance(mine, np.ndarray) and isinstance(value, np.ndarray) and mine.shape == value.shape:
-                mine[...] = value
-            elif isinstance(mine, list) and isinstance(value, list):
-                mine[:] = value
+        if not (isinstance(reply, dict) and isinstance(reply.get("args"), list) and len(reply["args"]) == len(args)):
+            raise WorkerError(f"the worker sent a malformed reply during {method}")
+        for mine, now in zip(args, reply["args"]):
+            if _unchanged(now, mine):
+                continue
+            if isinstance(mine, np.ndarray) and isinstance(now, np.ndarray) and mine.shape == now.shape:
+                mine[...] = now
+            elif isinstance(mine, list) and isinstance(now, list):
+                mine[:] = now
+            elif isinstance(mine, np.ndarray):  # reshaped or retyped in place: never equal to what was sent
+                mine[...] = np.nan if mine.dtype.kind == "f" else mine + 1
         return reply["result"]
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -349,7 +373,7 @@ class IsolatedFactory:
     """
 
     def __init__(self, impl: Any, *, timeout: float = DEFAULT_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT,
-                 allow_imports: bool = False):
+                 allow_imports: bool = False, sandbox: bool = True):
         pickled = None
         if isinstance(impl, type):
             target, class_name, pickled = f"{impl.__module__}.{impl.__qualname__}", impl.__name__, _by_value(impl)
@@ -363,8 +387,9 @@ class IsolatedFactory:
         if pickled is None and (target.endswith(".py") or "/" in target) and not Path(target).is_file():
             raise UserInputError(f"--impl: {target} not found (give path/to/file.py[:CLASS], relative to the current "
                                  f"directory)")
+        self.sandbox = probe() if sandbox else Sandbox(None, "turned off (--no-sandbox)")
         self.worker = Worker(target, class_name, timeout=timeout, memory_limit=memory_limit, pickled=pickled,
-                             allow_imports=allow_imports)
+                             allow_imports=allow_imports, sandbox=self.sandbox)
         self.impl = self.label = self.worker.label
         self.whole_file = class_name is None
         self.stopped: str | None = None  # why no more layers are built
@@ -415,6 +440,11 @@ class IsolatedFactory:
         if name not in self._proxies:
             self._proxies[name] = type(name, (RemoteLayer,), {})
         return self._proxies[name](self, handle, array_kind)
+
+    @property
+    def output(self) -> OutputCapture:
+        """What the layer printed, in every process this factory started."""
+        return self.worker.output
 
     def close(self) -> None:
         self.worker.close()

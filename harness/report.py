@@ -143,6 +143,7 @@ def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
             lines.append("")
         lines += _matrix(run) + [""] + _details(run)
     lines += [style(f"note: {n}", fg="yellow") for n in run.notes]
+    lines += _printed(run)
     lines += _unsupported(run)
     counts = run.counts()
     layers = len({r.checked_layer for r in run.results if r.origin != NETWORK} | set(run.layers))
@@ -163,6 +164,25 @@ def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
         else:
             lines.append(style("nothing was checked", fg="red", bold=True))
     return "\n".join(lines)
+
+
+_PRINTED_LINES = 12  # of the start and of the end of what a layer printed, on the terminal (--json: all kept)
+
+
+def _printed(run: CheckRun) -> list[str]:
+    """What the layer printed, under the verdict's notes: its first and last lines, and how much there was."""
+    if not run.printed_bytes:
+        return []
+    lines = run.printed.splitlines()
+    if len(lines) > 2 * _PRINTED_LINES:
+        lines = [*lines[:_PRINTED_LINES], f"[... {len(lines) - 2 * _PRINTED_LINES} lines ...]", *lines[-_PRINTED_LINES:]]
+    return ([style(f"the layer printed {run.printed_bytes:,} bytes:", fg="yellow")]
+            + [f"  | {_printable(line[:200])}" for line in lines])
+
+
+def _printable(text: str) -> str:
+    """A user's text with control characters (a terminal's escape sequences) shown as ``?``."""
+    return "".join(ch if ch.isprintable() or ch == "\t" else "?" for ch in text)
 
 
 def json_text(run: CheckRun, *, meta: dict | None = None) -> str:

@@ -152,6 +152,8 @@ class CheckRun:
     notes: list[str] = field(default_factory=list)  # what was not checked and why (a skipped mode, a configuration)
     layers: list[str] = field(default_factory=list)  # the layers checked, where the caller knows them: the train
     # mode's rows are all about the whole model (the loss, the params), yet each swapped-in layer was checked
+    printed: str = ""  # what the layer under test printed (its worker's stdout and stderr, first and last parts)
+    printed_bytes: int = 0  # how much it printed in all
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -229,4 +231,9 @@ class CheckRun:
                               "diagnosis": first.likely().to_json()} if first else None,
             "results": [r.to_json() for r in self.results],
             "notes": list(self.notes),
+            "printed": {"bytes": self.printed_bytes, "text": self.printed} if self.printed_bytes else None,
         }
+
+    def keep_output(self, output) -> None:
+        """What the layer printed (an OutputCapture: a capped copy and the total), for the report."""
+        self.printed, self.printed_bytes = output.text(), output.total

@@ -21,7 +21,6 @@ import signal
 import struct
 import sys
 import traceback
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 from lenet_parity.custom_layers.backends import MODULES
@@ -92,16 +91,6 @@ def encode(value, depth: int = 0):
     return (OBJECT, type(value).__name__)
 
 
-def _unchanged(now, before) -> bool:
-    import numpy as np
-
-    try:
-        a, b = np.asarray(now), np.asarray(before)
-        return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=True))
-    except (TypeError, ValueError):
-        return now == before
-
-
 def where(exc: BaseException) -> str:
     """``file.py:42 in backward``: the innermost frame of the traceback outside this module."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
@@ -123,18 +112,18 @@ class Server:
         self.objects[self.next_handle] = obj
         return self.next_handle
 
-    def load(self, target: str, class_name: str | None) -> list[str]:
-        """Import the user's module (a file or a module name); the class names it offers: the one named, or with
-        ``class_name`` None (a whole file) every class named like a torch layer."""
+    def load(self, target: str, class_name: str | None, cwd: str) -> list[str]:
+        """Import the user's module (a file or a module name, relative to the checker's ``cwd``); the class names
+        it offers: the one named, or with ``class_name`` None (a whole file) every class named like a torch layer."""
         if target.endswith(".py") or "/" in target:
-            path = Path(target)
+            path = Path(cwd, target)
             sys.path.insert(0, str(path.resolve().parent))  # the file may import its neighbours
             spec = importlib.util.spec_from_file_location(f"_lenet_parity_impl_{path.stem}", path)
             module = importlib.util.module_from_spec(spec)
             sys.modules[spec.name] = module
             spec.loader.exec_module(module)
         else:
-            sys.path.insert(0, os.getcwd())  # like python -m: modules of the current directory
+            sys.path.insert(0, cwd)  # like python -m: modules of the checker's current directory
             module = importlib.import_module(target)
         classes = {n: v for n, v in vars(module).items() if inspect.isclass(v) and v.__module__ == module.__name__}
         if class_name is None:
@@ -180,12 +169,10 @@ class Server:
         setattr(self.objects[handle], name, value)
 
     def call(self, handle: int, method: str, args: tuple) -> dict:
-        """The method's result, and the arguments it changed in place (the parent applies the same change to its
-        own copies, so an in-place forward or backward is seen as it would be in one process)."""
-        before = [copy.deepcopy(a) for a in args]
+        """The method's result, and its arguments as they are after the call: the checker judges what changed
+        (and applies it to its own copies, so an in-place forward or backward is seen as in one process)."""
         result = getattr(self.objects[handle], method)(*args)
-        changed = {str(i): a for i, (a, b) in enumerate(zip(args, before)) if not _unchanged(a, b)}
-        return {"result": result, "changed": changed}
+        return {"result": result, "args": list(args)}
 
     def item_set(self, handle: int, attr: str, key, value) -> None:
         getattr(self.objects[handle], attr)[key] = value
@@ -209,28 +196,52 @@ class Server:
 
 
 
-def serve(conn_in: Connection, fd_out: int) -> None:
+def serve(fd_in: int, fd_out: int) -> None:
     server = Server()
     while True:
-        try:
-            op, args, dropped = conn_in.recv()
-        except EOFError:
+        header = read_frame_bytes(fd_in, 8)
+        if header is None:
             return  # the parent is gone
+        request = read_frame_bytes(fd_in, struct.unpack("!Q", header)[0])
+        if request is None:
+            return
+        op, args, dropped = pickle.loads(request)  # from the checker: trusted
         for handle in dropped:  # objects the parent no longer holds
             server.objects.pop(handle, None)
         try:
             reply = ("ok", encode(getattr(server, op)(*args)))
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt from user code too
-            reply = ("error", type(exc).__name__, " ".join(str(exc).split())[:300], where(exc))
+            reply = error_reply(exc)
         try:
             data = pickle.dumps(reply, protocol=5)
-        except Exception as exc:  # noqa: BLE001 - e.g. a str subclass that refuses pickling
-            data = pickle.dumps(("error", "TypeError", f"the reply cannot be sent: {exc}", ""), protocol=5)
+        except BaseException as exc:  # noqa: BLE001 - e.g. a str subclass that refuses pickling
+            data = pickle.dumps(("error", "TypeError", "the reply cannot be sent: "
+                                 f"{type(exc).__name__}", ""), protocol=5)
         write_frame(fd_out, data)
 
 
+def error_reply(exc: BaseException) -> tuple:
+    """("error", name, message, where) in plain strings, even for an exception whose str() raises."""
+    try:
+        return ("error", str(type(exc).__name__), " ".join(str(exc).split())[:300], where(exc))
+    except BaseException:  # noqa: BLE001 - a user's __str__ may raise anything
+        return ("error", "Exception", "an exception whose message cannot be read", "")
+
+
+def read_frame_bytes(fd: int, n: int) -> bytes | None:
+    """Exactly n bytes of the request pipe; None at its end (the checker closed it)."""
+    chunks, got = [], 0
+    while got < n:
+        chunk = os.read(fd, min(n - got, 1 << 24))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
 def write_frame(fd: int, data: bytes) -> None:
-    """One reply: its length (8 bytes, big-endian), then its bytes; what harness/isolation.py reads."""
+    """One reply: its length (8 bytes, big-endian), then its bytes; what harness/worker_io.py reads."""
     view = memoryview(struct.pack("!Q", len(data)) + data)
     while view:
         view = view[os.write(fd, view):]
@@ -263,7 +274,7 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))  # no file (or log) larger than this
     sys.meta_path.insert(0, ForbiddenImports())
     sys.addaudithook(_guard)
-    serve(Connection(fd_in, writable=False), fd_out)
+    serve(fd_in, fd_out)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import Any
 
 from lenet_parity.atomic import atomic_write_text
 from lenet_parity.errors import UserInputError
+from lenet_parity.golden_pins import in_memory, read_bytes, record_shipped, shipped_seal
 
 _TYPECODES = {"float32": "f", "float64": "d", "int64": "q", "uint8": "B"}
 
@@ -133,31 +134,51 @@ def write_document(path: str | os.PathLike, document: dict[str, Any]) -> None:
     unsealed = {k: v for k, v in document.items() if k != SEAL}
     sealed = {**unsealed, SEAL: content_sha256(json.loads(dumps(unsealed)))}  # the seal of what a reader sees
     atomic_write_text(path, dumps(sealed))
+    record_shipped(path, sealed[SEAL])  # at a shipped file's place: the package's code records the new seal
 
 
 def read_document(path: str | os.PathLike, *, kind: str, version: int, regenerate: str) -> dict[str, Any]:
-    """Read and validate a golden document's header; every problem is a one-line UserInputError.
+    """Read and validate a golden document (from memory when a pinned block read it already); every problem is a
+    one-line UserInputError.
 
     ``regenerate`` is the command that rebuilds the file (``make phase0``), named in every error.
     """
     path = Path(path)
     hint = f"run: {regenerate}"
-    if not path.is_file():
-        raise UserInputError(f"{path}: file not found ({hint})")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserInputError(f"{path}: not valid JSON, truncated or corrupted ({exc.__class__.__name__}: line {getattr(exc, 'lineno', '?')}); {hint}") from None
-    except OSError as exc:
-        raise UserInputError(f"{path}: cannot read ({exc.strerror}); {hint}") from None
-    if not isinstance(document, dict) or document.get("kind") != kind:
-        found = document.get("kind") if isinstance(document, dict) else type(document).__name__
-        raise UserInputError(f"{path}: not a {kind} file (kind={found!r}); {hint}")
+    document = in_memory(path)
+    if document is None:
+        document = parse(path, read_bytes(path, hint), hint=hint)
+    if document.get("kind") != kind:
+        raise UserInputError(f"{path}: not a {kind} file (kind={document.get('kind')!r}); {hint}")
     found_version = document.get("format_version")
     if found_version != version:
         raise UserInputError(f"{path}: format_version {found_version!r}, this lenet-parity reads {version}; {hint}")
+    return verify(path, document, hint=hint)
+
+
+def parse(path: Path, data: bytes, *, hint: str) -> dict[str, Any]:
+    """A golden file's bytes as a JSON object."""
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserInputError(f"{path}: not valid JSON, truncated or corrupted ({exc.__class__.__name__}: line "
+                             f"{getattr(exc, 'lineno', '?')}); {hint}") from None
+    if not isinstance(document, dict):
+        raise UserInputError(f"{path}: not a golden file (a JSON {type(document).__name__}); {hint}")
+    return document
+
+
+def verify(path: Path, document: dict[str, Any], *, hint: str) -> dict[str, Any]:
+    """The document, when its seal is right and, at a shipped file's place, it is the file shipped."""
     if document.get(SEAL) != content_sha256(document):
         what = "has no content_sha256 seal" if SEAL not in document else "does not match its content_sha256 seal"
         raise UserInputError(f"{path}: {what} (edited or damaged since it was written); {hint}")
+    expected = shipped_seal(path)
+    if expected is not None and document[SEAL] != expected:
+        raise UserInputError(f"{path}: not the file this lenet-parity shipped (its seal is not the one recorded in "
+                             f"lenet_parity/golden_digests.py); reinstall lenet-parity, or {hint}")
     return document
+
+
+def parse_and_verify(path: Path, data: bytes, *, hint: str) -> dict[str, Any]:
+    return verify(path, parse(path, data, hint=hint), hint=hint)

@@ -1,0 +1,137 @@
+"""The checker's side of the pipes to a worker: frames written and read against a deadline, and the worker's
+printed output drained by a thread into a capped capture.
+
+A frame is its length (8 bytes, big-endian), then its bytes, in both directions. Nothing here blocks past its
+deadline: a worker that stops reading its requests, or never answers, is a timeout, not a hang of the checker.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import struct
+import threading
+import time
+
+HEADER = struct.Struct("!Q")
+_POLL = 0.2  # seconds between looks at the process's life and memory while waiting
+
+
+class PipeTimeout(Exception):
+    """The deadline passed before the frame was written or read."""
+
+
+class PipeClosed(Exception):
+    """The other end is gone (end of file, or a broken pipe)."""
+
+
+def frame(data: bytes) -> bytes:
+    return HEADER.pack(len(data)) + data
+
+
+def write_all(fd: int, data: bytes, deadline: float, alive) -> None:
+    """All of ``data`` into the non-blocking ``fd`` by the deadline; ``alive()`` is asked while the pipe is full."""
+    view = memoryview(data)
+    while view:
+        _, ready, _ = select.select([], [fd], [], min(_POLL, max(0.0, deadline - time.monotonic())))
+        if ready:
+            try:
+                view = view[os.write(fd, view[:1 << 20]):]
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                raise PipeClosed() from None
+            continue
+        if not alive():
+            raise PipeClosed()
+        if time.monotonic() >= deadline:
+            raise PipeTimeout()
+
+
+def read_exactly(fd: int, n: int, deadline: float, watch) -> bytes:
+    """Exactly ``n`` bytes of ``fd`` by the deadline; ``watch()`` runs between waits (it raises to stop)."""
+    chunks, got = [], 0
+    while got < n:
+        ready, _, _ = select.select([fd], [], [], min(_POLL, max(0.0, deadline - time.monotonic())))
+        if ready:
+            chunk = os.read(fd, min(n - got, 1 << 24))
+            if not chunk:
+                raise PipeClosed()
+            chunks.append(chunk)
+            got += len(chunk)
+            continue
+        watch()
+        if time.monotonic() >= deadline:
+            raise PipeTimeout()
+    return b"".join(chunks)
+
+
+class OutputCapture:
+    """What a layer printed (stdout and stderr, every process of one factory): the first ``keep`` bytes and the
+    last ``keep`` bytes kept, the total counted. A thread drains the pipe, so a flood costs only its reading."""
+
+    def __init__(self, keep: int = 4096):
+        self.keep = keep
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def drain(self, fd: int) -> threading.Thread:
+        """Read ``fd`` until end of file in a daemon thread (the fd is closed at the end)."""
+        thread = threading.Thread(target=self._drain, args=(fd,), daemon=True, name="worker-output")
+        thread.start()
+        return thread
+
+    def _drain(self, fd: int) -> None:
+        try:
+            while chunk := os.read(fd, 1 << 16):
+                self._add(chunk)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def _add(self, chunk: bytes) -> None:
+        with self._lock:
+            self.total += len(chunk)
+            room = self.keep - len(self.head)
+            if room > 0:
+                self.head += chunk[:room]
+                chunk = chunk[room:]
+            self.tail = (self.tail + chunk)[-self.keep:]
+
+    def text(self) -> str:
+        """Everything kept, with a line saying how much was left out in the middle."""
+        with self._lock:
+            head, tail, total = bytes(self.head), bytes(self.tail), self.total
+        left_out = total - len(head) - len(tail)
+        middle = f"\n[... {left_out:,} bytes not kept ...]\n" if left_out > 0 else ""
+        return (head.decode(errors="replace") + middle + tail.decode(errors="replace")).strip("\n")
+
+    def last_line(self) -> str:
+        with self._lock:
+            tail = bytes(self.tail or self.head)
+        lines = [line.strip() for line in tail.decode(errors="replace").splitlines() if line.strip()]
+        return lines[-1][:200] if lines else ""
+
+
+def tree_resident_bytes(pid: int) -> int:
+    """Resident memory of the process and all its descendants (Linux /proc; 0 where it cannot be read): the
+    worker under bubblewrap is the grandchild of the process the checker started."""
+    total, todo, seen = 0, [pid], set()
+    page = os.sysconf("SC_PAGE_SIZE")
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            with open(f"/proc/{current}/statm") as handle:
+                total += int(handle.read().split()[1]) * page
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    todo += [int(child) for child in handle.read().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
