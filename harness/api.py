@@ -14,37 +14,44 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from lenet_parity.errors import UserInputError
+from lenet_parity.golden_pins import pinned
 from lenet_parity.harness.check_runner import ALL, run_checks
 from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.isolation import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, IsolatedFactory
 from lenet_parity.harness.results import CheckRun
 from lenet_parity.harness.trace import trace
-from lenet_parity.vocabulary import DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_WEIGHTS, DTYPES, FLOAT64, LENET_SCOPE
+from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_TRAIN_BATCHES, DEFAULT_WEIGHTS, DTYPES,
+                                     FLOAT64, LENET_SCOPE)
 
 
 def check_layer(layer: Any, kind: str = ALL, *, dtype: str | None = None, modes: Iterable[str] | None = None,
                 scope: str = LENET_SCOPE, timeout: float = DEFAULT_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT,
                 data_root: str | Path = DEFAULT_DATA_ROOT, phase0: str | Path = DEFAULT_PHASE0,
-                weights: str | Path = DEFAULT_WEIGHTS) -> CheckRun:
+                weights: str | Path = DEFAULT_WEIGHTS, sandbox: bool = True) -> CheckRun:
     """Check ``layer`` (a class, ``"file.py:Class"``, ``"module:Class"``, or ``"file.py"`` for every layer class
     of a file) as LeNet's layers of ``kind`` (conv, pool, relu, dense, flatten, logsoftmax, loss, ...; ``all``
     with a whole file), in every mode (or ``modes``), both dtypes (or ``dtype``). The train mode's batches ship in
     the package; ``data_root`` is where MNIST would be read for batches beyond them.
 
-    A layer that is wrong, crashes or hangs is a failed CheckRun, never an exception. Bad input raises
+    The layer runs in its own process, inside bubblewrap where the system allows it (``sandbox=False``: Python's
+    guards only; ``run.sandbox`` says which). A layer that is wrong, crashes or hangs is a failed CheckRun, never
+    an exception. Bad input raises
     ``UserInputError`` with a one-line message (what is wrong and how to fix it) and no chained traceback."""
     try:
-        with IsolatedFactory(_spec(layer), timeout=timeout, memory_limit=memory_limit) as factory:
+        with (pinned(phase0, weights, DEFAULT_TRAIN_BATCHES),
+              IsolatedFactory(_spec(layer), timeout=timeout, memory_limit=memory_limit, sandbox=sandbox) as factory):
             context = CheckContext(factory, phase0_path=Path(phase0), weights_path=Path(weights),
                                    data_root=Path(data_root), scope=scope)
-            return run_checks(kind, context, modes=modes, dtypes=DTYPES if dtype is None else (dtype,))
+            run = run_checks(kind, context, modes=modes, dtypes=DTYPES if dtype is None else (dtype,))
+            factory.report_into(run)
+            return run
     except UserInputError as exc:
         raise _one_line(exc) from None
 
 
 def check_network(layers_file: str | Path, *, dtype: str = FLOAT64, variants: bool = False,
                   timeout: float = DEFAULT_TIMEOUT, phase0: str | Path = DEFAULT_PHASE0,
-                  weights: str | Path = DEFAULT_WEIGHTS) -> CheckRun:
+                  weights: str | Path = DEFAULT_WEIGHTS, sandbox: bool = True) -> CheckRun:
     """The whole network built from ``layers_file``'s classes (named like torch's layers) against torch's LeNet on
     the Phase 0 batch: every tensor in forward then backward order, the first divergence first.
 
@@ -53,9 +60,11 @@ def check_network(layers_file: str | Path, *, dtype: str = FLOAT64, variants: bo
         if not str(layers_file).endswith(".py"):
             raise UserInputError(f"layers_file {str(layers_file)!r}: check_network takes a whole file "
                                  f"(path/to/file.py), its classes named like torch's layers")
-        with IsolatedFactory(str(layers_file), timeout=timeout) as factory:
+        with (pinned(phase0, weights), IsolatedFactory(str(layers_file), timeout=timeout, sandbox=sandbox) as factory):
             context = CheckContext(factory, phase0_path=Path(phase0), weights_path=Path(weights), dtype=dtype)
-            return trace(context, variants=variants)
+            run = trace(context, variants=variants)
+            factory.report_into(run)
+            return run
     except UserInputError as exc:
         raise _one_line(exc) from None
 

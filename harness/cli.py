@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a parity mismatch, 2 bad input or usage (one line namin
 from __future__ import annotations
 
 import contextlib
+import errno
 import sys
 import time
 from pathlib import Path
@@ -38,6 +39,16 @@ class _Group(click.Group):
             click.secho("interrupted: nothing half-written was left (files are written whole or not at all)",
                         err=True, fg="yellow")
             sys.exit(EXIT_INTERRUPTED)
+        except OSError as exc:
+            if exc.errno not in _DISK_ERRORS:
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.secho(f"error: cannot write{where}: {exc.strerror}; nothing half-written was left (files are "
+                        f"written whole or not at all); free space or choose another folder", err=True, fg="red")
+            sys.exit(EXIT_BAD_INPUT)
+
+
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)  # the machine's limits, not a bug: one line
 
 
 def _writable(option: str, path: Path | None) -> None:
@@ -74,7 +85,7 @@ def _golden_files_kept(watch):
     try:
         yield
     except UserInputError:
-        if not watch.restore_changed():
+        if not watch.restore_changed() and not watch.blocked:
             raise
         _say_restored(watch)
         sys.exit(EXIT_MISMATCH)
@@ -85,6 +96,9 @@ def _say_restored(watch) -> None:
     for path in watch.restored:
         click.secho(f"error: {path} changed on disk during the run (the layer under test wrote it?); restored it "
                     f"from the bytes read at the start", err=True, fg="red")
+    for path, why in watch.blocked.items():
+        click.secho(f"error: {path} changed on disk during the run (the layer under test?) and {why}", err=True,
+                    fg="red")
 
 
 # options several commands share, defined once
@@ -291,10 +305,13 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0
     for path in watch.restored:
         run.add(CheckResult("golden files", path.name, "run", "-", error=f"{path} changed on disk during the run (the "
                             f"layer under test wrote it?); restored from the bytes read at the start"))
+    for path, why in watch.blocked.items():
+        run.add(CheckResult("golden files", path.name, "run", "-", error=f"{path} changed on disk during the run (the "
+                            f"layer under test?) and {why}"))
     meta = run_meta(run, context, kind=layer_type, layer=layer, implementation=impl or backend or NUMPY,
                     seconds=time.perf_counter() - start)
     if impl:
-        _isolation_seen(run, meta, factory)
+        factory.report_into(run)
     _emit_run(run, meta, verbose=verbose, json_path=json_path, junit_path=junit_path)
     if repro_dir and not run.passed:
         written = _write_repro(run, repro_dir, impl, backend or NUMPY)
@@ -304,15 +321,6 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0
             click.echo(f"repro: nothing written to {repro_dir}: no failure has a case of the layer alone to replay "
                        f"(the snapshot and sweep modes' rows have one)", err=str(json_path) == "-")
     ctx.exit(_exit_code(run.passed))
-
-
-def _isolation_seen(run, meta: dict, factory) -> None:
-    """What the run says about the --impl layer's process: its sandbox (a note when there was none) and its output."""
-    meta["sandbox"] = factory.sandbox.describe()
-    if not factory.sandbox.active:
-        run.note(f"the layer ran {factory.sandbox.describe()}: only Python-level guards stood between it and this "
-                 f"machine")
-    run.keep_output(factory.output)
 
 
 def _emit_run(run, meta: dict, *, verbose: bool, json_path: Path | None, junit_path: Path | None) -> None:
@@ -443,9 +451,10 @@ def cases_example_dir_cmd():
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every result as JSON.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
               help="Seconds per call into an --impl layer.")
+@NO_SANDBOX_OPTION
 @click.option("-v", "--verbose", is_flag=True, help="A row for every tensor.")
 @click.pass_context
-def trace_cmd(ctx, backend, impl, dtype, variants, phase0, weights, json_path, timeout, verbose):
+def trace_cmd(ctx, backend, impl, dtype, variants, phase0, weights, json_path, timeout, no_sandbox, verbose):
     """The fully custom LeNet against torch on the Phase 0 batch: where the first divergence appears, both ways."""
     from lenet_parity.harness import report
     from lenet_parity.harness.context import CheckContext
@@ -458,12 +467,15 @@ def trace_cmd(ctx, backend, impl, dtype, variants, phase0, weights, json_path, t
     if impl is not None and not impl.endswith(".py"):
         raise UserInputError(f"--impl {impl}: trace takes a whole file (path/to/file.py), its classes named like "
                              f"torch's layers")
-    with contextlib.ExitStack() as stack:
-        factory = stack.enter_context(IsolatedFactory(impl, timeout=timeout)) if impl else BackendFactory(backend)
+    with pinned(phase0, weights), contextlib.ExitStack() as stack:
+        factory = (stack.enter_context(IsolatedFactory(impl, timeout=timeout, sandbox=not no_sandbox)) if impl
+                   else BackendFactory(backend))
         context = CheckContext(factory, phase0_path=phase0, weights_path=weights, dtype=dtype)
         click.echo(f"trace: every layer and the loss from {impl or f'the {backend} backend'}, swapped into torch's "
                    f"LeNet (the hybrid mode's machinery) on the Phase 0 batch, {dtype}")
         run = trace(context, variants=variants)
+        if impl:
+            factory.report_into(run)
     click.echo(report.terminal_report(run, verbose=verbose))
     click.echo(summary(run))
     if json_path:

@@ -446,6 +446,13 @@ class IsolatedFactory:
         """What the layer printed, in every process this factory started."""
         return self.worker.output
 
+    def report_into(self, run: Any) -> None:
+        """Tell the run (a CheckRun) where the layer ran, with a note when it was not sandboxed, and what it printed."""
+        run.sandbox = self.sandbox.describe()
+        if not self.sandbox.active:
+            run.note(f"the layer ran {run.sandbox}: only Python-level guards stood between it and this machine")
+        run.keep_output(self.output)
+
     def close(self) -> None:
         self.worker.close()
 

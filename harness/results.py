@@ -154,6 +154,7 @@ class CheckRun:
     # mode's rows are all about the whole model (the loss, the params), yet each swapped-in layer was checked
     printed: str = ""  # what the layer under test printed (its worker's stdout and stderr, first and last parts)
     printed_bytes: int = 0  # how much it printed in all
+    sandbox: str | None = None  # where the layer under test ran: "bubblewrap (...)" or "not sandboxed: why"
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -232,6 +233,7 @@ class CheckRun:
             "results": [r.to_json() for r in self.results],
             "notes": list(self.notes),
             "printed": {"bytes": self.printed_bytes, "text": self.printed} if self.printed_bytes else None,
+            "sandbox": self.sandbox,
         }
 
     def keep_output(self, output) -> None:

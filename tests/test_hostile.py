@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PHASE0, ROOT, WEIGHTS
+from lenet_parity.harness.sandbox import PASS_ENV
 
 HOSTILE = ROOT / "tests" / "hostile"
 CLI = Path(sys.executable).with_name("lenet-parity")
@@ -124,7 +125,7 @@ def _record(entry: dict) -> None:
 def test_hostile_layer_fails_cleanly(case, mode):
     golden = {path: path.read_bytes() for path in (PHASE0, WEIGHTS)}
     marker = uuid.uuid4().hex
-    env = {**os.environ, MARKER_VAR: marker}
+    env = {**os.environ, MARKER_VAR: marker, PASS_ENV: MARKER_VAR}  # the sandbox passes the marker to the worker
     command = [str(CLI), "check", "relu", "--impl", f"tests/hostile/{case['file']}:{case['cls']}", "--mode", mode,
                "--timeout", str(TIMEOUT), "--phase0", str(PHASE0), "--weights", str(WEIGHTS), *case["args"]]
     if mode == "train":
@@ -217,14 +218,20 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has ended; only its exit status waits to be read
 
 
-def _children(pid: int) -> list[int]:
-    found = []
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (under bubblewrap the layer's interpreter is a grandchild or deeper)."""
+    parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            if int(stat.read_text().split(")")[-1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
+            parents[int(stat.parent.name)] = int(stat.read_text().split(")")[-1].split()[1])
         except (OSError, ValueError, IndexError):
             pass
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        children = [child for child, parent in parents.items() if parent == current]
+        found += children
+        todo += children
     return found
 
 
@@ -238,7 +245,7 @@ def test_a_layer_process_ends_when_the_process_that_started_it_is_killed(tmp_pat
     parent = subprocess.Popen([sys.executable, "-c", script])
     try:
         deadline = time.monotonic() + 30
-        while not (workers := _children(parent.pid)) and time.monotonic() < deadline:
+        while len(workers := _descendants(parent.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert workers and all(_alive(w) for w in workers)
         time.sleep(1)  # it is spinning in the user's module now
