@@ -19,9 +19,9 @@ from lenet_parity.executors import Executor
 from lenet_parity.golden_pins import pinned
 from lenet_parity.reference.layers import KINDS
 from lenet_parity.reference.recipe import DEFAULT_RECIPE as _R, Recipe
-from lenet_parity.vocabulary import (DATA_ROOT_SEARCH, DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_RUNS,
+from lenet_parity.vocabulary import (DATA_ROOT_SEARCH, DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_RUNS, DEFAULT_SEED,
                                      DEFAULT_TRAIN_BATCHES, DEFAULT_WEIGHTS, DTYPES, EXECUTORS, LAYER_BACKENDS,
-                                     LENET_SCOPE, LOCAL, MODES, NUMPY, SCOPES, TORCH,
+                                     LENET_SCOPE, LOCAL, MAX_SEED, MODES, NUMPY, SCOPES, TORCH,
                                      TRAIN_BACKENDS, default_dtype)
 
 
@@ -106,6 +106,8 @@ NO_SANDBOX_OPTION = click.option(
     "--no-sandbox", is_flag=True,
     help="Run the --impl layer's process without bubblewrap (only Python-level guards; for machines without user "
          "namespaces). check runs without it anyway, saying so; grade refuses to, unless given this.")
+
+
 def _path_option(name: str, default: Path, help_text: str | None = None, *, dir_okay: bool = False,
                  must_exist: tuple[str, str] | None = None):
     kind = dict(dir_okay=False) if not dir_okay else dict(file_okay=False)
@@ -113,8 +115,10 @@ def _path_option(name: str, default: Path, help_text: str | None = None, *, dir_
                         callback=existing_file(*must_exist) if must_exist else None)
 
 
-PHASE0_OPTION = _path_option("--phase0", DEFAULT_PHASE0)
-WEIGHTS_OPTION = _path_option("--weights", DEFAULT_WEIGHTS)
+# golden files: any path is taken here; reading it says in one line what is wrong (a directory, a FIFO, a symlink
+# in a shipped file's place, an edit), lenet_parity/golden_pins.py
+PHASE0_OPTION = click.option("--phase0", type=click.Path(path_type=Path), default=DEFAULT_PHASE0, show_default=True)
+WEIGHTS_OPTION = click.option("--weights", type=click.Path(path_type=Path), default=DEFAULT_WEIGHTS, show_default=True)
 DATA_ROOT_OPTION = click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA_ROOT,
                                 show_default=DATA_ROOT_SEARCH, help="Where the datasets are.")
 # the checks' train mode: its default batches ship in the package; MNIST only for other seeds or more images
@@ -252,6 +256,9 @@ _CHECK_TYPES = [*KINDS, "all"]
               help="lenet: what a LeNet layer must do (its arguments, other shapes, nasty values, other integer "
                    "sizes); torch: also torch's generality (tuple sizes, bias=False, start_dim, dim=-1). A "
                    "configuration the layer declines is 'unsupported' under lenet, a failure under torch.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=DEFAULT_SEED, show_default=True,
+              help="Draws the sweep's random inputs and params (with each case's own key): the same seed, the same "
+                   "inputs. Printed with the results; keep a private one so a layer cannot learn the inputs.")
 @PHASE0_OPTION
 @WEIGHTS_OPTION
 @TRAIN_DATA_OPTION
@@ -268,8 +275,8 @@ _CHECK_TYPES = [*KINDS, "all"]
 @NO_SANDBOX_OPTION
 @click.option("-v", "--verbose", is_flag=True, help="A row for every check, not only a summary.")
 @click.pass_context
-def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0, weights, data_root, steps, batch_size,
-              atol, rtol, json_path, junit_path, repro_dir, timeout, memory_limit, no_sandbox, verbose):
+def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, seed, phase0, weights, data_root, steps,
+              batch_size, atol, rtol, json_path, junit_path, repro_dir, timeout, memory_limit, no_sandbox, verbose):
     """Check layers of TYPE against PyTorch, forward and backward; exit 0 all passed, 1 a mismatch, 2 bad input."""
     from lenet_parity.harness.check_runner import run_checks, run_meta
     from lenet_parity.harness.context import CheckContext, TrainOptions
@@ -298,7 +305,7 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0
                                                        sandbox=not no_sandbox))
                    if impl else BackendFactory(backend or NUMPY))
         context = CheckContext(factory, phase0=document, phase0_path=phase0, weights_path=weights,
-                               data_root=data_root, tol=tol, scope=scope,
+                               data_root=data_root, tol=tol, scope=scope, seed=seed,
                                train=TrainOptions(steps=steps, batch_size=batch_size))
         run = run_checks(layer_type, context, layer=layer, modes=None if not modes or "all" in modes else modes,
                          dtypes=DTYPES if dtype == "both" else (dtype,))
@@ -308,8 +315,8 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, phase0
     for path, why in watch.blocked.items():
         run.add(CheckResult("golden files", path.name, "run", "-", error=f"{path} changed on disk during the run (the "
                             f"layer under test?) and {why}"))
-    meta = run_meta(run, context, kind=layer_type, layer=layer, implementation=impl or backend or NUMPY,
-                    seconds=time.perf_counter() - start)
+    meta = {**run_meta(run, context, kind=layer_type, layer=layer, implementation=impl or backend or NUMPY,
+                       seconds=time.perf_counter() - start), "seed": seed}
     if impl:
         factory.report_into(run)
     _emit_run(run, meta, verbose=verbose, json_path=json_path, junit_path=junit_path)
@@ -363,8 +370,10 @@ def cases():
 @click.option("--scope", type=click.Choice(SCOPES), default=LENET_SCOPE, show_default=True,
               help="torch: also the cases beyond LeNet (tuple sizes, bias=False, ...), marked beyond_lenet.")
 @click.option("--dtype", type=click.Choice([*DTYPES, "both"]), default="both", show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=DEFAULT_SEED, show_default=True,
+              help="Draws the sweep cases' inputs, as check --seed does; written into the manifest for cases check.")
 @PHASE0_OPTION
-def cases_export_cmd(layer_types, out, scope, dtype, phase0):
+def cases_export_cmd(layer_types, out, scope, dtype, seed, phase0):
     """Write the cases `check TYPE` runs on a layer alone (snapshot and sweep): inputs only, never the answers."""
     from lenet_parity.harness.portable.export import export_cases, manifest_document
     from lenet_parity.harness.portable.plan import plan_cases
@@ -374,11 +383,11 @@ def cases_export_cmd(layer_types, out, scope, dtype, phase0):
     dtypes = list(DTYPES) if dtype == "both" else [dtype]
     _writable("--out", out / "manifest.json")
     start = time.perf_counter()
-    found = plan_cases(kinds, scope, dtypes, load_phase0(phase0))
-    export_cases(found, out, manifest_document(found, kinds=kinds, scope=scope, dtypes=dtypes))
+    found = plan_cases(kinds, scope, dtypes, load_phase0(phase0), seed)
+    export_cases(found, out, manifest_document(found, kinds=kinds, scope=scope, dtypes=dtypes, seed=seed))
     beyond = sum(c.beyond_lenet for c in found)
     click.echo(f"exported {len(found)} cases ({beyond} beyond LeNet) of {', '.join(kinds)} to {out} in "
-               f"{time.perf_counter() - start:.1f} s")
+               f"{time.perf_counter() - start:.1f} s (seed {seed})")
     click.echo(f"next: for each case in {out / 'manifest.json'}, read {out}/cases/<id>/*.npy and write each of its "
                f"outputs to {out}/answers/<id>/<name>.npy; then: lenet-parity cases check {out}")
 
@@ -415,9 +424,9 @@ def cases_check_cmd(ctx, folder, required_types, scope, dtype, phase0, atol, rto
     required = Required(types=tuple(KINDS) if "all" in required_types else tuple(dict.fromkeys(required_types)),
                         scope=scope, dtypes=tuple(DTYPES) if dtype == "both" else (dtype,) if dtype else ())
     checked = check_answers(folder, load_phase0(phase0), tol=tol, required=required)
-    covered = {k: checked.manifest[k] for k in ("types", "scope", "dtypes")}
+    covered = {k: checked.manifest[k] for k in ("types", "scope", "dtypes", "seed")}
     checked.run.note(f"checked the export's {', '.join(covered['types'])} cases, scope {covered['scope']}, "
-                     f"{', '.join(covered['dtypes'])}")
+                     f"{', '.join(covered['dtypes'])}, seed {covered['seed']} (the manifest's)")
     meta = {"command": "cases check", "folder": str(folder), "phase0": str(phase0), **covered,
             "required": {"types": list(required.types), "scope": scope, "dtypes": list(required.dtypes)},
             "tolerance_override": None if tol is None else {"atol": tol.atol, "rtol": tol.rtol},
@@ -523,14 +532,21 @@ def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
 @click.option("--mode", "modes", type=click.Choice(MODES), multiple=True,
               help="Repeatable [default: every mode]; without train, MNIST is not needed.")
 @click.option("--gradescope", is_flag=True, help="Also write Gradescope's results.json.")
-def grade_cmd(submissions, out, timeout, workers, executor, ray_address, data_root, allow_imports, modes, gradescope):
+@NO_SANDBOX_OPTION
+def grade_cmd(submissions, out, timeout, workers, executor, ray_address, data_root, allow_imports, modes, gradescope,
+              no_sandbox):
     """Grade a class: every submission (a .py file or folder per student) through every layer type, isolated.
 
     Exit 0 when grading finished (whatever the grades), 2 for bad input."""
     from tqdm import tqdm
 
     from lenet_parity.harness.grading import find_submissions, grade
+    from lenet_parity.harness.sandbox import probe
 
+    if not no_sandbox and not probe().active:
+        raise UserInputError(f"grade runs students' code only inside the sandbox, and here it is "
+                             f"{probe().describe()}; fix that, or pass --no-sandbox to grade with Python-level "
+                             f"guards only (a student who wants the grade can get past them)")
     _writable("--out", out / "gradebook.csv")
     pool = Executor(executor, workers, ray_address)
     count = len(find_submissions(submissions))

@@ -61,11 +61,12 @@ def read_bytes(path: Path, hint: str) -> bytes:
         raise UserInputError(f"{path}: a directory, not a golden file ({hint})") from None
     except OSError as exc:
         raise UserInputError(f"{path}: cannot read ({exc.strerror}); {hint}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, a device?)"
+        raise UserInputError(f"{path}: {what}, not a golden file ({hint})")
     with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-            raise UserInputError(f"{path}: {what}, not a golden file ({hint})")
         try:
             return handle.read()
         except OSError as exc:
