@@ -12,12 +12,12 @@ CLI    := $(BIN)/lenet-parity
 # Golden captures use a fixed thread count (recorded in the file); this keeps the rest reproducible too.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: help setup data data-fashion weights phase0 train check any-language test test-fast bench bench-quick bench-grading follow experiments report report-screenshot clean
+.PHONY: help setup data data-fashion weights phase0 train check any-language test test-fast bench bench-quick bench-grading bench-sandbox follow experiments report report-screenshot clean
 
 help:
 	@echo "make check   set up, fetch MNIST, run every layer check (numpy and pure-Python backends, the C example)"
 	@echo "make test    set up, fetch MNIST, run the test suite"
-	@echo "other: setup data data-fashion weights phase0 train follow any-language bench bench-quick bench-grading experiments report clean"
+	@echo "other: setup data data-fashion weights phase0 train follow any-language bench bench-quick bench-grading bench-sandbox experiments report clean"
 
 setup: $(STAMP)
 
@@ -87,6 +87,10 @@ bench: data
 # Submissions per minute for a 20-submission class, local process pool vs Ray (writes reports/bench-grading.json)
 bench-grading: data $(RAY_STAMP)
 	$(BIN)/python benchmarks/bench_grading.py --students 20 --out reports/bench-grading.json
+
+# What the bubblewrap sandbox costs: check all --impl and grading a class of 12, with and without it
+bench-sandbox: setup
+	$(BIN)/python benchmarks/bench_sandbox.py --out reports/bench-sandbox.json
 
 bench-quick: data
 	$(BIN)/python benchmarks/bench.py --quick --out reports/bench-quick.json

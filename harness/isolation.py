@@ -248,6 +248,8 @@ class Worker:
         self.close()
         last = self.output.last_line()
         self.deaths += 1
+        if code is not None and code > 128 and self.sandbox.active:  # bwrap reports its child's signal as 128 + n
+            code = 128 - code
         if code is None:
             how = "closed its reply pipe (killed)"
         else:

@@ -1,9 +1,10 @@
 """The worker's operating-system boundary on Linux: bubblewrap around the interpreter that runs user code.
 
-Inside (``wrap``): the whole file system visible and read-only (the package, the venv, the golden files, the
-submission and whatever it imports, wherever it lives), one fresh scratch folder writable as the working
-directory, ``HOME`` and ``TMPDIR``; the directories of torch and its cousins hidden behind an empty read-only
-folder (unless a teacher allows imports); no network; its own PID namespace (the checker's processes do not
+Inside (``wrap``): the whole file system visible and read-only (the package, the venv, the submission and
+whatever it imports, wherever it lives), one fresh scratch folder writable as the working directory, ``HOME``
+and ``TMPDIR``; the directories of torch and its cousins hidden behind an empty read-only folder (unless a
+teacher allows imports), and the shipped golden files read as empty there (the worker never needs them); no
+network; its own PID namespace (the checker's processes do not
 exist there, so there is nothing to signal); a new session (no terminal to type into); a cleared environment
 with a short allow-list; and everything it started dies with it (die-with-parent, and the namespace's init).
 
@@ -116,9 +117,18 @@ def _boundary(scratch: str, env: dict[str, str], hide: list[str] = ()) -> list[s
     return args
 
 
+def golden_files() -> list[str]:
+    """The shipped golden files: the worker never needs Phase 0's recorded answers, so there it reads them as
+    empty (a layer that looks its answers up in a copy elsewhere is what the sweep's --seed is for)."""
+    from lenet_parity.vocabulary import DEFAULT_PHASE0, DEFAULT_TRAIN_BATCHES, DEFAULT_WEIGHTS
+
+    return [os.path.realpath(p) for p in (DEFAULT_PHASE0, DEFAULT_TRAIN_BATCHES, DEFAULT_WEIGHTS) if p.is_file()]
+
+
 def wrap(sandbox: Sandbox, argv: list[str], scratch: str, *, hide_frameworks: bool) -> list[str]:
     """``argv`` as the sandbox runs it (unchanged when there is no sandbox)."""
     if not sandbox.active:
         return argv
     hide = hidden_directories() if hide_frameworks else []
-    return [sandbox.bwrap, *_boundary(scratch, worker_environment(scratch), hide), "--", *argv]
+    blank = [arg for path in golden_files() for arg in ("--ro-bind", "/dev/null", path)]
+    return [sandbox.bwrap, *_boundary(scratch, worker_environment(scratch), hide), *blank, "--", *argv]

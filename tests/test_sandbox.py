@@ -263,8 +263,10 @@ def test_without_user_namespaces_check_runs_and_says_so_and_grade_refuses(tmp_pa
     assert not (tmp_path / "grades").exists()
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.1, 0.3])
+@pytest.mark.parametrize("delay", [0.12, 0.25, 0.5])
 def test_ctrl_c_while_the_cli_starts_is_exit_130_without_a_traceback(delay):
+    """While the CLI and torch are imported. Not before ~30 ms: CPython is then still importing its own site
+    module, where a Ctrl-C is its own "Fatal Python error" (no code of ours has run yet)."""
     proc = subprocess.Popen([str(CLI), "check", "relu", "--mode", "snapshot"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     time.sleep(delay)
