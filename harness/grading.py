@@ -10,6 +10,7 @@ be loaded: a syntax error, an exit or a hang at import).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import io
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from lenet_parity.atomic import atomic_write_text, replace_folder, safe_name
+from lenet_parity.atomic import (FolderUpdate, atomic_write_text, replace_folder, safe_name, unique_names,
+                                 write_new_file)
 from lenet_parity.errors import UserInputError
 from lenet_parity.executors import Executor
 from lenet_parity.versions import versions
@@ -30,12 +32,17 @@ GRADED = {  # layer type -> the class a submission defines for it
     "logsoftmax": "LogSoftmax", "loss": "NLLLoss",
 }
 CELLS = ("pass", "fail", "unsupported", "missing", "error")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula (OWASP)
 
 
 @dataclass
 class Submission:
     student: str
     path: Path  # the .py file
+    folder: str = ""  # the student's folder under students/, unique in the class ("": safe_name(student))
+
+    def __post_init__(self):
+        self.folder = self.folder or safe_name(self.student)
 
 
 @dataclass
@@ -46,6 +53,12 @@ class Grade:
     passed: int = 0  # checks passed
     total: int = 0  # checks run
     reports: dict[str, Any] = field(default_factory=dict)  # layer type -> the --json document
+    folder: str = ""  # the student's folder under students/ (Submission.folder)
+
+    @property
+    def report_path(self) -> str:
+        """The student's report, relative to the gradebook."""
+        return f"students/{self.folder or safe_name(self.student)}/report.json"
 
     @property
     def score(self) -> float:
@@ -53,7 +66,8 @@ class Grade:
 
 
 def find_submissions(folder: Path) -> list[Submission]:
-    """One per .py file or sub-folder (holding exactly one .py file), sorted by name; bad input if none."""
+    """One per .py file or sub-folder (holding exactly one .py file), sorted by name, each with a folder of its
+    own for its reports (names that make one folder name get -2, -3, ... in this order); bad input if none."""
     if not folder.is_dir():
         raise UserInputError(f"{folder}: not a folder of submissions (one .py file or folder per student)")
     found = []
@@ -66,6 +80,8 @@ def find_submissions(folder: Path) -> list[Submission]:
                 found.append(Submission(entry.name, files[0]))
     if not found:
         raise UserInputError(f"{folder}: no submissions (a .py file, or a folder with one .py file, per student)")
+    for submission, name in zip(found, unique_names(s.student for s in found)):
+        submission.folder = name
     return found
 
 
@@ -80,7 +96,8 @@ def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: P
     from lenet_parity.harness.repro import write_repro
 
     source = str(load_from or submission.path)
-    grade = Grade(submission.student)
+    grade = Grade(submission.student, folder=submission.folder)
+    folder = out / "students" / submission.folder
     for kind, cls in GRADED.items():
         try:
             with IsolatedFactory(source, timeout=timeout, allow_imports=allow_imports) as factory:
@@ -100,12 +117,19 @@ def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: P
         grade.cells[kind] = cell_of(run)
         grade.reports[kind] = run.to_dict()
         if not run.passed:
-            first, *_, likely, _ = run.failure_message().splitlines()
-            grade.reasons[kind] = f"{first}; {likely}"
-            write_repro(run, out / "students" / safe_name(submission.student) / "repro",
-                        impl=str(submission.path.resolve()), class_of=lambda spec: spec.cls)
-    atomic_write_text(out / "students" / safe_name(submission.student) / "report.json", report_json(grade, submission))
+            grade.reasons[kind] = reason_of(run)
+            write_repro(run, folder / "repro", impl=source, class_of=lambda spec: spec.cls)  # holds a copy of source
+    atomic_write_text(folder / "report.json", report_json(grade, submission))
     return grade
+
+
+def reason_of(run) -> str:
+    """A failed run's reason, from its rows (never parsed from a message): the first failure; its likely cause."""
+    first = run.first_failure
+    if first is None:
+        return "no check ran"
+    likely = first.likely()
+    return f"first failure: {first.describe()}; likely cause: {likely.hint} [{likely.code}]"
 
 
 def report_json(grade: Grade, submission: Submission) -> str:
@@ -146,7 +170,7 @@ def run_task(task: GradingTask) -> tuple[Grade, dict[str, bytes]]:
         out = Path(scratch, "out")
         grade = grade_one(task.submission, out, timeout=task.timeout, data_root=Path(task.data_root),
                           allow_imports=task.allow_imports, load_from=path, modes=task.modes)
-        folder = out / "students" / safe_name(task.submission.student)
+        folder = out / "students" / task.submission.folder
         files = {str(f.relative_to(folder)): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()}
     return grade, files
 
@@ -154,28 +178,40 @@ def run_task(task: GradingTask) -> tuple[Grade, dict[str, bytes]]:
 def crashed(submission: Submission, error: BaseException) -> tuple[Grade, dict[str, bytes]]:
     """The grade (and report) of a submission whose grading itself died: it never stops the others."""
     reason = f"grading crashed: {type(error).__name__}: {error}"
-    grade = Grade(submission.student, cells={k: "error" for k in GRADED}, reasons={k: reason for k in GRADED})
+    grade = Grade(submission.student, cells={k: "error" for k in GRADED}, reasons={k: reason for k in GRADED},
+                  folder=submission.folder)
     return grade, {"report.json": report_json(grade, submission).encode()}
 
 
+def csv_cell(value: Any) -> Any:
+    """A cell as a spreadsheet must read it: text starting with = + - @, tab or CR (a formula to Excel, LibreOffice
+    and Sheets) behind a single quote, the rule OWASP gives against CSV injection; our numbers stay numbers."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def write_gradebook(grades: list[Grade], out: Path, *, gradescope: bool = False) -> None:
-    grades = sorted(grades, key=lambda g: g.student)
+    """gradebook.csv/.json/.html (and Gradescope's results.json) written new into ``out`` (grade()'s scratch
+    folder); each row names its student's own report."""
+    grades = sorted(grades, key=lambda g: (g.student, g.folder))
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", *GRADED, "checks_passed", "checks_total", "score"])
+    # every text quoted: a CR in a name would otherwise end the row early (the terminator is a bare LF)
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+    writer.writerow(["student", *GRADED, "checks_passed", "checks_total", "score", "report"])
     for g in grades:
-        writer.writerow([g.student, *(g.cells.get(k, "error") for k in GRADED), g.passed, g.total, g.score])
-    atomic_write_text(out / "gradebook.csv", buffer.getvalue())
-    atomic_write_text(out / "gradebook.json", json.dumps({"versions": versions(), "grades": [
+        writer.writerow([csv_cell(v) for v in (g.student, *(g.cells.get(k, "error") for k in GRADED), g.passed,
+                                               g.total, g.score, g.report_path)])
+    files = {"gradebook.csv": buffer.getvalue(), "gradebook.html": _html(grades)}
+    files["gradebook.json"] = json.dumps({"versions": versions(), "grades": [
         {"student": g.student, "cells": g.cells, "reasons": g.reasons, "checks_passed": g.passed,
-         "checks_total": g.total, "score": g.score} for g in grades]}, indent=1) + "\n")
-    atomic_write_text(out / "gradebook.html", _html(grades))
+         "checks_total": g.total, "score": g.score, "report": g.report_path} for g in grades]}, indent=1) + "\n"
     if gradescope:
-        atomic_write_text(out / "results.json", json.dumps({
+        files["results.json"] = json.dumps({
             "score": round(sum(g.score for g in grades) / max(len(grades), 1), 4),
             "tests": [{"name": f"{g.student}: {kind}", "score": 1.0 if g.cells.get(kind) == "pass" else 0.0,
                        "max_score": 1.0, "output": g.reasons.get(kind, "")} for g in grades for kind in GRADED],
-        }, indent=1) + "\n")
+        }, indent=1) + "\n"
+    for name, text in files.items():
+        write_new_file(out / name, text.encode())
 
 
 def _html(grades: list[Grade]) -> str:
@@ -185,11 +221,20 @@ def _html(grades: list[Grade]) -> str:
     for g in grades:
         cells = "".join(f'<td style="background:{colours[g.cells.get(k, "error")]}" '
                         f'title="{html.escape(g.reasons.get(k, ""))}">{g.cells.get(k, "error")}</td>' for k in GRADED)
-        link = f"students/{safe_name(g.student)}/report.json"
-        rows.append(f'<tr><td><a href="{html.escape(link)}">{html.escape(g.student)}</a></td>{cells}'
+        rows.append(f'<tr><td><a href="{html.escape(g.report_path)}">{html.escape(g.student)}</a></td>{cells}'
                     f"<td>{g.passed}/{g.total}</td><td>{g.score:.2f}</td></tr>")
     return (f"<!doctype html><meta charset=utf-8><title>gradebook</title><table border=1 cellpadding=4>"
             f"<tr><th>student</th>{head}<th>checks</th><th>score</th></tr>{''.join(rows)}</table>\n")
+
+
+@contextlib.contextmanager
+def _writing(out: Path):
+    """An OSError while writing the grades (a full disk) as one line of bad input; ``out`` is left as it was."""
+    try:
+        yield
+    except OSError as exc:
+        raise UserInputError(f"{out}: the grades could not be written ({exc.strerror or exc}); nothing there was "
+                             f"changed") from None
 
 
 def grade(folder: Path, out: Path, *, executor: Executor = Executor(), timeout: float = 60,
@@ -199,14 +244,21 @@ def grade(folder: Path, out: Path, *, executor: Executor = Executor(), timeout: 
     each grade as it finishes."""
     submissions = find_submissions(folder)
     # absolute paths, resolved here: a worker on another machine cannot resolve ours
-    tasks = [GradingTask(Submission(s.student, s.path.resolve()), s.path.read_bytes(), timeout,
+    tasks = [GradingTask(Submission(s.student, s.path.resolve(), s.folder), s.path.read_bytes(), timeout,
                          str(Path(data_root).resolve()), allow_imports, modes) for s in submissions]
     grades = []
-    for task, result, error in executor.run(run_task, tasks):
-        grade, files = result if error is None else crashed(task.submission, error)
-        replace_folder(out / "students" / safe_name(grade.student), files)  # whole: no earlier run's files stay
-        grades.append(grade)
-        if progress is not None:
-            progress(grade)
-    write_gradebook(grades, out, gradescope=gradescope)
-    return sorted(grades, key=lambda g: g.student)
+    with _writing(out):
+        update = FolderUpdate(out)  # everything is written here first: out changes only once grading finished
+    with update:
+        for task, result, error in executor.run(run_task, tasks):
+            grade, files = result if error is None else crashed(task.submission, error)
+            grade.folder = task.submission.folder  # decided here, for the whole class
+            with _writing(out):
+                replace_folder(update.path / "students" / grade.folder, files)
+            grades.append(grade)
+            if progress is not None:
+                progress(grade)
+        with _writing(out):
+            write_gradebook(grades, update.path, gradescope=gradescope)
+            update.commit()  # students/ swapped whole: no earlier run's folders stay
+    return sorted(grades, key=lambda g: (g.student, g.folder))

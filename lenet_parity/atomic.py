@@ -175,8 +175,9 @@ def _remove(path: Path) -> None:
 
 
 def safe_name(text: str) -> str:
-    """A file name made from any text (a path, MODULE:CLASS, a student's name): letters, digits, '.', '-', '_'."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "unnamed"
+    """A file name made from any text (a path, MODULE:CLASS, a student's name): letters, digits, '.', '-', '_';
+    never hidden, never read as a command's option (no leading '.' or '-')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-") or "unnamed"
 
 
 def unique_names(texts: Iterable[str]) -> list[str]:
