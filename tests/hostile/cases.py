@@ -102,3 +102,87 @@ CASES: list[dict] = [
 
 CASE_BY_FILE = {c["file"]: c for c in CASES}
 assert len(CASE_BY_FILE) == len(CASES), "a file is listed twice"
+
+
+# --- issue 20: attacks on the boundary ---------------------------------------------------------------------------
+# Layers written by a student who wants a WRONG layer to pass (issue 20's ten categories). Each file's docstring says
+# the attack and what a fixed harness must do. The regexes below are the reasons a FIXED harness (bubblewrap around
+# the worker, judgments in the checker) should print; "# wording to confirm" marks guesses at words not yet written
+# (all 24 runs below matched a copy of the work tree taken while that fix was being written, bubblewrap active).
+# Several of these damage the installation when run against a harness WITHOUT the sandbox (before issue 20's fix):
+#   edit_harness_report  appends to harness/report.py (the payload removes itself when the checker imports it; it
+#                        stays if the checker dies before printing its report)
+#   pth_persist          leaves <site-packages>/lenet_parity_hostile_persist.pth (harmless line: rm it)
+#   forge_phase0         re-sealed Phase 0 (holds HOSTILE-GARBAGE: the test puts the file back)
+#   golden_dir           Phase 0 becomes a directory holding the original (see its docstring to repair)
+#   golden_symlink       Phase 0 becomes a symlink to an identical copy in /tmp (see its docstring to repair)
+#   spawning_daemon, ctypes_fork  a process that writes a /tmp/lenet_parity_hostile_* marker file 8 s after the run
+# the worker's write refused (EROFS; EACCES where the user namespace maps the file's owner away): the layer raises it
+READ_ONLY = r"Read-only file system|Permission denied"
+CLEAN_STDOUT = r"(?m)\A(?![\s\S]*^HOSTILE-STD(OUT|ERR)-GARBAGE)"  # no garbage at a line start (shown output: "  | ")
+
+CASES += [
+    # 1. the layer edits the harness's own files
+    case("edit_harness_report.py", READ_ONLY, modes=("snapshot",),
+         why="appends a payload to the installed harness/report.py that forces PASS and restores the file"),
+    case("pth_persist.py", READ_ONLY, modes=("snapshot",),
+         why="plants a .pth file in the venv's site-packages (it would run in every later interpreter)"),
+    # 2. the checker trusts a comparison done inside the worker
+    case("rebind_unchanged.py", r"forward changed its input in place", modes=("state",),
+         why="an in-place ReLU that replaces the worker's __main__._unchanged by lambda *a: True"),
+    # 3. the guards are Python globals the layer can rebind
+    case("rebind_forbidden_torch.py",  # wording to confirm
+         r"rebind_forbidden_torch\.py[^\n]*(torch[^\n]*not allowed|No module named 'torch'|module 'torch' has no "
+         r"attribute|cannot import name)", exit=2, modes=IMPORT_MODES,
+         why="__main__.FORBIDDEN = () and the Forbidden finder removed, then import torch: torch's exact answers"),
+    case("spawning_daemon.py", rf"{WRONG_GRAD}|may not start processes", modes=("snapshot",),
+         leftover=("lenet_parity_hostile_daemon",),
+         why="__main__._SPAWNING = () then a detached daemon (new session) that outlives the run and writes a file"),
+    case("ctypes_fork.py", WRONG_GRAD, modes=("snapshot",), leftover=("ctypes_fork.py",),
+         why="libc fork() through ctypes (no audit event), setsid() in the child, a file written 8 s after the run"),
+    # 4. the seal can be forged
+    case("forge_phase0.py", rf"{READ_ONLY}|not the file this lenet-parity shipped", modes=("snapshot",),
+         why="rewrites Phase 0's ReLU records to its wrong answers and re-seals them (content_sha256)"),
+    # 5. hangs past --timeout
+    case("sigstop_parent_ctypes.py",  # wording to confirm
+         rf"{WRONG_OUTPUT}|{NO_ANSWER_FORWARD}|may not signal other processes", modes=("snapshot",),
+         why="ctypes libc kill(getppid(), SIGSTOP): no audit event; in a PID namespace the checker is out of reach"),
+    case("getpid_rebind_kill.py",  # wording to confirm
+         rf"{WRONG_OUTPUT}|{NO_ANSWER_FORWARD}|may not signal other processes", modes=("snapshot",),
+         why="os.getpid rebound to the parent's pid, so the guard's 'only yourself' lets os.kill(ppid, SIGSTOP) by"),
+    case("stop_reading.py",  # wording to confirm
+         rf"after {TIMEOUT} s during|\(--timeout\)|(malformed|unreadable) reply", modes=("snapshot",),
+         why="answers early through the reply pipe, then stops reading: the checker's >64 KiB request write blocks"),
+    # 6. tracebacks instead of a failed layer
+    case("overflow_return.py",  # wording to confirm
+         r"output[^\n]*(OverflowError|too large|not an array of numbers)", modes=("snapshot",),
+         why="forward returns [10**400]: an int no float or int64 holds"),
+    case("raising_params_property.py", rf"hostile params property|{WRONG_GRAD}", modes=FAST_MODES,
+         why="params is a property that raises RuntimeError (ReLU: nothing reads it today; a guard for later)"),
+    case("raising_grads_property.py", rf"hostile grads property|{WRONG_GRAD}", modes=FAST_MODES,
+         why="grads is a property that raises on read and write (hybrid sets it after backward)"),
+    case("metaclass_signature.py", rf"hostile __signature__|{WRONG_GRAD}", modes=("snapshot", "sweep"),
+         why="inspect.signature(Layer) raises RuntimeError (a metaclass __signature__ property)"),
+    case("backward_property_sleeps.py", rf"no answer after {TIMEOUT} s during (reading \.)?backward",
+         modes=("snapshot",), why="backward is a property that sleeps 30 s: even hasattr(layer, 'backward') hangs"),
+    case("golden_dir.py", READ_ONLY, modes=("snapshot",),
+         why="replaces Phase 0 by a directory (the original moved inside it)"),
+    case("golden_symlink.py", READ_ONLY, modes=("snapshot",),
+         why="replaces Phase 0 by a symlink to an identical copy in /tmp (same bytes: today's watch never notices)"),
+    # 7. leaks
+    {**case("env_secret.py",
+            r"raised RuntimeError[^\n]*leaked: SECRET_TOKEN=None PYTEST_CURRENT_TEST=None", modes=("snapshot",),
+            why="its error message carries $SECRET_TOKEN and $PYTEST_CURRENT_TEST: a cleared environment shows None"),
+     "env": {"SECRET_TOKEN": "leaked-secret-123"}},  # for a runner that sets env per case (test_hostile.py does not)
+    case("proc_parent_stdout.py", CLEAN_STDOUT + r"[\s\S]*mismatched", modes=("snapshot",), args=("--json", "-"),
+         why="writes garbage into the checker's stdout and stderr through /proc/<ppid>/fd/1 and 2"),
+    # 9. testing by outputs alone
+    case("batch64_only.py", WRONG_OUTPUT, modes=("sweep",),
+         why="a ReLU wrong only for a batch of 64 (the README's training batch): the sweep must include it"),
+    # 10. a layer that prints
+    case("print_flood.py", r"hostile flood line \d{6}", modes=("snapshot",),  # the report shows part of the output
+         why="prints 120 MB in forward without exiting; the report must show its first and last lines"),
+]
+
+CASE_BY_FILE = {c["file"]: c for c in CASES}
+assert len(CASE_BY_FILE) == len(CASES), "a file is listed twice"
