@@ -100,6 +100,10 @@ CASES: list[dict] = [
          why="SIGSTOP to the checker: refused like any signal to another process"),
 ]
 
+# run only where the sandbox stands: without it they damage the installation (see the list above)
+SANDBOX_ONLY = ("edit_harness_report.py", "pth_persist.py", "forge_phase0.py", "golden_dir.py", "golden_symlink.py",
+                "spawning_daemon.py", "ctypes_fork.py")
+
 CASE_BY_FILE = {c["file"]: c for c in CASES}
 assert len(CASE_BY_FILE) == len(CASES), "a file is listed twice"
 
@@ -173,7 +177,7 @@ CASES += [
     {**case("env_secret.py",
             r"raised RuntimeError[^\n]*leaked: SECRET_TOKEN=None PYTEST_CURRENT_TEST=None", modes=("snapshot",),
             why="its error message carries $SECRET_TOKEN and $PYTEST_CURRENT_TEST: a cleared environment shows None"),
-     "env": {"SECRET_TOKEN": "leaked-secret-123"}},  # for a runner that sets env per case (test_hostile.py does not)
+     "env": {"SECRET_TOKEN": "leaked-secret-123"}},  # set in the checker's environment for this case
     case("proc_parent_stdout.py", CLEAN_STDOUT + r"[\s\S]*mismatched", modes=("snapshot",), args=("--json", "-"),
          why="writes garbage into the checker's stdout and stderr through /proc/<ppid>/fd/1 and 2"),
     # 9. testing by outputs alone
@@ -183,6 +187,10 @@ CASES += [
     case("print_flood.py", r"hostile flood line \d{6}", modes=("snapshot",),  # the report shows part of the output
          why="prints 120 MB in forward without exiting; the report must show its first and last lines"),
 ]
+
+# run only where the sandbox stands: without it they damage the installation (see the list above)
+SANDBOX_ONLY = ("edit_harness_report.py", "pth_persist.py", "forge_phase0.py", "golden_dir.py", "golden_symlink.py",
+                "spawning_daemon.py", "ctypes_fork.py")
 
 CASE_BY_FILE = {c["file"]: c for c in CASES}
 assert len(CASE_BY_FILE) == len(CASES), "a file is listed twice"
