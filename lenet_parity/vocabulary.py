@@ -33,6 +33,7 @@ SCOPES = (LENET_SCOPE, TORCH_SCOPE)
 # 0, the default of --seed: fixed so that a run with no option reproduces exactly (the report prints it); any
 # integer works, and a teacher keeps a private one so a layer cannot learn the inputs of the public default.
 DEFAULT_SEED = 0
+MAX_SEED = 2**32 - 1  # a seed starts the CRC-32 of each case's key (harness/modes/sweep.py), a 32-bit value
 
 # ---- dtypes ----
 FLOAT32, FLOAT64 = "float32", "float64"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,7 +191,7 @@ def test_the_c_example_passes_and_its_planted_bug_is_found(tmp_path):
     out, _ = export(tmp_path, "relu", "dense", scope="torch")
     for program, verdict in (("answer", 0), ("answer-buggy", 1)):
         done = subprocess.run([EXAMPLE / program, out], capture_output=True, text=True)
-        assert done.returncode == 0 and "answered 46 cases" in done.stdout, done.stdout + done.stderr
+        assert done.returncode == 0 and "answered 52 cases" in done.stdout, done.stdout + done.stderr
         result = run("cases", "check", out)
         assert result.exit_code == verdict, result.output
     assert "first failure: fc1.grad_bias [snapshot, float32]" in result.output
@@ -292,3 +294,34 @@ def test_a_partly_answered_case_beyond_lenet_is_unsupported_where_unanswered(ans
     grad = out / "answers" / beyond["id"] / "grad_weight.npy"
     np.save(grad, np.load(grad) * 2)  # what it does answer is still judged
     assert run("cases", "check", out).exit_code == 1
+
+
+CLI = Path(sys.executable).with_name("lenet-parity")
+
+
+def _fifo(path):
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize("where, make, kind", [
+    ("cases/relu-sweep-relu1-x_1_3_5_7_zeros-float32/dy.npy", _fifo, "is a FIFO, not a regular file"),
+    ("answers/relu-snapshot-relu1-phase0-float64/y.npy", _fifo, "is a FIFO, not a regular file"),
+    ("manifest.json", _fifo, "is a FIFO, not a regular file"),
+    ("answers/relu-snapshot-relu1-phase0-float32/dx.npy", lambda p: (p.unlink(), p.mkdir()), "is a folder, not a "
+                                                                                             "regular file"),
+    ("cases/relu-snapshot-relu2-phase0-float64/x.npy", lambda p: (p.unlink(), p.symlink_to("/dev/zero")),
+     "is a symbolic link to /dev/zero, outside"),
+])
+def test_cases_check_opens_only_regular_files_and_names_what_it_refused(answered, where, make, kind):
+    """A FIFO used to block open() forever: the checker runs in a subprocess with a deadline, so a regression
+    fails this test in a minute instead of hanging it."""
+    out, manifest = answered
+    path = out / where
+    assert path.parent.name in {c["id"] for c in manifest["cases"]} | {out.name}, "a case id changed: update the test"
+    make(path)
+    done = subprocess.run([str(CLI), "cases", "check", str(out)], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: cases check: {path} {kind}"), done.stderr

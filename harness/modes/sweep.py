@@ -2,8 +2,10 @@
 
 Each layer runs on its own constructor arguments with other input shapes (N=1, non-square, more channels);
 the first layer of each class also runs the class's extra configurations (stride, padding, non-square
-kernels, overlapping pools, no bias, other dims). Inputs include the nasty cases: tied maxima in pool
-windows, exact zeros at ReLU, logits of magnitude 1e4. Upstream gradients are random, never all ones.
+kernels, overlapping pools, no bias, other dims) and LeNet's own shapes at the README's batch sizes (64, 32, 8).
+Inputs include the nasty cases: tied maxima in pool windows, exact zeros at ReLU, logits of magnitude 1e4.
+Upstream gradients are random, never all ones. Every random value comes from the run's seed (``--seed``)
+combined with the case's key, so a run reproduces and another seed draws other inputs.
 A configuration a layer's constructor cannot take (a user's --impl without ``stride``) is skipped, with a note.
 """
 
@@ -15,13 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from lenet_parity.errors import UserInputError
 from lenet_parity.harness import guard
 from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_case import Case, noise_floors, run_case
 from lenet_parity.harness.layer_factory import layer_catalogue
 from lenet_parity.harness.results import CheckResult
 from lenet_parity.reference.layers import LayerSpec
-from lenet_parity.vocabulary import FLOAT32, FLOAT64, LENET_SCOPE, SWEEP, TORCH_SCOPE
+from lenet_parity.vocabulary import (DEFAULT_SEED, DTYPES, FLOAT32, FLOAT64, LENET_SCOPE, MAX_SEED, SWEEP,
+                                     TORCH_SCOPE)
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Config:
     inputs: str = "normal"  # normal, ties (values k/2: tied maxima), zeros (30% exact zeros), huge (scale 1e4)
     kwargs: dict | None = None  # None: the layer's own constructor arguments
     scope: str = LENET_SCOPE  # lenet: what a LeNet layer must do; torch: torch's full generality
+    dtypes: tuple[str, ...] = DTYPES  # the dtypes it runs in (the batch-size configurations: float64 only)
 
     def label(self) -> str:
         """What this case feeds the layer: ``x (1, 3, 7, 9) ties``."""
@@ -76,6 +81,22 @@ def own_configs(spec: LayerSpec) -> list[Config]:
         "NLLLoss": [Config((1, 10)), Config((6, 10), "huge"), Config((5, 3))],
         "Dropout": [Config((1, 3, 4, 5)), Config((2, 7))],
     }.get(spec.cls, [])
+
+
+# The README's batch sizes: training's 64 (reference/recipe.py), the train mode's 32, and its 8 for pure-Python
+# layers. Phase 0 and the shapes above use 1 to 6, so a layer wrong only for a batch of 64 passed every check.
+BATCH_SIZES = (64, 32, 8)
+# Run once per class, at the layer's own LeNet shape, in float64 only: in float32 a batch of 64 makes conv1's
+# grad_weight a sum of 64 * 24 * 24 = 36,864 products, 16x the Phase 0 sums the float32 tolerances are set
+# for (measured: our correct NumPy conv errs 2.4e-3 there, atol 1e-4); in float64 it errs 6e-12. One dtype
+# also halves their cost: `check all --mode sweep` 2.8 -> 3.6 s with the numpy backend, 3.3 -> 7.3 s in Python.
+BATCH_DTYPES = (FLOAT64,)
+_BATCH_INPUTS = {"ReLU": "zeros", "MaxPool2d": "ties"}  # the class's nasty values, at full size too
+
+
+def batch_configs(spec: LayerSpec, shape: tuple) -> list[Config]:
+    """The layer as LeNet builds it, on its LeNet input ``shape`` (without the batch), at each batch size."""
+    return [Config((n, *shape), _BATCH_INPUTS.get(spec.cls, "normal"), dtypes=BATCH_DTYPES) for n in BATCH_SIZES]
 
 
 # Other constructor arguments, run once per class. LENET_SCOPE: other integer values of the arguments LeNet's
@@ -144,11 +165,32 @@ def _inputs(config: Config, rng: np.random.Generator) -> np.ndarray:
     return x
 
 
-def sweep_case(spec: LayerSpec, config: Config, dtype: str, seed_key: str) -> Case:
+def check_seed(seed: Any) -> int:
+    """The seed as given, or bad input: an integer from 0 to MAX_SEED (it starts a CRC-32)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise UserInputError(f"seed {seed!r}: give an integer from 0 to {MAX_SEED}")
+    return int(seed)
+
+
+def case_rng(seed: int, seed_key: str) -> np.random.Generator:
+    """The case's own stream: the CRC-32 of its key started from the run's seed. Seed 0 is the plain CRC-32,
+    the inputs of releases before --seed; for one key, each seed from 0 to MAX_SEED gives another start."""
+    return np.random.default_rng(zlib.crc32(seed_key.encode(), check_seed(seed)))
+
+
+@dataclass
+class SweepCase(Case):
+    """A sweep case remembers what drew it, so a failure found with one seed is replayed with that seed."""
+    seed: int = DEFAULT_SEED
+    seed_key: str = ""
+
+
+def sweep_case(spec: LayerSpec, config: Config, dtype: str, seed_key: str,
+               seed: int = DEFAULT_SEED) -> SweepCase:
     """Seeded inputs and params (the same values in both dtypes), and torch's answer for them."""
     from lenet_parity.harness.modes import sweep_torch  # torch is imported only when a sweep runs
 
-    rng = np.random.default_rng(zlib.crc32(seed_key.encode()))
+    rng = case_rng(seed, seed_key)
     x = _inputs(config, rng).astype(dtype)
     params = {k: v.astype(dtype) for k, v in _params(spec, rng).items()}
     mask = targets = None
@@ -163,8 +205,8 @@ def sweep_case(spec: LayerSpec, config: Config, dtype: str, seed_key: str) -> Ca
     other, _ = sweep_torch.reference(spec, x.astype(twin), {k: v.astype(twin) for k, v in params.items()}, twin, rng,
                                      mask=None if mask is None else mask.astype(twin), targets=targets,
                                      dy=None if dy is None else dy.astype(twin))
-    return Case(x=x, dy=dy, params=params, mask=mask, targets=targets, expected=expected, label=config.label(),
-                floors=noise_floors(expected, other))
+    return SweepCase(x=x, dy=dy, params=params, mask=mask, targets=targets, expected=expected, label=config.label(),
+                     floors=noise_floors(expected, other), seed=seed, seed_key=seed_key)
 
 
 def run_sweep(layer_names: list[str], context: CheckContext) -> list[CheckResult]:
@@ -186,45 +228,60 @@ class Planned:
     spec: LayerSpec  # the layer it builds: LeNet's own arguments, or the configuration's
     config: Config
     label: str  # the name its rows are reported under: the origin, or Conv2d(3, 4, k=3, s=2)
-    seed_key: str  # seeds its inputs and params (the same values in both dtypes)
+    seed_key: str  # with the seed, draws its inputs and params (the same values in both dtypes)
     new_keys: tuple[str, ...] = ()  # constructor arguments LeNet's own layer does not pass (may be declined)
+    seed: int = DEFAULT_SEED  # the run's --seed
 
     @property
     def own(self) -> bool:
         """LeNet's own constructor arguments: never "unsupported"."""
         return self.config.kwargs is None
 
-    def case(self, dtype: str) -> Case:
-        return sweep_case(self.spec, self.config, dtype, self.seed_key)
+    def case(self, dtype: str) -> SweepCase:
+        return sweep_case(self.spec, self.config, dtype, self.seed_key, self.seed)
 
 
-def sweep_plan(layer_names: list[str], phase0: Any, scope: str) -> list[Planned]:
-    """The sweep's cases for these layers, in order: each layer's own shapes, then (once per class) the class's
-    other configurations that ``scope`` asks for."""
+def sweep_plan(layer_names: list[str], phase0: Any, scope: str, seed: int = DEFAULT_SEED) -> list[Planned]:
+    """The sweep's cases for these layers, in order: each layer's own shapes, then (once per class) its LeNet
+    shape at the README's batch sizes and the class's other configurations that ``scope`` asks for. Each case
+    runs in the dtypes of its ``config.dtypes``."""
+    from lenet_parity.harness.modes.sweep_torch import lenet_shapes
+
+    seed = check_seed(seed)
     catalogue = layer_catalogue(phase0)
+    shapes = lenet_shapes(catalogue, phase0)
     seen_classes: set[str] = set()
     plan = []
     for name in layer_names:
         spec = catalogue[name][1]
         configs = own_configs(spec)
         if spec.cls not in seen_classes:
+            configs += batch_configs(spec, shapes[name])
             configs += [c for c in EXTRA_CONFIGS.get(spec.cls, []) if scope == TORCH_SCOPE or c.scope == LENET_SCOPE]
             seen_classes.add(spec.cls)
         for config in configs:
             if config.kwargs is None:
-                plan.append(Planned(name, spec, config, name, f"{name}/{config.label()}"))
+                plan.append(Planned(name, spec, config, name, f"{name}/{config.label()}", seed=seed))
                 continue
             long_label = f"{spec.cls}({', '.join(f'{k}={v}' for k, v in config.kwargs.items())})"
             plan.append(Planned(name, replace(spec, kwargs=config.kwargs), config, config.layer_label(spec.cls),
                                 f"{name}/{long_label}, {config.label()}",  # the seeds of earlier releases
-                                tuple(k for k in config.kwargs if k not in spec.kwargs)))
+                                tuple(k for k in config.kwargs if k not in spec.kwargs), seed))
     return plan
 
 
+def seed_note(seed: int) -> str:
+    """The line a run prints, so it can be reproduced (and a teacher's private seed told from the default)."""
+    return (f"sweep mode: seed {seed} drew the random inputs (--seed to change it); LeNet's shapes at batch sizes "
+            f"{', '.join(map(str, BATCH_SIZES))} run in {', '.join(BATCH_DTYPES)} only")
+
+
 def _sweep(layer_names: list[str], context: CheckContext) -> list[CheckResult]:
+    context.note(seed_note(context.seed))
     results: list[CheckResult] = []
-    for planned in sweep_plan(layer_names, context.phase0, context.scope):
-        results += _planned_rows(planned, context)
+    for planned in sweep_plan(layer_names, context.phase0, context.scope, context.seed):
+        if context.dtype in planned.config.dtypes:
+            results += _planned_rows(planned, context)
     return results
 
 

@@ -12,7 +12,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lenet_parity.reference.config import LeNetConfig
 from lenet_parity.reference.layers import LayerSpec
+from lenet_parity.vocabulary import LENET
 
 
 def _conv2d(x, p, kw, extra):
@@ -56,6 +58,28 @@ FUNCTIONAL = {
 }
 
 BUFFERS = ("running_mean", "running_var")
+
+
+def lenet_shapes(catalogue: dict[str, tuple[str, LayerSpec]], phase0: Any) -> dict[str, tuple]:
+    """Each layer's input shape in LeNet, without the batch, by torch's own rules: (1, 28, 28) for conv1, (10,)
+    for the loss. ``catalogue`` is harness/layer_factory.py's, in forward order."""
+    configs = {} if phase0 is None else {model: cap.config for (model, _), cap in phase0.captures.items()}
+    config = LeNetConfig.from_dict(configs[LENET]) if LENET in configs else LeNetConfig()
+    shape: tuple = (config.in_channels, config.image_size, config.image_size)
+    shapes = {}
+    for name, (_, spec) in catalogue.items():
+        shapes[name] = shape
+        kw, weight = spec.kwargs, {}
+        if spec.cls == "Conv2d":
+            k = kw["kernel_size"]
+            k = tuple(k) if isinstance(k, (tuple, list)) else (k, k)
+            weight = {"weight": torch.zeros(kw["out_channels"], shape[0], *k)}
+        elif spec.cls == "Linear":
+            weight = {"weight": torch.zeros(kw["out_features"], shape[0])}
+        elif spec.cls not in ("MaxPool2d", "Flatten"):
+            continue  # the others keep the shape (the variants' batchnorm, residual, dropout too)
+        shape = tuple(FUNCTIONAL[spec.cls](torch.zeros(1, *shape), weight, kw, {}).shape[1:])
+    return shapes
 
 
 def log_softmax(logits: np.ndarray, dtype: str) -> np.ndarray:

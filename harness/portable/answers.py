@@ -4,7 +4,8 @@ Each case's answers (DIR/answers/<id>/<name>.npy) are put behind the layer proto
 the check's own ``run_case`` compares them: the same tolerances, noise floors, statuses and diagnoses. An
 answer of another dtype than the case's is a failure (a kernel that silently computes in double is a bug
 for a float32 network); a missing answer is unsupported for a case beyond LeNet (a failure under --scope
-torch), else a failure.
+torch), else a failure. Only regular files are opened (harness/portable/regular_files.py); the sweep's cases are
+rebuilt from the seed the manifest records, as they were exported.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_case import run_case
 from lenet_parity.harness.portable.export import ANSWERS, CASES, MANIFEST
 from lenet_parity.harness.portable.plan import FORMAT_VERSION, PortableCase, answer_name, plan_cases
+from lenet_parity.harness.portable.regular_files import regular_file
 from lenet_parity.harness.results import CheckResult, CheckRun
 from lenet_parity.harness.tolerances import Tolerance
 from lenet_parity.reference.layers import KINDS
-from lenet_parity.vocabulary import DTYPES, GRAD_INPUT, LENET_SCOPE, SCOPES, TORCH_SCOPE
+from lenet_parity.vocabulary import DEFAULT_SEED, DTYPES, GRAD_INPUT, LENET_SCOPE, MAX_SEED, SCOPES, TORCH_SCOPE
 
 EXPORT_AGAIN = "export the cases again (lenet-parity cases export ...) and answer them again"
 
@@ -32,7 +34,7 @@ EXPORT_AGAIN = "export the cases again (lenet-parity cases export ...) and answe
 def read_manifest(folder: Path) -> dict[str, Any]:
     """The export's manifest, its fields checked: bad input (one line, never a traceback) if it is damaged."""
     path = folder / MANIFEST
-    if not path.is_file():
+    if not regular_file(path, folder):
         raise UserInputError(f"{path}: not found; give the folder written by lenet-parity cases export")
     try:
         manifest = json.loads(path.read_text())
@@ -43,12 +45,14 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise UserInputError(f"{path}: format_version {version!r}, this lenet-parity reads {FORMAT_VERSION}; "
                              f"{EXPORT_AGAIN}")
     types, dtypes, records = manifest.get("types"), manifest.get("dtypes"), manifest.get("cases")
+    seed = manifest.setdefault("seed", DEFAULT_SEED)  # an export made before --seed drew with seed 0
     well_formed = (manifest.get("scope") in SCOPES and isinstance(types, list) and types and set(types) <= set(KINDS)
+                   and type(seed) is int and 0 <= seed <= MAX_SEED
                    and isinstance(dtypes, list) and dtypes and set(dtypes) <= set(DTYPES)
                    and isinstance(records, list)
                    and all(isinstance(r, dict) and isinstance(r.get("id"), str) for r in records))
     if not well_formed:
-        raise UserInputError(f"{path}: damaged (its types, scope, dtypes or cases are not what cases export "
+        raise UserInputError(f"{path}: damaged (its types, scope, dtypes, seed or cases are not what cases export "
                              f"writes); {EXPORT_AGAIN}")
     return manifest
 
@@ -73,7 +77,8 @@ class Required:
 
 def planned_for(manifest: dict[str, Any], phase0: Any, path: Path) -> list[PortableCase]:
     """The harness's own cases for this manifest, in its order; bad input if they are not the exported ones."""
-    cases = {c.id: c for c in plan_cases(manifest["types"], manifest["scope"], manifest["dtypes"], phase0)}
+    cases = {c.id: c for c in plan_cases(manifest["types"], manifest["scope"], manifest["dtypes"], phase0,
+                                         manifest["seed"])}
     ids = [r["id"] for r in manifest["cases"]]
     if sorted(ids) != sorted(cases):
         unknown = sorted(set(ids) - set(cases)) or sorted(set(cases) - set(ids)) or ids
@@ -95,7 +100,7 @@ def read_answers(folder: Path, case: PortableCase) -> tuple[dict[str, np.ndarray
         if any(p.is_symlink() for p in (folder.parent, folder, path)):  # someone else's answers, or any file
             problems[name] = f"{where} is (under) a symbolic link: write each answer as a file of its own"
             continue
-        if not path.is_file():
+        if not regular_file(path, folder):  # a FIFO, device or folder in its place is bad input
             problems[name] = f"{where} is missing: the program wrote no {name} for this case"
             continue
         try:  # mapped, not read: a header that claims more than the file holds is refused, not allocated
@@ -173,7 +178,7 @@ def _case_rows(folder: Path, case: PortableCase, phase0: Any, tol: Tolerance | N
         why = f"no answer to this case beyond LeNet ({ANSWERS}/{case.id}/ is absent or empty)"
         return [CheckResult(case.layer, "answers", case.mode, case.dtype, case=label, origin=case.origin)
                 .decline(why, scope)]
-    changed = [name for name, arr in case.inputs().items() if not _same_file(folder / CASES / case.id / name, arr)]
+    changed = [name for name, arr in case.inputs().items() if not _same_file(folder, case.id, name, arr)]
     if changed:  # the state mode's words: an input the layer must not change
         tensor = "dy_unchanged" if changed == ["dy"] else "input_unchanged"
         row = CheckResult(case.layer, tensor, case.mode, case.dtype, case=label, origin=case.origin)
@@ -196,9 +201,12 @@ def _case_rows(folder: Path, case: PortableCase, phase0: Any, tol: Tolerance | N
     return forward + backward
 
 
-def _same_file(stem: Path, expected: np.ndarray) -> bool:
+def _same_file(folder: Path, case_id: str, name: str, expected: np.ndarray) -> bool:
+    path = folder / CASES / case_id / f"{name}.npy"
+    if not regular_file(path, folder):
+        return False
     try:
-        on_disk = np.load(stem.with_suffix(".npy"), allow_pickle=False, mmap_mode="r")
+        on_disk = np.load(path, allow_pickle=False, mmap_mode="r")
     except (OSError, ValueError, MemoryError):
         return False
     return on_disk.dtype == expected.dtype and on_disk.shape == expected.shape and np.array_equal(on_disk, expected)

@@ -1,7 +1,8 @@
 """The cases a layer type is checked on alone, as language-neutral records: inputs and params in, outputs back.
 
 They are the snapshot mode's (the Phase 0 batch) and the sweep mode's (other shapes, nasty values, other
-arguments), built by the same code, so the same export gives the same cases and expected values every time.
+arguments, LeNet's shapes at the README's batch sizes), built by the same code, so the same export (and seed)
+gives the same cases and expected values every time.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from lenet_parity.harness.layer_factory import layer_catalogue
 from lenet_parity.harness.modes.snapshot import snapshot_case
 from lenet_parity.harness.modes.sweep import sweep_plan
 from lenet_parity.reference.layers import LayerSpec
-from lenet_parity.vocabulary import GRAD_INPUT, LENET, LOSS, OUTPUT, SNAPSHOT, SWEEP, TORCH_SCOPE
+from lenet_parity.vocabulary import DEFAULT_SEED, GRAD_INPUT, LENET, LOSS, OUTPUT, SNAPSHOT, SWEEP, TORCH_SCOPE
 
 FORMAT_VERSION = 1
 ANSWER_NAMES = {OUTPUT: "y", LOSS: "y", GRAD_INPUT: "dx"}  # the rest keep their names: grad_weight, running_mean
@@ -84,8 +85,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def plan_cases(kinds: Iterable[str], scope: str, dtypes: Iterable[str], phase0: Any) -> list[PortableCase]:
-    """Every layer-alone case of these layer types: per type and dtype, the snapshot's, then the sweep's."""
+def plan_cases(kinds: Iterable[str], scope: str, dtypes: Iterable[str], phase0: Any,
+               seed: int = DEFAULT_SEED) -> list[PortableCase]:
+    """Every layer-alone case of these layer types: per type and dtype, the snapshot's, then the sweep's (its
+    random inputs drawn from ``seed``, as ``check --seed`` draws them)."""
     catalogue = layer_catalogue(phase0)
     cases: list[PortableCase] = []
     seen: set[str] = set()
@@ -104,7 +107,7 @@ def plan_cases(kinds: Iterable[str], scope: str, dtypes: Iterable[str], phase0: 
             for name in names:
                 spec, case = snapshot_case(phase0, name, dtype)
                 add(kind, SNAPSHOT, name, name, spec, case, dtype, catalogue[name][0] != LENET)
-            for planned in sweep_plan(names, phase0, scope):
+            for planned in [p for p in sweep_plan(names, phase0, scope, seed) if dtype in p.config.dtypes]:
                 variant = catalogue[planned.origin][0] != LENET
                 add(kind, SWEEP, planned.label, planned.origin, planned.spec, planned.case(dtype), dtype,
                     variant or planned.config.scope == TORCH_SCOPE)
