@@ -532,9 +532,12 @@ def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
 @click.option("--mode", "modes", type=click.Choice(MODES), multiple=True,
               help="Repeatable [default: every mode]; without train, MNIST is not needed.")
 @click.option("--gradescope", is_flag=True, help="Also write Gradescope's results.json.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=DEFAULT_SEED, show_default=True,
+              help="Draws the sweep's random inputs, as check --seed does; recorded in the gradebook and each report. "
+                   "Keep a private one so a submission cannot learn the inputs.")
 @NO_SANDBOX_OPTION
 def grade_cmd(submissions, out, timeout, workers, executor, ray_address, data_root, allow_imports, modes, gradescope,
-              no_sandbox):
+              seed, no_sandbox):
     """Grade a class: every submission (a .py file or folder per student) through every layer type, isolated.
 
     Exit 0 when grading finished (whatever the grades), 2 for bad input."""
@@ -559,10 +562,10 @@ def grade_cmd(submissions, out, timeout, workers, executor, ray_address, data_ro
 
     started = time.perf_counter()
     grades = grade(submissions, out, executor=pool, timeout=timeout, data_root=data_root, allow_imports=allow_imports,
-                   gradescope=gradescope, modes=tuple(dict.fromkeys(modes)) or None, progress=progress)
+                   gradescope=gradescope, modes=tuple(dict.fromkeys(modes)) or None, progress=progress, seed=seed)
     bar.close()
-    click.echo(f"graded {len(grades)} submissions in {time.perf_counter() - started:.1f} s: {out / 'gradebook.csv'}, "
-               f"{out / 'gradebook.html'}")
+    click.echo(f"graded {len(grades)} submissions in {time.perf_counter() - started:.1f} s (seed {seed}): "
+               f"{out / 'gradebook.csv'}, {out / 'gradebook.html'}")
 
 
 @main.command("compare-runs")

@@ -25,7 +25,7 @@ from lenet_parity.atomic import (FolderUpdate, atomic_write_text, replace_folder
 from lenet_parity.errors import UserInputError
 from lenet_parity.executors import Executor
 from lenet_parity.versions import versions
-from lenet_parity.vocabulary import DEFAULT_DATA_ROOT
+from lenet_parity.vocabulary import DEFAULT_DATA_ROOT, DEFAULT_SEED
 
 GRADED = {  # layer type -> the class a submission defines for it
     "conv": "Conv2d", "pool": "MaxPool2d", "relu": "ReLU", "dense": "Linear", "flatten": "Flatten",
@@ -54,6 +54,7 @@ class Grade:
     total: int = 0  # checks run
     reports: dict[str, Any] = field(default_factory=dict)  # layer type -> the --json document
     folder: str = ""  # the student's folder under students/ (Submission.folder)
+    seed: int = DEFAULT_SEED  # the seed of the sweep's random inputs it was graded with
 
     @property
     def report_path(self) -> str:
@@ -86,7 +87,7 @@ def find_submissions(folder: Path) -> list[Submission]:
 
 
 def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: Path, allow_imports: bool = False,
-              load_from: Path | None = None, modes: tuple[str, ...] | None = None) -> Grade:
+              load_from: Path | None = None, modes: tuple[str, ...] | None = None, seed: int = DEFAULT_SEED) -> Grade:
     """Every layer type of one submission, each in its own worker; the student's JSON report and repro folder.
 
     ``load_from``: where this machine reads the student's file, when not at ``submission.path``."""
@@ -96,7 +97,7 @@ def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: P
     from lenet_parity.harness.repro import write_repro
 
     source = str(load_from or submission.path)
-    grade = Grade(submission.student, folder=submission.folder)
+    grade = Grade(submission.student, folder=submission.folder, seed=seed)
     folder = out / "students" / submission.folder
     for kind, cls in GRADED.items():
         try:
@@ -104,7 +105,7 @@ def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: P
                 if not factory.defines(cls):
                     grade.cells[kind], grade.reasons[kind] = "missing", f"no class {cls} in {submission.path.name}"
                     continue
-                run = run_checks(kind, CheckContext(factory, data_root=data_root), modes=modes)
+                run = run_checks(kind, CheckContext(factory, data_root=data_root, seed=seed), modes=modes)
         except UserInputError as exc:  # the file cannot be loaded at all: every cell says why
             cell = "fail" if isinstance(exc, ForbiddenImport) else "error"  # borrowed, not broken
             reason = str(exc).replace(source, str(submission.path))
@@ -134,7 +135,7 @@ def reason_of(run) -> str:
 
 def report_json(grade: Grade, submission: Submission) -> str:
     """A student's report.json: the cells, their reasons, the counts and every layer type's --json document."""
-    return json.dumps({"student": grade.student, "file": str(submission.path), "cells": grade.cells,
+    return json.dumps({"student": grade.student, "file": str(submission.path), "seed": grade.seed, "cells": grade.cells,
                        "reasons": grade.reasons, "checks_passed": grade.passed, "checks_total": grade.total,
                        "score": grade.score, "reports": grade.reports}, indent=1, allow_nan=False) + "\n"
 
@@ -156,6 +157,7 @@ class GradingTask:
     data_root: str  # absolute
     allow_imports: bool
     modes: tuple[str, ...] | None = None  # None: every mode
+    seed: int = DEFAULT_SEED  # the sweep's random inputs
 
 
 def run_task(task: GradingTask) -> tuple[Grade, dict[str, bytes]]:
@@ -169,17 +171,17 @@ def run_task(task: GradingTask) -> tuple[Grade, dict[str, bytes]]:
             path.write_bytes(task.source)
         out = Path(scratch, "out")
         grade = grade_one(task.submission, out, timeout=task.timeout, data_root=Path(task.data_root),
-                          allow_imports=task.allow_imports, load_from=path, modes=task.modes)
+                          allow_imports=task.allow_imports, load_from=path, modes=task.modes, seed=task.seed)
         folder = out / "students" / task.submission.folder
         files = {str(f.relative_to(folder)): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()}
     return grade, files
 
 
-def crashed(submission: Submission, error: BaseException) -> tuple[Grade, dict[str, bytes]]:
+def crashed(submission: Submission, error: BaseException, seed: int = DEFAULT_SEED) -> tuple[Grade, dict[str, bytes]]:
     """The grade (and report) of a submission whose grading itself died: it never stops the others."""
     reason = f"grading crashed: {type(error).__name__}: {error}"
     grade = Grade(submission.student, cells={k: "error" for k in GRADED}, reasons={k: reason for k in GRADED},
-                  folder=submission.folder)
+                  folder=submission.folder, seed=seed)
     return grade, {"report.json": report_json(grade, submission).encode()}
 
 
@@ -196,14 +198,15 @@ def write_gradebook(grades: list[Grade], out: Path, *, gradescope: bool = False)
     buffer = io.StringIO()
     # every text quoted: a CR in a name would otherwise end the row early (the terminator is a bare LF)
     writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
-    writer.writerow(["student", *GRADED, "checks_passed", "checks_total", "score", "report"])
+    writer.writerow(["student", *GRADED, "checks_passed", "checks_total", "score", "report", "seed"])
     for g in grades:
         writer.writerow([csv_cell(v) for v in (g.student, *(g.cells.get(k, "error") for k in GRADED), g.passed,
-                                               g.total, g.score, g.report_path)])
+                                               g.total, g.score, g.report_path, g.seed)])
     files = {"gradebook.csv": buffer.getvalue(), "gradebook.html": _html(grades)}
-    files["gradebook.json"] = json.dumps({"versions": versions(), "grades": [
+    files["gradebook.json"] = json.dumps({"versions": versions(), "seeds": sorted({g.seed for g in grades}), "grades": [
         {"student": g.student, "cells": g.cells, "reasons": g.reasons, "checks_passed": g.passed,
-         "checks_total": g.total, "score": g.score, "report": g.report_path} for g in grades]}, indent=1) + "\n"
+         "checks_total": g.total, "score": g.score, "report": g.report_path, "seed": g.seed} for g in grades]},
+        indent=1) + "\n"
     if gradescope:
         files["results.json"] = json.dumps({
             "score": round(sum(g.score for g in grades) / max(len(grades), 1), 4),
@@ -223,7 +226,9 @@ def _html(grades: list[Grade]) -> str:
                         f'title="{html.escape(g.reasons.get(k, ""))}">{g.cells.get(k, "error")}</td>' for k in GRADED)
         rows.append(f'<tr><td><a href="{html.escape(g.report_path)}">{html.escape(g.student)}</a></td>{cells}'
                     f"<td>{g.passed}/{g.total}</td><td>{g.score:.2f}</td></tr>")
+    seeds = ", ".join(str(seed) for seed in sorted({g.seed for g in grades}))
     return (f"<!doctype html><meta charset=utf-8><title>gradebook</title><table border=1 cellpadding=4>"
+            f"<caption>the sweep's random inputs drawn with seed {seeds}</caption>"
             f"<tr><th>student</th>{head}<th>checks</th><th>score</th></tr>{''.join(rows)}</table>\n")
 
 
@@ -239,19 +244,20 @@ def _writing(out: Path):
 
 def grade(folder: Path, out: Path, *, executor: Executor = Executor(), timeout: float = 60,
           data_root: Path = DEFAULT_DATA_ROOT, allow_imports: bool = False, gradescope: bool = False,
-          modes: tuple[str, ...] | None = None, progress: Callable[[Grade], None] | None = None) -> list[Grade]:
-    """Grade every submission in ``folder`` into ``out`` (``modes``: None for every mode); ``progress`` is told of
-    each grade as it finishes."""
+          modes: tuple[str, ...] | None = None, progress: Callable[[Grade], None] | None = None,
+          seed: int = DEFAULT_SEED) -> list[Grade]:
+    """Grade every submission in ``folder`` into ``out`` (``modes``: None for every mode; ``seed`` draws the sweep's
+    random inputs, recorded in the gradebook and each report); ``progress`` is told of each grade as it finishes."""
     submissions = find_submissions(folder)
     # absolute paths, resolved here: a worker on another machine cannot resolve ours
     tasks = [GradingTask(Submission(s.student, s.path.resolve(), s.folder), s.path.read_bytes(), timeout,
-                         str(Path(data_root).resolve()), allow_imports, modes) for s in submissions]
+                         str(Path(data_root).resolve()), allow_imports, modes, seed) for s in submissions]
     grades = []
     with _writing(out):
         update = FolderUpdate(out)  # everything is written here first: out changes only once grading finished
     with update:
         for task, result, error in executor.run(run_task, tasks):
-            grade, files = result if error is None else crashed(task.submission, error)
+            grade, files = result if error is None else crashed(task.submission, error, task.seed)
             grade.folder = task.submission.folder  # decided here, for the whole class
             with _writing(out):
                 replace_folder(update.path / "students" / grade.folder, files)

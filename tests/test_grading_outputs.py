@@ -20,6 +20,7 @@ from lenet_parity.harness import grading
 from lenet_parity.harness.cli import main
 from lenet_parity.harness.compare import compare
 from lenet_parity.harness.results import CheckResult, CheckRun
+from lenet_parity.vocabulary import DEFAULT_SEED
 
 FORMULAS = ['=HYPERLINK("http://x","y")', "@SUM(1+1)", "+1", "-2", "\tTAB", "\rCR", "=1+2"]
 
@@ -31,12 +32,13 @@ def test_formula_cells_are_quoted_and_numbers_stay_numbers(tmp_path):
               for i, name in enumerate(names)]
     grading.write_gradebook(grades, tmp_path)
     header, *rows = list(csv.reader((tmp_path / "gradebook.csv").open(newline="")))
-    assert header == ["student", *LAYER_TYPES, "checks_passed", "checks_total", "score", "report"]
+    assert header == ["student", *LAYER_TYPES, "checks_passed", "checks_total", "score", "report", "seed"]
     read = {row[0]: row for row in rows}
     assert set(read) == {"'" + n for n in FORMULAS} | {"alice", "O'Brien, José"}
     for name in names:
         row = read["'" + name if name in FORMULAS else name]
-        assert row[1:] == [*["pass"] * len(LAYER_TYPES), "3", "4", "1.0", f"students/s{names.index(name)}/report.json"]
+        assert row[1:] == [*["pass"] * len(LAYER_TYPES), "3", "4", "1.0", f"students/s{names.index(name)}/report.json",
+                           str(DEFAULT_SEED)]
     assert all(not cell.startswith(grading.FORMULA_STARTS) for row in rows for cell in row)
 
 
@@ -54,7 +56,8 @@ def test_reason_is_the_first_failure_and_its_likely_cause():
     a crash, and a run without rows has a reason too (cutting its one-line message raised)."""
     tol = {"atol": 1e-6, "rtol": 1e-6}
     expected = np.arange(6.0).reshape(2, 3)
-    run = CheckRun([CheckResult("conv1", "output", "snapshot", "float64", comparison=compare(expected, expected, **tol)),
+    run = CheckRun([CheckResult("conv1", "output", "snapshot", "float64",
+                                comparison=compare(expected, expected, **tol)),
                     CheckResult("conv1", "grad_bias", "snapshot", "float64",
                                 comparison=compare(expected / 4, expected, **tol)),
                     CheckResult("conv2", "output", "sweep", "float64", error="Conv2d.forward() raised ValueError: no")])
@@ -99,6 +102,7 @@ def test_a_class_with_formula_and_colliding_names(tmp_path):
     result = _grade(subs, out)
     assert result.exit_code == 0, result.output
     header, *rows = list(csv.reader((out / "gradebook.csv").open(newline="")))
+    rows = [[*row[:header.index("report") + 1]] for row in rows]  # the report's path last
     students = [r[0] for r in rows]
     assert sorted(students) == sorted(["'=HYPERLINK(\"http:x\",\"y\")", "'@SUM(1+1)", "'+1", "'-2", "jo hn",
                                        "jo_hn", "O'Brien, José", "O_Brien_Jos", "<img src=x onerror=alert(1)>",
@@ -213,3 +217,28 @@ def test_a_failed_swap_puts_every_entry_back(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "rename", rename)
     _one_error_line(_grade(subs, out), out)
     assert len(renames) == 3 and _content(out) == before
+
+
+def test_the_seed_draws_the_inputs_and_is_recorded(tmp_path):
+    """grade --seed reaches every check (a buggy layer's sweep errors change with it) and is written into the
+    CSV, the JSON and HTML gradebooks and each report; without it, the default (the same as check's)."""
+    subs = tmp_path / "class"
+    subs.mkdir()
+    (subs / "bob.py").write_text((HERE / "buggy" / "B01_conv_bias_grad_mean.py").read_text())
+    errors = {}
+    for seed in (None, 7):
+        out = tmp_path / f"seed-{seed}"
+        result = CliRunner().invoke(main, ["grade", str(subs), "--out", str(out), "--mode", "sweep", "--workers", "1",
+                                           *(["--seed", str(seed)] if seed is not None else [])])
+        assert result.exit_code == 0, result.output
+        expected = DEFAULT_SEED if seed is None else seed
+        assert f"(seed {expected})" in result.stdout
+        (row,) = csv.DictReader((out / "gradebook.csv").open(newline=""))
+        assert row["seed"] == str(expected)
+        book = json.loads((out / "gradebook.json").read_text())
+        assert book["seeds"] == [expected] and book["grades"][0]["seed"] == expected
+        assert f"seed {expected}</caption>" in (out / "gradebook.html").read_text()
+        report = json.loads((out / "students" / "bob" / "report.json").read_text())
+        assert report["seed"] == expected and report["cells"]["conv"] == "fail"
+        errors[seed] = [r["max_abs_err"] for r in report["reports"]["conv"]["results"] if r["status"] == "failed"]
+    assert errors[None] and errors[7] and errors[None] != errors[7]

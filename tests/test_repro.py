@@ -23,7 +23,8 @@ BUGGY_BIAS = CORRECT.read_text().replace('self.grads["bias"] = dy.sum(axis=(0, 2
 
 
 def check_repro(impl, out, *modes, layer_type="conv"):
-    args = ["check", layer_type, "--impl", impl, "--phase0", str(PHASE0), "--weights", str(WEIGHTS), "--repro", str(out)]
+    args = ["check", layer_type, "--impl", impl, "--phase0", str(PHASE0), "--weights", str(WEIGHTS),
+            "--repro", str(out)]
     for mode in modes or ("snapshot",):
         args += ["--mode", mode]
     return CliRunner().invoke(main, args)
