@@ -133,7 +133,8 @@ def test_a_whole_files_repro_imports_the_class_of_each_layer(layers, tmp_path):
                                        "--repro", str(tmp_path / "repro")])
     assert result.exit_code == 1, result.output
     source = (tmp_path / "repro" / "test_relu1.py").read_text()
-    assert f"IMPL, CLASS = {whole_file!r}, 'ReLU'" in source
+    assert f"IMPL, CLASS = {Path(whole_file).name!r}, 'ReLU'" in source  # the copy beside the repro files
+    assert (tmp_path / "repro" / Path(whole_file).name).read_text() == Path(whole_file).read_text()
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_relu1.py"],
                           capture_output=True, text=True, cwd=tmp_path / "repro", timeout=120)
     assert done.returncode == 1 and "AssertionError" in done.stdout and "ImportError" not in done.stdout, done.stdout
