@@ -25,7 +25,9 @@ from lenet_parity.atomic import (FolderUpdate, atomic_write_text, replace_folder
 from lenet_parity.errors import UserInputError
 from lenet_parity.executors import Executor
 from lenet_parity.versions import versions
-from lenet_parity.vocabulary import DEFAULT_DATA_ROOT, DEFAULT_SEED
+from lenet_parity.golden_pins import pinned
+from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_SEED, DEFAULT_TRAIN_BATCHES,
+                                     DEFAULT_WEIGHTS)
 
 GRADED = {  # layer type -> the class a submission defines for it
     "conv": "Conv2d", "pool": "MaxPool2d", "relu": "ReLU", "dense": "Linear", "flatten": "Flatten",
@@ -100,12 +102,14 @@ def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: P
     grade = Grade(submission.student, folder=submission.folder, seed=seed)
     folder = out / "students" / submission.folder
     for kind, cls in GRADED.items():
-        try:
-            with IsolatedFactory(source, timeout=timeout, allow_imports=allow_imports) as factory:
+        try:  # the golden files are read before the student's code runs, and used from memory
+            with (pinned(DEFAULT_PHASE0, DEFAULT_WEIGHTS, DEFAULT_TRAIN_BATCHES),
+                  IsolatedFactory(source, timeout=timeout, allow_imports=allow_imports) as factory):
                 if not factory.defines(cls):
                     grade.cells[kind], grade.reasons[kind] = "missing", f"no class {cls} in {submission.path.name}"
                     continue
                 run = run_checks(kind, CheckContext(factory, data_root=data_root, seed=seed), modes=modes)
+                factory.report_into(run)
         except UserInputError as exc:  # the file cannot be loaded at all: every cell says why
             cell = "fail" if isinstance(exc, ForbiddenImport) else "error"  # borrowed, not broken
             reason = str(exc).replace(source, str(submission.path))
@@ -130,7 +134,9 @@ def reason_of(run) -> str:
     if first is None:
         return "no check ran"
     likely = first.likely()
-    return f"first failure: {first.describe()}; likely cause: {likely.hint} [{likely.code}]"
+    printed = f"; it printed {run.printed_bytes:,} bytes, ending: {run.printed.splitlines()[-1][:120]!r}" \
+        if run.printed_bytes and run.printed.strip() else ""
+    return f"first failure: {first.describe()}; likely cause: {likely.hint} [{likely.code}]{printed}"
 
 
 def report_json(grade: Grade, submission: Submission) -> str:
