@@ -56,6 +56,10 @@ _SPAWNING = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.s
              "pty.spawn")
 
 
+_SELF = os.getpid()  # read once, before any user code (which may rebind os.getpid); in the sandbox: its own
+# process group is bubblewrap's init's, so only a group this process leads counts as its own
+
+
 def _guard(event: str, args: tuple) -> None:
     """An audit hook (it cannot be removed once added): no forbidden framework, no new processes, no signals
     to other processes. A layer computes; it has no reason to do any of these."""
@@ -65,7 +69,7 @@ def _guard(event: str, args: tuple) -> None:
         raise ForbiddenImportError(f"loading {args[0]} is not allowed in a layer under test")
     if event in _SPAWNING:
         raise PermissionError(f"a layer under test may not start processes ({event})")
-    if event in ("os.kill", "os.killpg") and args[0] not in (os.getpid(), os.getpgid(0)):
+    if event == "os.kill" and args[0] not in (_SELF, 0) or event == "os.killpg" and args[0] != _SELF:
         raise PermissionError(f"a layer under test may not signal other processes ({event} {args[0]})")
 
 
@@ -223,9 +227,17 @@ def serve(fd_in: int, fd_out: int) -> None:
 def error_reply(exc: BaseException) -> tuple:
     """("error", name, message, where) in plain strings, even for an exception whose str() raises."""
     try:
-        return ("error", str(type(exc).__name__), " ".join(str(exc).split())[:300], where(exc))
+        name = str(type(exc).__name__)
+    except BaseException:  # noqa: BLE001 - a metaclass may make even the name raise
+        name = "Exception"
+    try:
+        message = " ".join(str(exc).split())[:300]
     except BaseException:  # noqa: BLE001 - a user's __str__ may raise anything
-        return ("error", "Exception", "an exception whose message cannot be read", "")
+        message = "its message cannot be read (str() raised)"
+    try:
+        return ("error", name, message, where(exc))
+    except BaseException:  # noqa: BLE001
+        return ("error", name, message, "")
 
 
 def read_frame_bytes(fd: int, n: int) -> bytes | None:

@@ -322,3 +322,42 @@ def test_the_shipped_seals_are_the_shipped_files():
 
     for path in (PHASE0, WEIGHTS, PHASE0.with_name("_train_batches.json")):
         assert json.loads(path.read_text())["content_sha256"] == SHIPPED[path.name]
+
+
+VANDAL = '''
+import os
+import numpy as np
+
+TARGET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_reference.json")
+try:
+    with open(TARGET, "w") as handle:
+        handle.write("HOSTILE-GARBAGE")
+except OSError as exc:
+    refused = str(exc)
+
+
+class ReLU:
+    def __init__(self):
+        self.params, self.grads = {}, {}
+
+    def forward(self, x):
+        self.x = x
+        return np.abs(x)  # wrong
+
+    def backward(self, dy):
+        return dy * (self.x > 0)
+'''
+
+
+@pytest.mark.parametrize("sandboxed", [True, False])
+def test_a_layer_that_writes_a_golden_file_cannot_change_the_verdict_or_the_file(tmp_path, sandboxed):
+    """Sandboxed, the write is refused; without it (the fallback), the file is put back and the run names it."""
+    golden = tmp_path / "_reference.json"
+    golden.write_bytes(PHASE0.read_bytes())
+    (tmp_path / "vandal.py").write_text(VANDAL)
+    done = subprocess.run([str(CLI), "check", "relu", "--impl", f"{tmp_path / 'vandal.py'}:ReLU", "--mode", "snapshot",
+                           "--phase0", str(golden), *([] if sandboxed else ["--no-sandbox"])],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert golden.read_bytes() == PHASE0.read_bytes()
+    assert ("changed on disk during the run" in done.stdout + done.stderr) is not sandboxed
