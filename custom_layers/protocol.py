@@ -70,10 +70,34 @@ def missing_methods(layer: Any, *, loss: bool = False) -> list[str]:
 def accepts(cls: Any, kwargs: dict[str, Any]) -> bool:
     """Whether ``cls(**kwargs)`` fits the constructor's signature (True when it cannot be inspected): a layer
     declines a torch keyword by not naming it."""
+    return fits(signature_of(cls), kwargs)
+
+
+def signature_of(cls: Any) -> list[tuple[str, int, bool]] | None:
+    """The constructor's parameters as plain data, (name, kind, has a default) each; None when it cannot be read
+    (an isolated worker sends this, and the checker judges with ``fits``)."""
     try:
         signature = inspect.signature(cls)
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - TypeError, ValueError, or a user's __signature__ that raises anything
+        return None
+    return [(p.name, int(p.kind), p.default is not inspect.Parameter.empty) for p in signature.parameters.values()]
+
+
+def fits(parameters: list[tuple[str, int, bool]] | None, kwargs: dict[str, Any]) -> bool:
+    """Whether keyword arguments ``kwargs`` bind to these parameters (True when they are unknown)."""
+    if parameters is None:
         return True
+    try:
+        signature = inspect.Signature([inspect.Parameter(name, inspect._ParameterKind(kind),
+                                                         default=None if has_default else inspect.Parameter.empty)
+                                       for name, kind, has_default in parameters])
+    except (TypeError, ValueError):  # not a signature (sent by a worker that misbehaves): unknown
+        return True
+    try:
+        signature.bind(**kwargs)
+    except TypeError:
+        return False
+    return True
     try:
         signature.bind(**kwargs)
     except TypeError:

@@ -20,18 +20,19 @@ from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.isolation import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, IsolatedFactory
 from lenet_parity.harness.results import CheckRun
 from lenet_parity.harness.trace import trace
-from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_TRAIN_BATCHES, DEFAULT_WEIGHTS, DTYPES,
-                                     FLOAT64, LENET_SCOPE)
+from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_SEED, DEFAULT_TRAIN_BATCHES,
+                                     DEFAULT_WEIGHTS, DTYPES, FLOAT64, LENET_SCOPE)
 
 
 def check_layer(layer: Any, kind: str = ALL, *, dtype: str | None = None, modes: Iterable[str] | None = None,
                 scope: str = LENET_SCOPE, timeout: float = DEFAULT_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT,
                 data_root: str | Path = DEFAULT_DATA_ROOT, phase0: str | Path = DEFAULT_PHASE0,
-                weights: str | Path = DEFAULT_WEIGHTS, sandbox: bool = True) -> CheckRun:
+                weights: str | Path = DEFAULT_WEIGHTS, sandbox: bool = True, seed: int = DEFAULT_SEED) -> CheckRun:
     """Check ``layer`` (a class, ``"file.py:Class"``, ``"module:Class"``, or ``"file.py"`` for every layer class
     of a file) as LeNet's layers of ``kind`` (conv, pool, relu, dense, flatten, logsoftmax, loss, ...; ``all``
     with a whole file), in every mode (or ``modes``), both dtypes (or ``dtype``). The train mode's batches ship in
-    the package; ``data_root`` is where MNIST would be read for batches beyond them.
+    the package; ``data_root`` is where MNIST would be read for batches beyond them; ``seed`` draws the sweep's
+    random inputs.
 
     The layer runs in its own process, inside bubblewrap where the system allows it (``sandbox=False``: Python's
     guards only; ``run.sandbox`` says which). A layer that is wrong, crashes or hangs is a failed CheckRun, never
@@ -41,10 +42,10 @@ def check_layer(layer: Any, kind: str = ALL, *, dtype: str | None = None, modes:
         with (pinned(phase0, weights, DEFAULT_TRAIN_BATCHES),
               IsolatedFactory(_spec(layer), timeout=timeout, memory_limit=memory_limit, sandbox=sandbox) as factory):
             context = CheckContext(factory, phase0_path=Path(phase0), weights_path=Path(weights),
-                                   data_root=Path(data_root), scope=scope)
+                                   data_root=Path(data_root), scope=scope, seed=seed)
             run = run_checks(kind, context, modes=modes, dtypes=DTYPES if dtype is None else (dtype,))
-            factory.report_into(run)
-            return run
+        factory.report_into(run)  # once its process has ended: all it printed
+        return run
     except UserInputError as exc:
         raise _one_line(exc) from None
 
@@ -63,8 +64,8 @@ def check_network(layers_file: str | Path, *, dtype: str = FLOAT64, variants: bo
         with (pinned(phase0, weights), IsolatedFactory(str(layers_file), timeout=timeout, sandbox=sandbox) as factory):
             context = CheckContext(factory, phase0_path=Path(phase0), weights_path=Path(weights), dtype=dtype)
             run = trace(context, variants=variants)
-            factory.report_into(run)
-            return run
+        factory.report_into(run)  # once its process has ended: all it printed
+        return run
     except UserInputError as exc:
         raise _one_line(exc) from None
 

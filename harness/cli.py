@@ -483,8 +483,8 @@ def trace_cmd(ctx, backend, impl, dtype, variants, phase0, weights, json_path, t
         click.echo(f"trace: every layer and the loss from {impl or f'the {backend} backend'}, swapped into torch's "
                    f"LeNet (the hybrid mode's machinery) on the Phase 0 batch, {dtype}")
         run = trace(context, variants=variants)
-        if impl:
-            factory.report_into(run)
+    if impl:
+        factory.report_into(run)  # once its process has ended: all it printed
     click.echo(report.terminal_report(run, verbose=verbose))
     click.echo(summary(run))
     if json_path:

@@ -109,7 +109,7 @@ def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: P
                     grade.cells[kind], grade.reasons[kind] = "missing", f"no class {cls} in {submission.path.name}"
                     continue
                 run = run_checks(kind, CheckContext(factory, data_root=data_root, seed=seed), modes=modes)
-                factory.report_into(run)
+            factory.report_into(run)  # once its process has ended: all it printed
         except UserInputError as exc:  # the file cannot be loaded at all: every cell says why
             cell = "fail" if isinstance(exc, ForbiddenImport) else "error"  # borrowed, not broken
             reason = str(exc).replace(source, str(submission.path))

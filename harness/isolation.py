@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from lenet_parity.custom_layers.protocol import fits
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.sandbox import Sandbox, probe, worker_environment, wrap
 from lenet_parity.harness.worker_io import (HEADER, OutputCapture, PipeClosed, PipeTimeout, frame, read_exactly,
@@ -425,11 +426,14 @@ class IsolatedFactory:
         layer): building it then reports why."""
         try:
             self._ready()
-            return bool(self.worker.request("accepts", dict(spec.kwargs), self._class_for(spec),
-                                            during="reading the constructor's signature"))
+            parameters = self.worker.request("signature", self._class_for(spec),
+                                             during="reading the constructor's signature")
         except WorkerError as exc:
             self.failed(str(exc))
             return True
+        except Exception:  # noqa: BLE001 - the user's class raised while its signature was read: build it and see
+            return True
+        return fits(parameters, dict(spec.kwargs))  # judged here, from the parameters the worker read
 
     def __call__(self, spec: Any) -> RemoteLayer:
         self._ready()

@@ -88,7 +88,8 @@ def worker_environment(scratch: str) -> dict[str, str]:
     """The worker's whole environment: the allow-list's variables that are set, plus its own folders."""
     names = [*ALLOWED_ENV, *(n.strip() for n in os.environ.get(PASS_ENV, "").split(",") if n.strip())]
     env = {name: os.environ[name] for name in names if name in os.environ}
-    env.update(HOME=scratch, TMPDIR=scratch, PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1")
+    env.update(HOME=scratch, TMPDIR=scratch, PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1",
+               PYTHONUNBUFFERED="1")  # what it printed reaches the report even when it is killed
     return env
 
 

@@ -24,7 +24,7 @@ import traceback
 from pathlib import Path
 
 from lenet_parity.custom_layers.backends import MODULES
-from lenet_parity.custom_layers.protocol import accepts
+from lenet_parity.custom_layers.protocol import signature_of
 
 FORBIDDEN = ("torch", "torchvision", "tensorflow", "jax")  # the answer key and its cousins: a layer is written, not borrowed
 ALLOW_IMPORTS, FORBID_IMPORTS = "allow-imports", "forbid-imports"  # the worker's fourth argument
@@ -150,8 +150,9 @@ class Server:
         self.classes = {None: cls}
         return [cls.__name__]
 
-    def accepts(self, kwargs: dict, class_name: str | None = None) -> bool:
-        return accepts(self.classes[class_name], kwargs)
+    def signature(self, class_name: str | None = None) -> list | None:
+        """The constructor's parameters as plain data (the checker judges whether a configuration fits)."""
+        return signature_of(self.classes[class_name])
 
     def build(self, kwargs: dict, class_name: str | None = None):
         obj = self.classes[class_name](**kwargs)

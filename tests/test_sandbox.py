@@ -105,7 +105,7 @@ def test_inside_the_file_system_is_read_only_but_the_scratch_folder(tmp_path, mo
         assert layer.write_scratch == "done"
         assert layer.connect.startswith("OSError") and "unreachable" in layer.connect
         assert set(layer.environment) <= {*ALLOWED_ENV, "HOME", "TMPDIR", "PWD", "PYTHONDONTWRITEBYTECODE",
-                                          "PYTHONNOUSERSITE", "LC_CTYPE"}
+                                          "PYTHONNOUSERSITE", "PYTHONUNBUFFERED", "LC_CTYPE"}
         assert "SECRET_TOKEN" not in layer.environment
         assert os.getpid() not in layer.pids and layer.parent != os.getpid()  # the checker does not exist there
         assert max(layer.pids) < 10  # its own PID namespace: bubblewrap's init, the worker, and little else
@@ -361,3 +361,17 @@ def test_a_layer_that_writes_a_golden_file_cannot_change_the_verdict_or_the_file
     assert done.returncode == 1, done.stdout + done.stderr
     assert golden.read_bytes() == PHASE0.read_bytes()
     assert ("changed on disk during the run" in done.stdout + done.stderr) is not sandboxed
+
+
+def test_the_api_says_where_the_layer_ran_and_what_it_printed(tmp_path):
+    from lenet_parity import check_layer
+
+    (tmp_path / "chatty.py").write_text(CORRECT_RELU.replace("        self.mask = x > 0\n",
+                                                             "        print('shape', x.shape)\n"
+                                                             "        self.mask = x > 0\n"))
+    run = check_layer(f"{tmp_path / 'chatty.py'}:ReLU", "relu", modes=["snapshot"], dtype="float64")
+    assert run.passed and run.sandbox.startswith("bubblewrap")
+    assert "shape (4, 6, 24, 24)" in run.printed and run.printed_bytes == len(run.printed) + 1  # + its last newline
+    document = run.to_json()
+    assert document["sandbox"] == run.sandbox and document["printed"]["bytes"] == run.printed_bytes
+    assert "the layer printed" in str(run)
