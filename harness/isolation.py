@@ -134,8 +134,9 @@ class Worker:
 
     def __init__(self, target: str, class_name: str | None, *, timeout: float = DEFAULT_TIMEOUT,
                  memory_limit: int = DEFAULT_MEMORY_LIMIT, pickled: bytes | None = None, allow_imports: bool = False,
-                 sandbox: Sandbox = Sandbox(None, "not asked for")):
+                 sandbox: Sandbox = Sandbox(None, "not asked for"), options: dict[str, Any] | None = None):
         self.target, self.class_name, self.pickled = target, class_name, pickled
+        self.options = options or {}
         self.allow_imports, self.sandbox = allow_imports, sandbox
         self.timeout, self.memory_limit = timeout, memory_limit
         self.generation = 0  # which process; a handle is valid only in its own
@@ -173,8 +174,8 @@ class Worker:
         self.dropped = []
         try:
             if self.pickled is not None:
-                return self.request("load_pickled", self.pickled, during="import")
-            return self.request("load", self.target, self.class_name, os.getcwd(), during="import")
+                return self.request("load_pickled", self.pickled, self.options, during="import")
+            return self.request("load", self.target, self.class_name, os.getcwd(), self.options, during="import")
         except WorkerError as exc:
             raise UserInputError(f"--impl {self.label}: importing {self.target}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - the module raised: SyntaxError, ImportError, LookupError, ...
@@ -371,40 +372,43 @@ class IsolatedFactory:
     """``factory(spec)`` builds the user's class in the worker; ``accepts(spec)`` asks its constructor.
 
     ``impl`` is ``path/to/file.py:CLASS`` or ``MODULE:CLASS`` (one class for every layer checked),
-    ``path/to/file.py`` (a whole file: each layer gets the file's class of its torch name), or a class object
-    (sent by value, so a class defined in a notebook or a test works too).
+    ``path/to/file.py`` or ``path/to/folder/`` (the user's code: each layer gets what implements its torch layer,
+    found by conventions/detect.py), or a class object (sent by value, so a class defined in a notebook or a test
+    works too). ``convention`` forces one convention; ``declared`` is an adapter file's content (torch class ->
+    names and layouts).
     """
 
     def __init__(self, impl: Any, *, timeout: float = DEFAULT_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT,
-                 allow_imports: bool = False, sandbox: bool = True):
+                 allow_imports: bool = False, sandbox: bool = True, convention: str | None = None,
+                 declared: dict[str, Any] | None = None):
         pickled = None
         if isinstance(impl, type):
             target, class_name, pickled = f"{impl.__module__}.{impl.__qualname__}", impl.__name__, _by_value(impl)
-        elif isinstance(impl, str) and impl.endswith(".py"):
-            target, class_name = impl, None  # a whole file
+        elif isinstance(impl, (str, os.PathLike)) and (str(impl).endswith(".py") or Path(impl).is_dir()):
+            target, class_name = str(impl), None  # the user's whole code
         else:
             target, sep, class_name = str(impl).rpartition(":")
             if not sep or not target or not class_name:
-                raise UserInputError(f"--impl {impl!r}: expected path/to/file.py (a whole file), path/to/file.py:CLASS "
-                                     f"or MODULE:CLASS, e.g. examples/my_conv.py:MyConv2d")
-        if pickled is None and (target.endswith(".py") or "/" in target) and not Path(target).is_file():
+                raise UserInputError(f"--impl {impl!r}: expected path/to/file.py or path/to/folder (your code), "
+                                     f"path/to/file.py:CLASS or MODULE:CLASS, e.g. examples/my_conv.py:MyConv2d")
+        if pickled is None and class_name is not None and (target.endswith(".py") or "/" in target) \
+                and not Path(target).is_file():
             raise UserInputError(f"--impl: {target} not found (give path/to/file.py[:CLASS], relative to the current "
                                  f"directory)")
         self.sandbox = probe() if sandbox else Sandbox(None, "turned off (--no-sandbox)")
         self.worker = Worker(target, class_name, timeout=timeout, memory_limit=memory_limit, pickled=pickled,
-                             allow_imports=allow_imports, sandbox=self.sandbox)
+                             allow_imports=allow_imports, sandbox=self.sandbox,
+                             options={"convention": convention, "declared": declared or {}})
         self.impl = self.label = self.worker.label
         self.whole_file = class_name is None
         self.stopped: str | None = None  # why no more layers are built
-        self.classes = self.worker.start()
+        self.found = self.worker.start()  # torch class -> what implements it (empty for one class)
+        self.classes = sorted(self.found)
         self._proxies: dict[str, type] = {}
 
     def defines(self, torch_class: str) -> bool:
         """Whether a layer of this torch class can be built (always, for a single class)."""
-        return not self.whole_file or torch_class in self.classes
-
-    def _class_for(self, spec: Any) -> str | None:
-        return spec.cls if self.whole_file else None
+        return not self.whole_file or torch_class in self.found
 
     def failed(self, reason: str) -> None:
         """After a hang, or a second death, stop: every later layer is "not run", so the run ends soon."""
@@ -426,7 +430,7 @@ class IsolatedFactory:
         layer): building it then reports why."""
         try:
             self._ready()
-            parameters = self.worker.request("signature", self._class_for(spec),
+            parameters = self.worker.request("signature", spec.cls,
                                              during="reading the constructor's signature")
         except WorkerError as exc:
             self.failed(str(exc))
@@ -438,7 +442,7 @@ class IsolatedFactory:
     def __call__(self, spec: Any) -> RemoteLayer:
         self._ready()
         try:
-            handle, array_kind, name = self.worker.request("build", dict(spec.kwargs), self._class_for(spec),
+            handle, array_kind, name = self.worker.request("build", dict(spec.kwargs), spec.cls,
                                                            during="the constructor")
         except WorkerError as exc:
             self.failed(str(exc))
@@ -453,13 +457,23 @@ class IsolatedFactory:
         return self.worker.output
 
     def report_into(self, run: Any) -> None:
-        """Tell the run (a CheckRun) where the layer ran, with a note when it was not sandboxed, and what it printed."""
+        """Tell the run (a CheckRun) where the layer ran, with a note when it was not sandboxed, what it found in
+        the user's code, and what the code printed."""
+        for torch_class, text in sorted(self.found.items()):
+            if run.results and any(r.layer for r in run.results):
+                run.note(f"{torch_class}: {text}")
         run.sandbox = self.sandbox.describe()
         if not self.sandbox.active:
             run.note(f"the layer ran {run.sandbox}: only Python-level guards stood between it and this machine")
         run.keep_output(self.output)
 
     def close(self) -> None:
+        if self.worker.proc is not None and self.found:  # what the builds and backwards found, for the report
+            try:
+                self.found = {str(k): str(v) for k, v in dict(self.worker.request(
+                    "described", during="describing what was found")).items()}
+            except Exception:  # noqa: BLE001 - the load-time descriptions stand
+                pass
         self.worker.close()
 
     def __enter__(self) -> "IsolatedFactory":

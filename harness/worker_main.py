@@ -23,6 +23,9 @@ import sys
 import traceback
 from pathlib import Path
 
+from lenet_parity.conventions.detect import Found, class_convention, find, not_found_message, user_definitions
+from lenet_parity.conventions.importing import import_user_code
+from lenet_parity.conventions.names import did_you_mean
 from lenet_parity.custom_layers.backends import MODULES
 from lenet_parity.custom_layers.protocol import signature_of
 
@@ -107,7 +110,8 @@ def where(exc: BaseException) -> str:
 
 class Server:
     def __init__(self):
-        self.classes: dict[str | None, type] = {}  # None: the one class of a MODULE:CLASS impl
+        self.found: dict[str, Found] = {}  # torch class -> what implements it (conventions/detect.py)
+        self.single = None  # (class, options): the one class of a MODULE:CLASS impl, for every layer checked
         self.objects: dict[int, object] = {}
         self.next_handle = 0
 
@@ -116,47 +120,58 @@ class Server:
         self.objects[self.next_handle] = obj
         return self.next_handle
 
-    def load(self, target: str, class_name: str | None, cwd: str) -> list[str]:
-        """Import the user's module (a file or a module name, relative to the checker's ``cwd``); the class names
-        it offers: the one named, or with ``class_name`` None (a whole file) every class named like a torch layer."""
-        if target.endswith(".py") or "/" in target:
-            path = Path(cwd, target)
-            sys.path.insert(0, str(path.resolve().parent))  # the file may import its neighbours
-            spec = importlib.util.spec_from_file_location(f"_lenet_parity_impl_{path.stem}", path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = module
-            spec.loader.exec_module(module)
-        else:
-            sys.path.insert(0, cwd)  # like python -m: modules of the checker's current directory
-            module = importlib.import_module(target)
-        classes = {n: v for n, v in vars(module).items() if inspect.isclass(v) and v.__module__ == module.__name__}
-        if class_name is None:
-            self.classes = {n: v for n, v in classes.items() if n in TORCH_LAYERS}
-            if not self.classes:
-                raise LookupError(f"{target} defines no class named like a torch layer ({', '.join(TORCH_LAYERS)}); "
-                                  f"its classes: {', '.join(sorted(classes)) or 'none'}")
-            return sorted(self.classes)
-        cls = getattr(module, class_name, None)
-        if cls is None:
-            raise LookupError(f"{target} has no {class_name!r}; its classes: {', '.join(sorted(classes)) or 'none'}")
-        if not callable(cls):
-            raise LookupError(f"{class_name} is a {type(cls).__name__}, not a class")
-        self.classes = {None: cls}
-        return [getattr(cls, "__name__", class_name)]
+    def load(self, target: str, class_name: str | None, cwd: str, options: dict | None = None) -> dict[str, str]:
+        """Import the user's code (a file, a folder of modules, or a module name, relative to the checker's
+        ``cwd``); what it offers: torch class -> what implements it and how (conventions/detect.py). With
+        ``class_name``, that one class serves whichever layer is checked."""
+        options = options or {}
+        namespace, modules = import_user_code(Path(cwd), target)
+        classes, functions = user_definitions(namespace, modules)
+        if class_name is not None:
+            cls = namespace.get(class_name)
+            if cls is None:
+                raise LookupError(f"{target} has no {class_name!r}{did_you_mean(class_name, list(classes))}; its "
+                                  f"classes: {', '.join(sorted(classes)) or 'none'}")
+            if not callable(cls):
+                raise LookupError(f"{class_name} is a {type(cls).__name__}, not a class")
+            self.single = (cls, options)
+            return {}
+        self.found = find(classes, functions, convention=options.get("convention"),
+                          declared=options.get("declared"))
+        for name, cls in classes.items():  # the variants model's layers: by their torch names only
+            if name in TORCH_LAYERS and name not in self.found:
+                self.found[name] = Found(name, "torchlike", name, cls)
+        if not self.found:
+            raise LookupError(not_found_message(target, classes, functions))
+        return {name: found.describe() for name, found in sorted(self.found.items())}
 
-    def load_pickled(self, data: bytes) -> list[str]:
+    def load_pickled(self, data: bytes, options: dict | None = None) -> dict[str, str]:
         """A class sent by value (cloudpickle): one defined in a notebook or a test module."""
-        cls = pickle.loads(data)
-        self.classes = {None: cls}
-        return [cls.__name__]
+        self.single = (pickle.loads(data), options or {})
+        return {}
 
-    def signature(self, class_name: str | None = None) -> list | None:
-        """The constructor's parameters as plain data (the checker judges whether a configuration fits)."""
-        return signature_of(self.classes[class_name])
+    def _found(self, torch_class: str) -> Found:
+        if torch_class not in self.found and self.single is not None:
+            cls, options = self.single
+            convention = options.get("convention") or class_convention(cls, torch_class)
+            self.found[torch_class] = Found(torch_class, convention, getattr(cls, "__name__", "the class"), cls,
+                                            declared=(options.get("declared") or {}).get(torch_class, {}))
+        return self.found[torch_class]
 
-    def build(self, kwargs: dict, class_name: str | None = None):
-        obj = self.classes[class_name](**kwargs)
-        return self._keep(obj), getattr(obj, "array_kind", "numpy"), type(obj).__name__
+    def signature(self, torch_class: str) -> list | None:
+        """The constructor's parameters as plain data (the checker judges whether a configuration fits); None
+        for a class used through a convention (it declines a configuration by raising TypeError)."""
+        found = self._found(torch_class)
+        return signature_of(found.obj) if found.convention == "torchlike" else None
+
+    def build(self, kwargs: dict, torch_class: str):
+        found = self._found(torch_class)
+        obj = found.build(kwargs)
+        return self._keep(obj), getattr(obj, "array_kind", "numpy"), found.source
+
+    def described(self) -> dict[str, str]:
+        """What was found for each layer built so far, with what its builds and backwards showed."""
+        return {name: found.describe() for name, found in sorted(self.found.items())}
 
     def attr(self, handle: int, name: str, live_dict: bool):
         """("missing",), ("method",), ("dict",) for a dict the parent edits in place (live_dict), or ("value", v)."""

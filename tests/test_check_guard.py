@@ -159,10 +159,18 @@ def test_loss_protocol_with_list_targets(rng):
 
 def test_isolated_factory_loads_a_file_and_reports_constructor_fit(tmp_path):
     source = tmp_path / "mine.py"
-    source.write_text("class Mine:\n    def __init__(self, in_features, out_features):\n        pass\n")
-    with IsolatedFactory(f"{source}:Mine") as factory:
+    source.write_text("class Mine:\n    def __init__(self, in_features, out_features):\n"
+                      "        self.params, self.grads = {}, {}\n\n    def forward(self, x):\n        return x\n")
+    no_bias = LayerSpec("fc", "dense", "Linear", dict(in_features=3, out_features=2, bias=False))
+    with IsolatedFactory(f"{source}:Mine") as factory:  # our protocol: its signature is read and judged here
         assert factory.accepts(LINEAR)
-        assert not factory.accepts(LayerSpec("fc", "dense", "Linear", dict(in_features=3, out_features=2, bias=False)))
+        assert not factory.accepts(no_bias)
+    (tmp_path / "dense.py").write_text("class Dense:\n    def __init__(self, input_dim, output_dim):\n"
+                                       "        self.W, self.b = None, None\n")
+    with IsolatedFactory(f"{tmp_path / 'dense.py'}:Dense") as factory:  # a convention: it declines when built
+        assert factory.accepts(no_bias)
+        with pytest.raises(TypeError, match="Dense has no parameter for bias=False"):
+            factory(no_bias)
     assert accepts(lambda **kw: None, {"anything": 1})
     with pytest.raises(UserInputError, match="its classes: Mine"):
         IsolatedFactory(f"{source}:Yours")

@@ -22,7 +22,7 @@ from lenet_parity.harness.sandbox import ALLOWED_ENV, probe
 from lenet_parity.reference.layers import LayerSpec
 
 CLI = Path(sys.executable).with_name("lenet-parity")
-RELU = LayerSpec("relu", "ReLU", {})
+RELU = LayerSpec("relu1", "relu", "ReLU", {})
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/ns/user").exists(), reason="Linux namespaces only")
 

@@ -1,0 +1,257 @@
+"""The attributes convention: a layer object that keeps its weights in ``W``/``b`` (or ``weights``, ``params['W']``
+...), its gradients in ``dW``/``db`` (or ``grad_W``, ``grads['W']``, or returns ``(dx, dW, db)``, or leaves dx in
+an attribute), accumulates gradients until ``zero_grad()``, or updates its own weights in ``backward(dout, lr)``.
+``AttributesLayer`` wraps one in our protocol: ``params``/``grads`` in torch's names and layouts.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from typing import Any
+
+import numpy as np
+
+from lenet_parity.conventions.names import (BIAS_NAMES, GRAD_DICTS, INPUT_GRAD_NAMES, LEARNING_RATES, PARAM_DICTS,
+                                            WEIGHT_NAMES, ZERO_GRAD_METHODS, grad_names, normalise)
+from lenet_parity.conventions.slots import LAYOUTS, Slot, find_array, layouts_fitting
+
+LOSSES = ("NLLLoss", "CrossEntropyLoss")
+
+
+def torch_shapes(torch_class: str, kwargs: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """torch's parameter shapes for these constructor arguments (empty for a layer without parameters)."""
+    def size(value: Any) -> tuple[int, int]:
+        return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+    if torch_class == "Conv2d":
+        out = kwargs["out_channels"]
+        shapes = {"weight": (out, kwargs["in_channels"], *size(kwargs["kernel_size"]))}
+    elif torch_class == "Linear":
+        out = kwargs["out_features"]
+        shapes = {"weight": (out, kwargs["in_features"])}
+    else:
+        return {}
+    if kwargs.get("bias", True):
+        shapes["bias"] = (out,)
+    return shapes
+
+
+class ParamView(dict):
+    """``params`` of a wrapped layer: torch's names and layouts, read from and written to the layer's own places."""
+
+    def __init__(self, layer: "AttributesLayer"):
+        super().__init__()
+        self._layer = layer
+        for key in layer.slots:
+            dict.__setitem__(self, key, None)
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        layer = self._layer
+        return layer.slots[key].get(layer.user, layer.shapes[key])
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        layer = self._layer
+        if key not in layer.slots:
+            raise KeyError(f"{type(layer.user).__name__} has no {key} (found: {', '.join(layer.slots) or 'none'})")
+        layer.slots[key].set(layer.user, value)
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def items(self):
+        return [(k, self[k]) for k in self]
+
+    def values(self):
+        return [self[k] for k in self]
+
+
+class AttributesLayer:
+    """Our protocol around ``user``, a layer object of the attributes convention (or our own protocol's: then
+    ``params`` and ``grads`` are its dicts)."""
+
+    def __init__(self, user: Any, torch_class: str, kwargs: dict[str, Any], *, declared: dict[str, Any] | None = None,
+                 tell: Any = None):
+        declared = declared or {}
+        object.__setattr__(self, "tell", tell or (lambda text: None))  # called with describe() when it grows
+        object.__setattr__(self, "user", user)
+        object.__setattr__(self, "torch_class", torch_class)
+        object.__setattr__(self, "shapes", torch_shapes(torch_class, kwargs))
+        object.__setattr__(self, "declared", declared)
+        object.__setattr__(self, "slots", {key: self._find(key, shape) for key, shape in self.shapes.items()})
+        object.__setattr__(self, "params", ParamView(self))
+        object.__setattr__(self, "grads", {})
+        object.__setattr__(self, "grad_source", "")
+        object.__setattr__(self, "array_kind", getattr(user, "array_kind", "numpy"))
+
+    # ---- what was found ----
+    def _find(self, key: str, torch_shape: tuple[int, ...]) -> Slot:
+        names = (normalise(self.declared[key]),) if key in self.declared else (
+            WEIGHT_NAMES if key == "weight" else BIAS_NAMES)
+        slot = (find_array(self.user, names, PARAM_DICTS, ndim=len(torch_shape)) if key == "weight"
+                else find_array(self.user, names, PARAM_DICTS, size=int(np.prod(torch_shape))))
+        if slot is None:
+            raise TypeError(f"{type(self.user).__name__} keeps no {key} of torch's shape {torch_shape} in an attribute "
+                            f"named like {', '.join(names[:4])} (declare it in an adapter file)")
+        if key == "weight":
+            layout = self.declared.get("weight_layout")
+            fitting = [layout] if layout else layouts_fitting(slot.shape, torch_shape)
+            if not fitting:
+                raise TypeError(f"{type(self.user).__name__}.{slot.describe()} has shape {slot.shape}, not a layout of "
+                                f"torch's {torch_shape}")
+            slot.layout = fitting[0] if len(fitting) == 1 else self._probe_layout(slot, torch_shape, fitting)
+        return slot
+
+    def _probe_layout(self, slot: Slot, torch_shape: tuple[int, ...], fitting: list[str]) -> str:
+        """A square Linear weight: which of (out, in) and (in, out) the layer computes with, seen on a copy."""
+        twin = copy.deepcopy(self.user)
+        rng = np.random.default_rng(0)
+        weight = rng.standard_normal(torch_shape)
+        eye = np.eye(torch_shape[1])
+        for bias in (self.shapes.get("bias"),):
+            if bias is not None:
+                bias_slot = find_array(twin, BIAS_NAMES, PARAM_DICTS, size=int(np.prod(bias)))
+                if bias_slot is not None:
+                    bias_slot.set(twin, np.zeros(bias))
+        Slot(slot.place, slot.key, "torch", slot.shape).set(twin, weight)  # stored as is
+        try:
+            out = np.asarray(twin.forward(eye))
+        except Exception:  # noqa: BLE001 - let the real checks report it
+            return fitting[0]
+        if np.allclose(out, weight.T):  # y = x @ W.T: W is (out, in)
+            return "torch"
+        return "in,out" if np.allclose(out, weight) else fitting[0]
+
+    def describe(self) -> str:
+        parts = [f"{slot.describe()} {np.shape(slot.read(self.user))} as {key}" for key, slot in self.slots.items()]
+        if self.grad_source:
+            parts.append(self.grad_source)
+        return ", ".join(parts) if parts else "no parameters"
+
+    # ---- the protocol ----
+    def forward(self, *args: Any) -> Any:
+        result = self.user.forward(*args)
+        if self.torch_class in LOSSES and isinstance(result, tuple) and len(result) == 2:
+            object.__setattr__(self, "_loss_grad", result[1])  # (loss, dx): softmax_loss's style
+            return result[0]
+        return result
+
+    def backward(self, *args: Any) -> Any:
+        for name in ZERO_GRAD_METHODS:  # gradients that accumulate until reset: reset before each backward
+            method = getattr(self.user, name, None)
+            if callable(method):
+                method()
+                break
+        learning_rate = self._learning_rate_parameter()
+        if learning_rate is not None:
+            return self._backward_by_update(args, learning_rate)
+        if self.torch_class in LOSSES:
+            return self._loss_backward()
+        result = self.user.backward(*args)
+        return self._collect(result)
+
+    def _loss_backward(self) -> Any:
+        """dlogp: from backward() (or backward(1.0), a loss that takes the upstream gradient), from an attribute
+        it left, or from what forward returned beside the loss."""
+        stored = self.__dict__.get("_loss_grad")
+        method = getattr(self.user, "backward", None)
+        if not callable(method):
+            return stored
+        needs = [p for p in _parameters(method) if p.default is inspect.Parameter.empty]
+        result = method(*([1.0] if needs else []))
+        if result is None:
+            result = stored if stored is not None else _input_grad(self.user)
+        return result[0] if isinstance(result, tuple) else result
+
+    def _collect(self, result: Any) -> Any:
+        """dx from backward's result (or an attribute), and the gradients from the tuple or the attributes."""
+        returned = list(result[1:]) if isinstance(result, tuple) else []
+        dx = result[0] if isinstance(result, tuple) else result
+        if dx is None:
+            dx = _input_grad(self.user)
+        grads, sources = {}, []
+        for index, (key, slot) in enumerate(self.slots.items()):
+            if index < len(returned) and returned[index] is not None:
+                grads[key] = _to_torch(returned[index], slot, self.shapes[key])
+                sources.append(f"d{key} returned")
+                continue
+            found = self._grad_slot(key, slot)
+            if found is not None:
+                grads[key] = _to_torch(found.read(self.user), slot, self.shapes[key])
+                sources.append(found.describe())
+        object.__setattr__(self, "grads", grads)
+        if sources and not self.grad_source:
+            object.__setattr__(self, "grad_source", "gradients " + ", ".join(sources))
+            self.tell(self.describe())
+        return dx
+
+    def _grad_slot(self, key: str, slot: Slot) -> Slot | None:
+        declared = self.declared.get(f"grad_{key}")
+        own = normalise(slot.key if slot.key is not None else slot.place)
+        names = (normalise(declared),) if declared else grad_names(
+            (own, *(("w", "weight", "weights") if key == "weight" else ("b", "bias", "biases"))))
+        size = int(np.prod(self.shapes[key]))
+        return (find_array(self.user, names, (), size=size)
+                or find_array(self.user, (own, *((WEIGHT_NAMES if key == "weight" else BIAS_NAMES))), GRAD_DICTS,
+                              size=size))
+
+    def _learning_rate_parameter(self) -> str | None:
+        params = _parameters(self.user.backward)
+        for p in params[1:]:
+            if normalise(p.name) in LEARNING_RATES:
+                return p.name
+        return None
+
+    def _backward_by_update(self, args: tuple, name: str) -> Any:
+        """backward(dout, lr) that updates its own weights: dx from a call at lr = 0 (nothing moves), and each
+        gradient, exactly, from a copy whose weights were zero, called at lr = 1: its weights are then -grad."""
+        twin = copy.deepcopy(self.user)
+        dx = self.user.backward(*args, **{name: 0.0})
+        dx = dx[0] if isinstance(dx, tuple) else dx
+        if dx is None:
+            dx = _input_grad(self.user)
+        for key, slot in self.slots.items():
+            slot.set(twin, np.zeros(self.shapes[key]))
+        twin.backward(*args, **{name: 1.0})
+        grads = {key: -slot.get(twin, self.shapes[key]) for key, slot in self.slots.items()}
+        object.__setattr__(self, "grads", grads)
+        if not self.grad_source:
+            object.__setattr__(self, "grad_source", f"backward(dout, {name}) updates the weights itself: gradients "
+                                                    f"recovered exactly from the update at {name}=1 on a copy")
+            self.tell(self.describe())
+        return dx
+
+    # ---- everything else is the user's object's ----
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(object.__getattribute__(self, "user"), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("params", "grads"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.user, name, value)
+
+
+def _parameters(method: Any) -> list[inspect.Parameter]:
+    try:
+        return list(inspect.signature(method).parameters.values())
+    except (TypeError, ValueError):
+        return []
+
+
+def _input_grad(user: Any) -> Any:
+    """dx left in an attribute by a backward that returned None."""
+    for name, value in vars(user).items():
+        if normalise(name) in INPUT_GRAD_NAMES and isinstance(value, np.ndarray):
+            return value
+    return None
+
+
+def _to_torch(value: Any, slot: Slot, torch_shape: tuple[int, ...]) -> np.ndarray:
+    """A gradient in the layer's layout (that of its parameter) -> torch's."""
+    value = np.asarray(value)
+    if slot.layout != "torch" and value.size == int(np.prod(torch_shape)):
+        value = LAYOUTS[slot.layout][1](value.reshape(slot.shape) if slot.shape else value)
+    return value.reshape(torch_shape) if value.size == int(np.prod(torch_shape)) else value

@@ -1,0 +1,100 @@
+"""Where a layer keeps a parameter or its gradient, and in which layout: a ``Slot`` reads and writes it in torch's
+layout (weight ``(out, in, kh, kw)`` or ``(out, in)``, bias ``(out,)``), whatever the layer's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lenet_parity.conventions.names import normalise
+
+# torch layout -> another layout: how to turn a torch-shaped array into it, and back
+LAYOUTS = {
+    "torch": (lambda a: a, lambda a: a),
+    "in,out": (lambda a: a.T, lambda a: a.T),  # a Linear weight stored (in, out): x @ W
+    "hwio": (lambda a: a.transpose(2, 3, 1, 0), lambda a: a.transpose(3, 2, 0, 1)),  # (kh, kw, in, out)
+    "ohwi": (lambda a: a.transpose(0, 2, 3, 1), lambda a: a.transpose(0, 3, 1, 2)),  # (out, kh, kw, in)
+}
+WEIGHT_LAYOUTS = {2: ("torch", "in,out"), 4: ("torch", "hwio", "ohwi")}
+
+
+def layouts_fitting(shape: tuple[int, ...], torch_shape: tuple[int, ...]) -> list[str]:
+    """The layouts in which an array of ``shape`` holds a weight of ``torch_shape`` (several when it is square)."""
+    probe = np.empty(torch_shape, dtype=np.uint8)
+    return [name for name in WEIGHT_LAYOUTS.get(len(torch_shape), ("torch",))
+            if LAYOUTS[name][0](probe).shape == tuple(shape)]
+
+
+@dataclass
+class Slot:
+    """``owner.<name>`` or ``owner.<name>[key]`` (``key`` None: an attribute), in ``layout``; a bias keeps the
+    shape it was found in ((F,), (F, 1), (1, F) ...)."""
+
+    place: str  # the attribute name
+    key: Any = None  # the dict key, when the attribute is a dict
+    layout: str = "torch"
+    shape: tuple[int, ...] | None = None  # the layer's own shape (a bias's)
+
+    def describe(self) -> str:
+        where = self.place if self.key is None else f"{self.place}[{self.key!r}]"
+        return where + (f" ({self.layout})" if self.layout != "torch" else "")
+
+    def read(self, owner: Any) -> Any:
+        value = getattr(owner, self.place)
+        return value[self.key] if self.key is not None else value
+
+    def get(self, owner: Any, torch_shape: tuple[int, ...]) -> np.ndarray:
+        """The value in torch's layout and shape."""
+        value = np.asarray(self.read(owner))
+        return LAYOUTS[self.layout][1](value).reshape(torch_shape)
+
+    def set(self, owner: Any, value: Any) -> None:
+        """Store a torch-layout value the layer's way (its layout, its bias shape)."""
+        value = LAYOUTS[self.layout][0](np.asarray(value))
+        if self.shape is not None and value.size == int(np.prod(self.shape)):
+            value = value.reshape(self.shape)
+        value = np.ascontiguousarray(value)
+        if self.key is None:
+            setattr(owner, self.place, value)
+        else:
+            getattr(owner, self.place)[self.key] = value
+
+
+def find_array(owner: Any, names: tuple[str, ...], dicts: tuple[str, ...], *, ndim: int | None = None,
+               size: int | None = None) -> Slot | None:
+    """The first attribute (or entry of a dict attribute) whose normalised name is in ``names`` and that holds an
+    array of ``ndim`` dimensions or ``size`` elements."""
+    def fits(value: Any) -> bool:
+        if isinstance(value, (np.ndarray, list)) and not isinstance(value, str):
+            array = np.asarray(value) if isinstance(value, list) else value
+            if array.dtype.kind not in "fiu":
+                return False
+            return (ndim is None or array.ndim == ndim) and (size is None or array.size == size)
+        return False
+
+    attributes = _attributes(owner)
+    by_name = {normalise(n): n for n in attributes}
+    for wanted in names:
+        name = by_name.get(wanted)
+        if name is not None and fits(attributes[name]):
+            return Slot(name, shape=np.shape(attributes[name]))
+    for dict_name in dicts:
+        name = by_name.get(normalise(dict_name))
+        mapping = attributes.get(name) if name else None
+        if isinstance(mapping, dict):
+            keys = {normalise(str(k)): k for k in mapping}
+            for wanted in names:
+                key = keys.get(wanted)
+                if key is not None and fits(mapping[key]):
+                    return Slot(name, key, shape=np.shape(mapping[key]))
+    return None
+
+
+def _attributes(owner: Any) -> dict[str, Any]:
+    try:
+        return dict(vars(owner))
+    except TypeError:  # __slots__
+        return {n: getattr(owner, n) for n in dir(owner) if not n.startswith("__") and hasattr(owner, n)}
