@@ -39,7 +39,7 @@ class Found:
     obj: Any  # the class, or (forward, backward) functions
     declared: dict[str, Any] = field(default_factory=dict)  # from an adapter file
     details: str = ""  # what the first build found (params, layouts, gradients)
-    told: bool = False  # whether details already include what backward showed
+    told: bool = False  # whether the first layer built was given the callback that completes details
 
     def build(self, kwargs: dict[str, Any]) -> Any:
         kwargs = dict(kwargs)
@@ -54,22 +54,29 @@ class Found:
         if self.convention == "arrays":
             user, layout = _build_with_arrays(self.obj, self.torch_class, kwargs, self.declared)
             layer = AttributesLayer(user, self.torch_class, kwargs, declared={**self.declared, "weight_layout": layout},
-                                    tell=self._tell)
+                                    tell=self._teller())
         else:
             user = self.obj(**map_arguments(self.obj, self.torch_class, kwargs,
                                             names=self.declared.get("arguments")))
             if not self.declared and follows_protocol(user, self.torch_class):
                 self.convention = "torchlike"  # our protocol after all: used as it is
                 return user
-            layer = AttributesLayer(user, self.torch_class, kwargs, declared=self.declared, tell=self._tell)
+            layer = AttributesLayer(user, self.torch_class, kwargs, declared=self.declared, tell=self._teller())
         if not self.details:
             self.details = layer.describe()
         return layer
 
-    def _tell(self, text: str) -> None:
-        """What the first layer built showed once it ran backward (later builds, other shapes, say the same)."""
-        if not self.told:
-            self.details, self.told = text, True
+    def _teller(self):
+        """For the first layer built: a callback that records what it showed once it ran backward (later builds,
+        of other shapes, say the same)."""
+        if self.told:
+            return None
+        self.told = True
+
+        def tell(text: str) -> None:
+            self.details = text
+
+        return tell
 
     def describe(self) -> str:
         """``conv: ConvLayer via attributes: W (6, 1, 5, 5) as weight, b (6, 1) as bias; gradients dW, db``."""

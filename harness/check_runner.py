@@ -17,6 +17,7 @@ from lenet_parity.harness.layer_alone import attach_layer_alone_causes
 from lenet_parity.harness.layer_factory import layer_catalogue
 from lenet_parity.harness.modes import REGISTRY, Mode
 from lenet_parity.harness.results import ABSENT_CLASS, CheckResult, CheckRun
+from lenet_parity.harness.warnings_policy import soften
 from lenet_parity.reference.layers import KINDS, LayerSpec
 from lenet_parity.reference.phase0_format import load_phase0
 from lenet_parity.reference.weights import read_weights
@@ -90,6 +91,7 @@ def run_checks(kind: str, context: CheckContext, *, layer: str | None = None, mo
     for mode in selected:
         for dtype in _mode_dtypes(mode, dtypes, modes is not None, context):
             run.extend(_run_mode(mode, names, context.for_dtype(dtype)))
+    soften(run.results, strict=context.strict)
     attach_layer_alone_causes(run.results, context, names)
     for text in context.notes:
         run.note(text)

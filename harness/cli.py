@@ -102,6 +102,33 @@ def _say_restored(watch) -> None:
 
 
 # options several commands share, defined once
+def CONVENTION_OPTIONS(command):
+    """--convention, --adapter and --strict: how the user's code is read, and how strictly it is judged."""
+    from lenet_parity.conventions import CONVENTIONS
+
+    for option in reversed((
+            click.option("--convention", type=click.Choice(CONVENTIONS), default=None,
+                         help="Read every layer of the --impl code through this convention instead of detecting it "
+                              "(torchlike: our protocol; attributes: W/b, dW/db ...; functions: CS231n's pairs; "
+                              "arrays: weights given to the constructor)."),
+            click.option("--adapter", "adapter", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                         help="An adapter file (TOML) declaring, per layer type, the class or functions, "
+                              "constructor arguments, parameter and gradient names and layouts."),
+            click.option("--strict", is_flag=True,
+                         help="Deviations that change no value (a float64 result for float32 input, a write into dy "
+                              "or x) fail instead of warning: for a backend's CI."))):
+        command = option(command)
+    return command
+
+
+def _conventions(convention: str | None, adapter: Path | None) -> dict:
+    """IsolatedFactory's convention and declared arguments from --convention and --adapter."""
+    from lenet_parity.conventions.adapter_file import read_adapter
+
+    found_convention, declared = read_adapter(adapter) if adapter else (None, {})
+    return {"convention": convention or found_convention, "declared": declared}
+
+
 NO_SANDBOX_OPTION = click.option(
     "--no-sandbox", is_flag=True,
     help="Run the --impl layer's process without bubblewrap (only Python-level guards; for machines without user "
@@ -273,10 +300,12 @@ _CHECK_TYPES = [*KINDS, "all"]
 @click.option("--memory-limit", type=click.FloatRange(min=0.25), default=4, show_default=True,
               help="GiB of address space for the --impl layer's process.")
 @NO_SANDBOX_OPTION
+@CONVENTION_OPTIONS
 @click.option("-v", "--verbose", is_flag=True, help="A row for every check, not only a summary.")
 @click.pass_context
 def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, seed, phase0, weights, data_root, steps,
-              batch_size, atol, rtol, json_path, junit_path, repro_dir, timeout, memory_limit, no_sandbox, verbose):
+              batch_size, atol, rtol, json_path, junit_path, repro_dir, timeout, memory_limit, no_sandbox, convention,
+              adapter, strict, verbose):
     """Check layers of TYPE against PyTorch, forward and backward; exit 0 all passed, 1 a mismatch, 2 bad input."""
     from lenet_parity.harness.check_runner import run_checks, run_meta
     from lenet_parity.harness.context import CheckContext, TrainOptions
@@ -302,10 +331,10 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, seed, 
         # the golden files are read before the user's module is imported (in its own process) and used from memory
         document = load_phase0(phase0) if phase0.is_file() else None
         factory = (stack.enter_context(IsolatedFactory(impl, timeout=timeout, memory_limit=int(memory_limit * 2**30),
-                                                       sandbox=not no_sandbox))
+                                                       sandbox=not no_sandbox, **_conventions(convention, adapter)))
                    if impl else BackendFactory(backend or NUMPY))
         context = CheckContext(factory, phase0=document, phase0_path=phase0, weights_path=weights,
-                               data_root=data_root, tol=tol, scope=scope, seed=seed,
+                               data_root=data_root, tol=tol, scope=scope, seed=seed, strict=strict,
                                train=TrainOptions(steps=steps, batch_size=batch_size))
         run = run_checks(layer_type, context, layer=layer, modes=None if not modes or "all" in modes else modes,
                          dtypes=DTYPES if dtype == "both" else (dtype,))

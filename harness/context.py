@@ -42,6 +42,7 @@ class CheckContext:
     scope: str = LENET_SCOPE  # which of the sweep's other configurations a layer must support (vocabulary.SCOPES)
     seed: int = DEFAULT_SEED  # the seed of the sweep's random inputs and params, combined with each case's key
     train: TrainOptions = TrainOptions()
+    strict: bool = False  # deviations that change no value (a float64 result, a write into dy) fail too
     notes: list[str] = field(default_factory=list)  # what was not checked and why; shared by the copies
 
     def for_dtype(self, dtype: str) -> CheckContext:

@@ -88,6 +88,8 @@ def _row(r: CheckResult) -> str:
     """One result on one line, for --verbose."""
     if r.status == "unsupported":
         mark = style("n/a ", fg="yellow")
+    elif r.status == "warning":
+        mark = style("warn", fg="yellow")
     else:
         mark = style("ok  ", fg="green") if r.passed else style("FAIL", fg="red", bold=True)
     head = f"{mark} {r.mode:8} {r.dtype:7} {r.layer:10} {r.tensor:12}"
@@ -97,7 +99,7 @@ def _row(r: CheckResult) -> str:
     elif r.error:
         detail = style(r.error, fg="red")
     elif c is None:  # a check without numbers (the state mode's): what it found, or that it held
-        detail = r.finding or "held"
+        detail = r.finding or (style(f"warning: {r.warning}", fg="yellow") if r.warning else "held")
     elif c.reason in ("shape", "dtype"):
         actual, expected = (c.shape_actual, c.shape_expected) if c.reason == "shape" else (c.dtype_actual, c.dtype_expected)
         detail = f"{c.reason} {actual} != expected {expected}"
@@ -109,6 +111,19 @@ def _row(r: CheckResult) -> str:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _warnings(run: CheckRun) -> list[str]:
+    """Deviations that change no value (harness/warnings_policy.py), each listed once: not failures (--strict
+    makes them so)."""
+    seen: dict[str, CheckResult] = {}
+    for r in run.warnings:
+        seen.setdefault(f"{r.checked_layer}.{r.tensor} [{r.dtype}]: {r.warning}", r)
+    if not seen:
+        return []
+    head = style(f"warnings: {_plural(len(run.warnings), 'check')} found a deviation that changes no value (each "
+                 f"listed once), not counted as failures (--strict makes them failures)", fg="yellow")
+    return [head] + [f"  {line}" for line in seen]
 
 
 def _unsupported(run: CheckRun) -> list[str]:
@@ -144,6 +159,7 @@ def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
         lines += _matrix(run) + [""] + _details(run)
     lines += [style(f"note: {n}", fg="yellow") for n in run.notes]
     lines += _printed(run)
+    lines += _warnings(run)
     lines += _unsupported(run)
     counts = run.counts()
     layers = len({r.checked_layer for r in run.results if r.origin != NETWORK} | set(run.layers))
@@ -153,7 +169,8 @@ def terminal_report(run: CheckRun, *, verbose: bool = False) -> str:
     summary = (f"{counts['passed']} passed, {counts['failed']} failed{unsupported} ({_plural(layers, 'layer')}, "
                f"{_plural(len(run.results), 'check')}; modes {modes}; {dtypes})")
     if run.passed:
-        lines.append(style(f"PASS  {summary}", fg="green", bold=True))
+        warned = f" with {_plural(counts['warnings'], 'warning')}" if counts["warnings"] else ""
+        lines.append(style(f"PASS{warned}  {summary}", fg="green", bold=True))
     else:
         lines.append(style(f"FAIL  {summary}", fg="red", bold=True))
         first = run.first_failure
@@ -227,6 +244,8 @@ def write_junit(run: CheckRun, path: str | os.PathLike, *, suite: str = "lenet-p
                 ET.SubElement(tc, "failure", message=_xml_text(r.describe())).text = _xml_text(r.report())
             elif r.status == "unsupported":
                 ET.SubElement(tc, "skipped", message=_xml_text(r.describe()))
+            elif r.status == "warning":
+                ET.SubElement(tc, "system-out").text = _xml_text(r.describe())
             else:
                 ET.SubElement(tc, "system-out").text = _xml_text(r.describe())
     ET.indent(root)

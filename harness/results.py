@@ -27,6 +27,7 @@ class CheckResult:
     origin: str = ""  # for a configuration reported under its own label: the LeNet layer whose class it built
     finding: str | None = None  # a check without numbers (the state mode's) that failed: what it found
     plain_pass: bool = False  # such a check that passed
+    warning: str | None = None  # a finding that changes no value (harness/warnings_policy.py): it passes, listed
     diagnosis: Diagnosis | None = None  # set by the check that had the values to test hypotheses on
     noise_floor: float | None = None  # max |torch float32 - torch float64| for this tensor, where the check knows it
     source: Any = None  # (LayerSpec, Case) the row was checked on, where the check had one: for --repro
@@ -43,13 +44,16 @@ class CheckResult:
     def passed(self) -> bool:
         if self.error is not None or self.finding is not None:
             return False
-        return self.plain_pass or self.unsupported is not None or (self.comparison is not None and self.comparison.passed)
+        return (self.plain_pass or self.warning is not None or self.unsupported is not None
+                or (self.comparison is not None and self.comparison.passed))
 
     @property
     def status(self) -> str:
         """passed, failed, or unsupported (a configuration the layer declines, allowed under --scope lenet)."""
         if self.error is None and self.unsupported is not None:
             return "unsupported"
+        if self.error is None and self.warning is not None:
+            return "warning"
         return "passed" if self.passed else "failed"
 
     def decline(self, why: str, scope: str) -> CheckResult:
@@ -101,9 +105,9 @@ class CheckResult:
             "layer": self.layer, "tensor": self.tensor, "mode": self.mode, "dtype": self.dtype, "case": self.case,
             "origin": self.checked_layer, "status": self.status, "passed": self.passed, "error": self.error,
             "unsupported": self.unsupported,
-            "reason": c.reason if c else "finding" if self.finding else {"unsupported": "unsupported",
-                                                                          "passed": "ok"}.get(self.status, "error"),
-            "finding": self.finding,
+            "reason": c.reason if c else "finding" if self.finding else {"unsupported": "unsupported", "passed": "ok",
+                                                                          "warning": "warning"}.get(self.status, "error"),
+            "finding": self.finding, "warning": self.warning,
             "diagnosis": self.likely().to_json() if not self.passed else None,
             "noise_floor": num(self.noise_floor) if self.noise_floor is not None else None,
             "error_vs_noise_floor": num(self.noise_multiple) if self.noise_multiple is not None else None,
@@ -133,6 +137,8 @@ class CheckResult:
             return f"{where}: unsupported: {self.unsupported}"
         if self.finding is not None:
             return f"{where}: {self.finding}"
+        if self.status == "warning":
+            return f"{where}: warning: {self.warning}"
         if self.error or c is None:  # a crash, or a check without numbers (the state mode's) that held
             return f"{where}: {self.error or ('held' if self.plain_pass else 'not checked')}"
         if c.reason == "shape":
@@ -179,14 +185,23 @@ class CheckRun:
     def unsupported(self) -> list[CheckResult]:
         return [r for r in self.results if r.status == "unsupported"]
 
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return [r for r in self.results if r.status == "warning"]
+
     def counts(self) -> dict[str, int]:
-        """How many results are passed, failed and unsupported."""
+        """How many results are passed (warnings included), failed, unsupported, and of the passed, warnings."""
         statuses = [r.status for r in self.results]
-        return {s: statuses.count(s) for s in ("passed", "failed", "unsupported")}
+        return {"passed": statuses.count("passed") + statuses.count("warning"), "failed": statuses.count("failed"),
+                "unsupported": statuses.count("unsupported"), "warnings": statuses.count("warning")}
 
     @property
     def first_failure(self) -> CheckResult | None:
-        return next((r for r in self.results if not r.passed), None)
+        """The first value mismatch when there is one (in checking order: the first divergence), else the first
+        failure of another kind (a crash, a state finding)."""
+        failures = self.failures
+        mismatch = next((r for r in failures if r.error is None and r.comparison is not None), None)
+        return mismatch or (failures[0] if failures else None)
 
     def to_dict(self) -> dict[str, Any]:
         """The --json document."""
@@ -232,6 +247,8 @@ class CheckRun:
                               "diagnosis": first.likely().to_json()} if first else None,
             "results": [r.to_json() for r in self.results],
             "notes": list(self.notes),
+            "warnings": [{"layer": r.layer, "tensor": r.tensor, "mode": r.mode, "dtype": r.dtype,
+                          "warning": r.warning} for r in self.warnings],
             "printed": {"bytes": self.printed_bytes, "text": self.printed} if self.printed_bytes else None,
             "sandbox": self.sandbox,
         }
