@@ -45,10 +45,8 @@ class Found:
         kwargs = dict(kwargs)
         if self.convention == "functions":
             forward, backward = self.obj
-            layer = FunctionsLayer(forward, backward, self.torch_class, kwargs, layout=self.declared.get(
-                "weight_layout"), fused=backward is None)
-            self.details = self.details or layer.describe()
-            return layer
+            return FunctionsLayer(forward, backward, self.torch_class, kwargs, layout=self.declared.get(
+                "weight_layout"), fused=backward is None, tell=self._teller())
         if self.convention == "torchlike":
             return self.obj(**kwargs)
         if self.convention == "arrays":
@@ -82,6 +80,8 @@ class Found:
         """``conv: ConvLayer via attributes: W (6, 1, 5, 5) as weight, b (6, 1) as bias; gradients dW, db``."""
         via = "our protocol (torch's names, params and grads dicts)" if self.convention == "torchlike" \
             else self.convention
+        if self.convention == "functions" and self.obj[1] is None:
+            via += " (one function: (loss, dx))"
         return f"{self.source} via {via}" + (f": {self.details}" if self.details and self.convention != "torchlike"
                                               else "")
 
@@ -142,9 +142,10 @@ def user_definitions(namespace: dict[str, Any], modules: tuple[str, ...]) -> tup
 
 
 def find(classes: dict[str, type], functions: dict[str, Any], *, convention: str | None = None,
-         declared: dict[str, dict[str, Any]] | None = None) -> dict[str, Found]:
+         declared: dict[str, dict[str, Any]] | None = None, named: tuple[str, ...] = ()) -> dict[str, Found]:
     """torch class -> what implements it; Ambiguous when two candidates compete. ``convention`` forces one;
-    ``declared`` (an adapter file) names each layer's class or functions and how they keep things."""
+    ``declared`` (an adapter file) names each layer's class or functions and how they keep things; what the
+    ``named`` modules define (the file given) comes before what they import from helpers."""
     declared = declared or {}
     found: dict[str, Found] = {}
     for torch_class in TORCH_LAYERS:
@@ -158,6 +159,9 @@ def find(classes: dict[str, type], functions: dict[str, Any], *, convention: str
                     c.convention = "attributes"
         if not candidates:
             continue
+        own = [c for c in candidates if _module_of(c) in named]
+        if own and len(own) < len(candidates):
+            candidates = own  # the file's own, not the helpers it imports (conv_forward from a util module)
         exact = [c for c in candidates if c.source == torch_class]
         if len(candidates) > 1 and len(exact) == 1:
             candidates = exact
@@ -170,6 +174,11 @@ def find(classes: dict[str, type], functions: dict[str, Any], *, convention: str
                             f"(--adapter) or keep one")
         found[torch_class] = candidates[0]
     return found
+
+
+def _module_of(found: Found) -> str | None:
+    first = found.obj[0] if isinstance(found.obj, tuple) else found.obj
+    return getattr(first, "__module__", None)
 
 
 def _candidates(torch_class: str, classes: dict[str, type], functions: dict[str, Any],

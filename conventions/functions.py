@@ -34,7 +34,8 @@ class FunctionsLayer:
     array_kind = "numpy"
 
     def __init__(self, forward: Callable, backward: Callable | None, torch_class: str, kwargs: dict[str, Any],
-                 *, layout: str | None = None, fused: bool = False):
+                 *, layout: str | None = None, fused: bool = False, tell: Callable[[str], None] | None = None):
+        self.tell = tell
         self.fn_forward, self.fn_backward, self.torch_class = forward, backward, torch_class
         self.kwargs, self.fused = dict(kwargs), fused
         self.shapes = torch_shapes(torch_class, kwargs)
@@ -74,6 +75,8 @@ class FunctionsLayer:
         x = args[0]
         if self.layout is None:
             self.layout = self._find_layout(x)
+            if self.tell is not None and self.layout != "torch":
+                self.tell(f"weight passed as ({self.layout}), bias as (out,)")
         result = self.fn_forward(x, *self._weights(self.layout), *self._extra())
         out, self.cache = (result if isinstance(result, tuple) and len(result) == 2 else (result, x))
         return out
@@ -118,9 +121,6 @@ class FunctionsLayer:
             self.grads[key] = grad.reshape(self.shapes[key]) if grad.size == int(np.prod(self.shapes[key])) else grad
         return dx
 
-    def describe(self) -> str:
-        layout = f"; weight passed {self.layout}" if self.layout not in (None, "torch") else ""
-        return f"{getattr(self.fn_forward, '__name__', '?')}/{getattr(self.fn_backward, '__name__', '-')}{layout}"
 
 
 def _parameters(function: Any) -> list[inspect.Parameter]:

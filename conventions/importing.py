@@ -14,8 +14,9 @@ from typing import Any
 SKIPPED = ("setup.py", "conftest.py")  # files of a folder that are not layers (nor their helpers)
 
 
-def import_user_code(cwd: Path, target: str) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The names the user's module(s) define or import, and the names of the user's own modules."""
+def import_user_code(cwd: Path, target: str) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
+    """The names the user's module(s) define or import, the names of the user's own modules, and of those among
+    them that were named (the file given, or a folder's files): what they define comes first."""
     path = Path(cwd, target)
     if path.is_dir():
         files = sorted(f for f in path.rglob("*.py") if _is_source(f, path))
@@ -28,15 +29,17 @@ def import_user_code(cwd: Path, target: str) -> tuple[dict[str, Any], tuple[str,
     else:
         sys.path.insert(0, str(cwd))  # like python -m: modules of the checker's current directory
         module = importlib.import_module(target)
-        return dict(vars(module)), (module.__name__,)
+        return dict(vars(module)), (module.__name__,), (module.__name__,)
     namespace: dict[str, Any] = {}
+    named = []
     for file in files:
         module = _import_file(file)
+        named.append(module.__name__)
         for name, value in vars(module).items():
             namespace.setdefault(name, value)
     own = tuple(name for name, module in list(sys.modules.items())
                 if _inside(getattr(module, "__file__", None), roots))
-    return namespace, own
+    return namespace, own, tuple(named)
 
 
 def _is_source(file: Path, folder: Path) -> bool:

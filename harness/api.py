@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from lenet_parity.conventions.adapter_file import read_adapter
 from lenet_parity.errors import UserInputError
 from lenet_parity.golden_pins import pinned
 from lenet_parity.harness.check_runner import ALL, run_checks
@@ -27,22 +28,27 @@ from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_
 def check_layer(layer: Any, kind: str = ALL, *, dtype: str | None = None, modes: Iterable[str] | None = None,
                 scope: str = LENET_SCOPE, timeout: float = DEFAULT_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT,
                 data_root: str | Path = DEFAULT_DATA_ROOT, phase0: str | Path = DEFAULT_PHASE0,
-                weights: str | Path = DEFAULT_WEIGHTS, sandbox: bool = True, seed: int = DEFAULT_SEED) -> CheckRun:
+                weights: str | Path = DEFAULT_WEIGHTS, sandbox: bool = True, seed: int = DEFAULT_SEED,
+                convention: str | None = None, adapter: str | Path | None = None, strict: bool = False) -> CheckRun:
     """Check ``layer`` (a class, ``"file.py:Class"``, ``"module:Class"``, or ``"file.py"`` for every layer class
     of a file) as LeNet's layers of ``kind`` (conv, pool, relu, dense, flatten, logsoftmax, loss, ...; ``all``
     with a whole file), in every mode (or ``modes``), both dtypes (or ``dtype``). The train mode's batches ship in
     the package; ``data_root`` is where MNIST would be read for batches beyond them; ``seed`` draws the sweep's
-    random inputs.
+    random inputs. Code in other conventions (``W``/``dW`` attributes, CS231n functions, weights given to the
+    constructor) is found by itself; ``convention`` forces one, ``adapter`` (a TOML file) declares what cannot be
+    found; ``strict`` fails what only warns (a float64 result for float32 input, a write into dy).
 
     The layer runs in its own process, inside bubblewrap where the system allows it (``sandbox=False``: Python's
     guards only; ``run.sandbox`` says which). A layer that is wrong, crashes or hangs is a failed CheckRun, never
     an exception. Bad input raises
     ``UserInputError`` with a one-line message (what is wrong and how to fix it) and no chained traceback."""
     try:
+        found_convention, declared = read_adapter(adapter) if adapter else (None, {})
         with (pinned(phase0, weights, DEFAULT_TRAIN_BATCHES),
-              IsolatedFactory(_spec(layer), timeout=timeout, memory_limit=memory_limit, sandbox=sandbox) as factory):
+              IsolatedFactory(_spec(layer), timeout=timeout, memory_limit=memory_limit, sandbox=sandbox,
+                              convention=convention or found_convention, declared=declared) as factory):
             context = CheckContext(factory, phase0_path=Path(phase0), weights_path=Path(weights),
-                                   data_root=Path(data_root), scope=scope, seed=seed)
+                                   data_root=Path(data_root), scope=scope, seed=seed, strict=strict)
             run = run_checks(kind, context, modes=modes, dtypes=DTYPES if dtype is None else (dtype,))
         factory.report_into(run)  # once its process has ended: all it printed
         return run

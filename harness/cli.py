@@ -350,12 +350,13 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, seed, 
         factory.report_into(run)
     _emit_run(run, meta, verbose=verbose, json_path=json_path, junit_path=junit_path)
     if repro_dir and not run.passed:
-        written = _write_repro(run, repro_dir, impl, backend or NUMPY)
+        written = _write_repro(run, repro_dir, impl, backend or NUMPY, factory)
         for path in written:
             click.echo(f"repro: {path} (run: pytest {path})", err=str(json_path) == "-")
         if not written:  # e.g. only the state, hybrid or train mode failed: no case of the layer alone to replay
             click.echo(f"repro: nothing written to {repro_dir}: no failure has a case of the layer alone to replay "
-                       f"(the snapshot and sweep modes' rows have one)", err=str(json_path) == "-")
+                       f"(the snapshot and sweep modes' rows have one) of a class used as it is (a layer read through "
+                       f"a convention, or code in a folder, has no repro file)", err=str(json_path) == "-")
     ctx.exit(_exit_code(run.passed))
 
 
@@ -373,16 +374,19 @@ def _emit_run(run, meta: dict, *, verbose: bool, json_path: Path | None, junit_p
         report.write_junit(run, junit_path)
 
 
-def _write_repro(run, directory: Path, impl: str | None, backend: str) -> list[Path]:
+def _write_repro(run, directory: Path, impl: str | None, backend: str, factory) -> list[Path]:
     from lenet_parity.harness.repro import write_repro
 
     if impl is None:  # our backends export every class under its torch name
         return write_repro(run, directory, impl=f"lenet_parity.custom_layers.{backend}", class_of=lambda spec: spec.cls)
-    if impl.endswith(".py"):  # a whole file: each layer is the file's class of its torch name
-        return write_repro(run, directory, impl=str(Path(impl).resolve()), class_of=lambda spec: spec.cls)
+    if Path(impl).is_dir():  # a folder of modules: no one file to copy beside the tests
+        return []
+    if impl.endswith(".py"):  # a whole file: each layer is the class found for its torch name
+        return write_repro(run, directory, impl=str(Path(impl).resolve()),
+                           class_of=lambda spec: factory.class_name(spec.cls))
     target, _, class_name = impl.rpartition(":")
     source = str(Path(target).resolve()) if target.endswith(".py") or "/" in target else target
-    return write_repro(run, directory, impl=source, class_of=lambda spec: class_name)
+    return write_repro(run, directory, impl=source, class_of=lambda spec: factory.class_name(spec.cls))
 
 
 # ---- layers in any language: the layer-alone cases as .npy files, and a program's answers checked ----
@@ -565,14 +569,15 @@ def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
               help="Draws the sweep's random inputs, as check --seed does; recorded in the gradebook and each report. "
                    "Keep a private one so a submission cannot learn the inputs.")
 @NO_SANDBOX_OPTION
+@CONVENTION_OPTIONS
 def grade_cmd(submissions, out, timeout, workers, executor, ray_address, data_root, allow_imports, modes, gradescope,
-              seed, no_sandbox):
+              seed, no_sandbox, convention, adapter, strict):
     """Grade a class: every submission (a .py file or folder per student) through every layer type, isolated.
 
     Exit 0 when grading finished (whatever the grades), 2 for bad input."""
     from tqdm import tqdm
 
-    from lenet_parity.harness.grading import find_submissions, grade
+    from lenet_parity.harness.grading import Reading, find_submissions, grade
     from lenet_parity.harness.sandbox import probe
 
     if not no_sandbox and not probe().active:
@@ -591,7 +596,8 @@ def grade_cmd(submissions, out, timeout, workers, executor, ray_address, data_ro
 
     started = time.perf_counter()
     grades = grade(submissions, out, executor=pool, timeout=timeout, data_root=data_root, allow_imports=allow_imports,
-                   gradescope=gradescope, modes=tuple(dict.fromkeys(modes)) or None, progress=progress, seed=seed)
+                   gradescope=gradescope, modes=tuple(dict.fromkeys(modes)) or None, progress=progress, seed=seed,
+                   reading=Reading(**_conventions(convention, adapter), strict=strict))
     bar.close()
     click.echo(f"graded {len(grades)} submissions in {time.perf_counter() - started:.1f} s (seed {seed}): "
                f"{out / 'gradebook.csv'}, {out / 'gradebook.html'}")

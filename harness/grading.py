@@ -33,14 +33,15 @@ GRADED = {  # layer type -> the class a submission defines for it
     "conv": "Conv2d", "pool": "MaxPool2d", "relu": "ReLU", "dense": "Linear", "flatten": "Flatten",
     "logsoftmax": "LogSoftmax", "loss": "NLLLoss",
 }
-CELLS = ("pass", "fail", "unsupported", "missing", "error")
+CELLS = ("pass", "pass*", "fail", "unsupported", "missing", "error")  # pass*: passed, with warnings (its reason)
+PASSING = ("pass", "pass*")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula (OWASP)
 
 
 @dataclass
 class Submission:
     student: str
-    path: Path  # the .py file
+    path: Path  # the .py file, or the folder of modules
     folder: str = ""  # the student's folder under students/, unique in the class ("": safe_name(student))
 
     def __post_init__(self):
@@ -65,7 +66,7 @@ class Grade:
 
     @property
     def score(self) -> float:
-        return round(sum(c == "pass" for c in self.cells.values()) / len(GRADED), 4)
+        return round(sum(c in PASSING for c in self.cells.values()) / len(GRADED), 4)
 
 
 def find_submissions(folder: Path) -> list[Submission]:
@@ -78,18 +79,21 @@ def find_submissions(folder: Path) -> list[Submission]:
         if entry.is_file() and entry.suffix == ".py":
             found.append(Submission(entry.stem, entry))
         elif entry.is_dir() and not entry.name.startswith((".", "__")):
-            files = sorted(entry.glob("*.py"))
+            files = sorted(entry.rglob("*.py"))
             if len(files) == 1:
                 found.append(Submission(entry.name, files[0]))
+            elif files:  # modules that import each other: the folder is the submission
+                found.append(Submission(entry.name, entry))
     if not found:
-        raise UserInputError(f"{folder}: no submissions (a .py file, or a folder with one .py file, per student)")
+        raise UserInputError(f"{folder}: no submissions (a .py file, or a folder of .py files, per student)")
     for submission, name in zip(found, unique_names(s.student for s in found)):
         submission.folder = name
     return found
 
 
 def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: Path, allow_imports: bool = False,
-              load_from: Path | None = None, modes: tuple[str, ...] | None = None, seed: int = DEFAULT_SEED) -> Grade:
+              load_from: Path | None = None, modes: tuple[str, ...] | None = None, seed: int = DEFAULT_SEED,
+              reading: Reading = Reading()) -> Grade:
     """Every layer type of one submission, each in its own worker; the student's JSON report and repro folder.
 
     ``load_from``: where this machine reads the student's file, when not at ``submission.path``."""
@@ -104,11 +108,15 @@ def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: P
     for kind, cls in GRADED.items():
         try:  # the golden files are read before the student's code runs, and used from memory
             with (pinned(DEFAULT_PHASE0, DEFAULT_WEIGHTS, DEFAULT_TRAIN_BATCHES),
-                  IsolatedFactory(source, timeout=timeout, allow_imports=allow_imports) as factory):
+                  IsolatedFactory(source, timeout=timeout, allow_imports=allow_imports, convention=reading.convention,
+                                  declared=reading.declared) as factory):
                 if not factory.defines(cls):
-                    grade.cells[kind], grade.reasons[kind] = "missing", f"no class {cls} in {submission.path.name}"
+                    grade.cells[kind], grade.reasons[kind] = "missing", (
+                        f"nothing in {submission.path.name} implements {cls} (a class named like it, or function "
+                        f"pairs like conv_forward/conv_backward)")
                     continue
-                run = run_checks(kind, CheckContext(factory, data_root=data_root, seed=seed), modes=modes)
+                run = run_checks(kind, CheckContext(factory, data_root=data_root, seed=seed, strict=reading.strict),
+                                 modes=modes)
             factory.report_into(run)  # once its process has ended: all it printed
         except UserInputError as exc:  # the file cannot be loaded at all: every cell says why
             cell = "fail" if isinstance(exc, ForbiddenImport) else "error"  # borrowed, not broken
@@ -121,9 +129,13 @@ def grade_one(submission: Submission, out: Path, *, timeout: float, data_root: P
         grade.total += len(run.results)
         grade.cells[kind] = cell_of(run)
         grade.reports[kind] = run.to_dict()
+        if run.warnings and run.passed:
+            grade.reasons[kind] = warnings_of(run)
         if not run.passed:
             grade.reasons[kind] = reason_of(run)
-            write_repro(run, folder / "repro", impl=source, class_of=lambda spec: spec.cls)  # holds a copy of source
+            if source.endswith(".py"):  # a folder of modules has no one file to copy beside the tests
+                write_repro(run, folder / "repro", impl=source,  # holds a copy of source
+                            class_of=lambda spec, found=factory: found.class_name(spec.cls))
     atomic_write_text(folder / "report.json", report_json(grade, submission))
     return grade
 
@@ -147,23 +159,40 @@ def report_json(grade: Grade, submission: Submission) -> str:
 
 
 def cell_of(run) -> str:
-    """pass, fail, or unsupported when nothing the layer type runs applies to this class (all unsupported)."""
+    """pass (pass* with warnings), fail, or unsupported when nothing the layer type runs applies to this class."""
     if not run.passed:
         return "fail"
     statuses = {r.status for r in run.results}
-    return "unsupported" if statuses == {"unsupported"} else "pass"
+    if statuses == {"unsupported"}:
+        return "unsupported"
+    return "pass*" if "warning" in statuses else "pass"
+
+
+def warnings_of(run) -> str:
+    """A passed run's warnings in one reason: each deviation once."""
+    seen = dict.fromkeys(f"{r.checked_layer}.{r.tensor}: {r.warning}" for r in run.warnings)
+    return f"passed with {len(run.warnings)} warnings: " + "; ".join(seen)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How the class's code is read and judged: --convention, --adapter (its content), --strict."""
+    convention: str | None = None
+    declared: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False
 
 
 @dataclass(frozen=True)
 class GradingTask:
     """One submission as it travels to a worker, here or on another machine: its file by value, and how to grade."""
     submission: Submission
-    source: bytes
+    source: dict[str, bytes]  # its files by value (snapshot)
     timeout: float
     data_root: str  # absolute
     allow_imports: bool
     modes: tuple[str, ...] | None = None  # None: every mode
     seed: int = DEFAULT_SEED  # the sweep's random inputs
+    reading: Reading = Reading()
 
 
 def run_task(task: GradingTask) -> tuple[Grade, dict[str, bytes]]:
@@ -171,16 +200,29 @@ def run_task(task: GradingTask) -> tuple[Grade, dict[str, bytes]]:
     (relative path -> bytes), for the caller to write: so a worker needs no file system in common with it."""
     with tempfile.TemporaryDirectory(prefix="lenet-parity-grade-") as scratch:
         path = task.submission.path
-        if not (path.is_file() and path.read_bytes() == task.source):  # another machine: the file travels here
+        if snapshot(path) != task.source:  # another machine: the files travel here
             path = Path(scratch, "submission", path.name)
-            path.parent.mkdir()
-            path.write_bytes(task.source)
+            for relative, data in task.source.items():
+                target = path / relative if relative != path.name else path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
         out = Path(scratch, "out")
         grade = grade_one(task.submission, out, timeout=task.timeout, data_root=Path(task.data_root),
-                          allow_imports=task.allow_imports, load_from=path, modes=task.modes, seed=task.seed)
+                          allow_imports=task.allow_imports, load_from=path, modes=task.modes, seed=task.seed,
+                          reading=task.reading)
         folder = out / "students" / task.submission.folder
         files = {str(f.relative_to(folder)): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()}
     return grade, files
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    """A submission's files by value: {name: bytes} for one file; {relative path: bytes} of a folder's .py files."""
+    try:
+        if path.is_dir():
+            return {str(f.relative_to(path)): f.read_bytes() for f in sorted(path.rglob("*.py"))}
+        return {path.name: path.read_bytes()} if path.is_file() else {}
+    except OSError:
+        return {}
 
 
 def crashed(submission: Submission, error: BaseException, seed: int = DEFAULT_SEED) -> tuple[Grade, dict[str, bytes]]:
@@ -216,7 +258,7 @@ def write_gradebook(grades: list[Grade], out: Path, *, gradescope: bool = False)
     if gradescope:
         files["results.json"] = json.dumps({
             "score": round(sum(g.score for g in grades) / max(len(grades), 1), 4),
-            "tests": [{"name": f"{g.student}: {kind}", "score": 1.0 if g.cells.get(kind) == "pass" else 0.0,
+            "tests": [{"name": f"{g.student}: {kind}", "score": 1.0 if g.cells.get(kind) in PASSING else 0.0,
                        "max_score": 1.0, "output": g.reasons.get(kind, "")} for g in grades for kind in GRADED],
         }, indent=1) + "\n"
     for name, text in files.items():
@@ -224,7 +266,7 @@ def write_gradebook(grades: list[Grade], out: Path, *, gradescope: bool = False)
 
 
 def _html(grades: list[Grade]) -> str:
-    colours = {"pass": "#d1f7d6", "fail": "#ffd6d6", "unsupported": "#e3ecff", "missing": "#eeeeee", "error": "#ffe9a8"}
+    colours = {"pass": "#d1f7d6", "pass*": "#e9f7c8", "fail": "#ffd6d6", "unsupported": "#e3ecff", "missing": "#eeeeee", "error": "#ffe9a8"}
     head = "".join(f"<th>{k}</th>" for k in GRADED)
     rows = []
     for g in grades:
@@ -251,13 +293,13 @@ def _writing(out: Path):
 def grade(folder: Path, out: Path, *, executor: Executor = Executor(), timeout: float = 60,
           data_root: Path = DEFAULT_DATA_ROOT, allow_imports: bool = False, gradescope: bool = False,
           modes: tuple[str, ...] | None = None, progress: Callable[[Grade], None] | None = None,
-          seed: int = DEFAULT_SEED) -> list[Grade]:
+          seed: int = DEFAULT_SEED, reading: Reading = Reading()) -> list[Grade]:
     """Grade every submission in ``folder`` into ``out`` (``modes``: None for every mode; ``seed`` draws the sweep's
     random inputs, recorded in the gradebook and each report); ``progress`` is told of each grade as it finishes."""
     submissions = find_submissions(folder)
     # absolute paths, resolved here: a worker on another machine cannot resolve ours
-    tasks = [GradingTask(Submission(s.student, s.path.resolve(), s.folder), s.path.read_bytes(), timeout,
-                         str(Path(data_root).resolve()), allow_imports, modes, seed) for s in submissions]
+    tasks = [GradingTask(Submission(s.student, s.path.resolve(), s.folder), snapshot(s.path), timeout,
+                         str(Path(data_root).resolve()), allow_imports, modes, seed, reading) for s in submissions]
     grades = []
     with _writing(out):
         update = FolderUpdate(out)  # everything is written here first: out changes only once grading finished

@@ -402,13 +402,28 @@ class IsolatedFactory:
         self.impl = self.label = self.worker.label
         self.whole_file = class_name is None
         self.stopped: str | None = None  # why no more layers are built
-        self.found = self.worker.start()  # torch class -> what implements it (empty for one class)
-        self.classes = sorted(self.found)
+        self._found = self.worker.start()  # torch class -> [convention, name, description] (empty: one class)
+        self.classes = sorted(self._found)
         self._proxies: dict[str, type] = {}
 
     def defines(self, torch_class: str) -> bool:
         """Whether a layer of this torch class can be built (always, for a single class)."""
-        return not self.whole_file or torch_class in self.found
+        return not self.whole_file or torch_class in self._found
+
+    @property
+    def found(self) -> dict[str, str]:
+        """torch class -> what implements it and through which convention, in words."""
+        return {name: str(entry[2]) for name, entry in self._found.items()}
+
+    def class_name(self, torch_class: str) -> str | None:
+        """The user's class that a repro file can import for this torch class: one used as it is (our protocol);
+        None for a layer read through another convention (an adapter the repro file cannot carry)."""
+        entry = self._found.get(torch_class)
+        if entry is None:
+            return None if self.whole_file else self.worker.class_name
+        if entry[0] != "torchlike":
+            return None
+        return str(entry[1]) if self.whole_file else self.worker.class_name
 
     def failed(self, reason: str) -> None:
         """After a hang, or a second death, stop: every later layer is "not run", so the run ends soon."""
@@ -468,9 +483,9 @@ class IsolatedFactory:
         run.keep_output(self.output)
 
     def close(self) -> None:
-        if self.worker.proc is not None and self.found:  # what the builds and backwards found, for the report
+        if self.worker.proc is not None:  # what the builds and backwards found, for the report
             try:
-                self.found = {str(k): str(v) for k, v in dict(self.worker.request(
+                self._found = {str(k): list(v) for k, v in dict(self.worker.request(
                     "described", during="describing what was found")).items()}
             except Exception:  # noqa: BLE001 - the load-time descriptions stand
                 pass

@@ -118,7 +118,7 @@ def _warnings(run: CheckRun) -> list[str]:
     makes them so)."""
     seen: dict[str, CheckResult] = {}
     for r in run.warnings:
-        seen.setdefault(f"{r.checked_layer}.{r.tensor} [{r.dtype}]: {r.warning}", r)
+        seen.setdefault(f"{r.checked_layer}.{r.tensor}: {r.warning}", r)
     if not seen:
         return []
     head = style(f"warnings: {_plural(len(run.warnings), 'check')} found a deviation that changes no value (each "

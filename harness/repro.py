@@ -124,9 +124,9 @@ def smallest_failures(run: CheckRun) -> list[CheckResult]:
 def write_repro(run: CheckRun, directory: Path, *, impl: str, class_of: Any) -> list[Path]:
     """The test files written (one per failing layer); ``impl`` is a file (copied beside them, so the folder runs
     anywhere) or an importable module, ``class_of(spec)`` the class name for a spec (the user's one class, or our
-    backend's per torch class). The folder's new files are written whole or not at all: on an OSError (a full
+    backend's per torch class; None for a layer read through a convention: no file is written for it). The folder's new files are written whole or not at all: on an OSError (a full
     disk) nothing there changed, and the error is one line of bad input (exit 2)."""
-    rows = smallest_failures(run)
+    rows = [r for r in smallest_failures(run) if class_of(r.source[0]) is not None]  # None: no class to import
     if not rows:
         return []
     files: dict[str, bytes] = {}

@@ -125,7 +125,7 @@ class Server:
         ``cwd``); what it offers: torch class -> what implements it and how (conventions/detect.py). With
         ``class_name``, that one class serves whichever layer is checked."""
         options = options or {}
-        namespace, modules = import_user_code(Path(cwd), target)
+        namespace, modules, named = import_user_code(Path(cwd), target)
         classes, functions = user_definitions(namespace, modules)
         if class_name is not None:
             cls = namespace.get(class_name)
@@ -137,13 +137,13 @@ class Server:
             self.single = (cls, options)
             return {}
         self.found = find(classes, functions, convention=options.get("convention"),
-                          declared=options.get("declared"))
+                          declared=options.get("declared"), named=named)
         for name, cls in classes.items():  # the variants model's layers: by their torch names only
             if name in TORCH_LAYERS and name not in self.found:
                 self.found[name] = Found(name, "torchlike", name, cls)
         if not self.found:
             raise LookupError(not_found_message(target, classes, functions))
-        return {name: found.describe() for name, found in sorted(self.found.items())}
+        return self.described()
 
     def load_pickled(self, data: bytes, options: dict | None = None) -> dict[str, str]:
         """A class sent by value (cloudpickle): one defined in a notebook or a test module."""
@@ -169,9 +169,10 @@ class Server:
         obj = found.build(kwargs)
         return self._keep(obj), getattr(obj, "array_kind", "numpy"), found.source
 
-    def described(self) -> dict[str, str]:
-        """What was found for each layer built so far, with what its builds and backwards showed."""
-        return {name: found.describe() for name, found in sorted(self.found.items())}
+    def described(self) -> dict[str, list[str]]:
+        """torch class -> [convention, the class or functions' name, what was found (with what its first build and
+        backward showed)], for each layer found or built so far."""
+        return {name: [found.convention, found.source, found.describe()] for name, found in sorted(self.found.items())}
 
     def attr(self, handle: int, name: str, live_dict: bool):
         """("missing",), ("method",), ("dict",) for a dict the parent edits in place (live_dict), or ("value", v)."""
