@@ -143,8 +143,10 @@ class AttributesLayer:
                 method()
                 break
         learning_rate = self._learning_rate_parameter()
-        if learning_rate is not None:
+        if learning_rate is not None and self.slots:
             return self._backward_by_update(args, learning_rate)
+        if learning_rate is not None:  # a layer without weights that takes the rate anyway: nothing moves at 0
+            return self._collect(self.user.backward(*args, **{learning_rate: 0.0}))
         if self.torch_class in LOSSES:
             return self._loss_backward()
         result = self.user.backward(*args)
