@@ -8,6 +8,7 @@ found and through which convention; the adapters (``torchlike``: our protocol, u
 learn about conventions. A teacher's adapter file (``adapter_file``) is data for the same adapters.
 
 This package runs where the user's code runs (the isolated worker): it only translates, it judges nothing.
+May import lenet_parity (the core) only.
 """
 
 CONVENTIONS = ("torchlike", "attributes", "functions", "arrays")

@@ -130,6 +130,8 @@ class AttributesLayer:
 
     # ---- the protocol ----
     def forward(self, *args: Any) -> Any:
+        if self.torch_class in LOSSES and len(args) == 2 and _targets_first(self.user.forward):
+            args = args[::-1]  # forward(y_true, y_pred): Keras's order
         result = self.user.forward(*args)
         if self.torch_class in LOSSES and isinstance(result, tuple) and len(result) == 2:
             object.__setattr__(self, "_loss_grad", result[1])  # (loss, dx): softmax_loss's style
@@ -241,6 +243,15 @@ def _parameters(method: Any) -> list[inspect.Parameter]:
         return list(inspect.signature(method).parameters.values())
     except (TypeError, ValueError):
         return []
+
+
+TARGET_NAMES = ("ytrue", "y", "target", "targets", "label", "labels", "t", "truth", "yt")
+
+
+def _targets_first(method: Any) -> bool:
+    """A loss whose forward names its first argument like the targets (``forward(y_true, y_pred)``)."""
+    names = [normalise(p.name) for p in _parameters(method)[:2]]
+    return len(names) == 2 and names[0] in TARGET_NAMES and names[1] not in TARGET_NAMES
 
 
 def _input_grad(user: Any) -> Any:

@@ -30,7 +30,8 @@ def parameters(cls: Any) -> list[inspect.Parameter]:
 
 
 def array_parameters(cls: Any) -> tuple[str | None, str | None]:
-    """The constructor's required parameters that take the weight and the bias arrays (the arrays convention)."""
+    """The constructor's required parameters that take the weight and the bias arrays (the arrays convention:
+    both, as ``Affine(W, b)``; a lone ``filters`` is a count of filters)."""
     weight = bias = None
     for p in parameters(cls):
         if p.default is not inspect.Parameter.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
@@ -39,7 +40,7 @@ def array_parameters(cls: Any) -> tuple[str | None, str | None]:
             weight = p.name
         elif normalise(p.name) in BIAS_NAMES and bias is None:
             bias = p.name
-    return weight, bias
+    return (weight, bias) if weight and bias else (None, None)
 
 
 def resolved(torch_class: str, kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -53,7 +53,7 @@ ARGUMENT_NAMES = {
     "bias": ("bias", "usebias", "withbias", "hasbias"),
 }
 
-WEIGHT_NAMES = ("w", "weight", "weights", "kernel", "kernels", "filters", "filter", "k")
+WEIGHT_NAMES = ("w", "weight", "weights", "kernel", "kernels", "filters", "filter")
 BIAS_NAMES = ("b", "bias", "biases")
 PARAM_DICTS = ("params", "parameters", "param", "weights_dict", "variables")
 GRAD_DICTS = ("grads", "gradients", "grad", "dparams", "param_grads")
@@ -63,10 +63,17 @@ ZERO_GRAD_METHODS = ("zero_grad", "zero_grads", "zerograd", "flush_gradients", "
                      "reset_grads", "reset_gradients", "zero_gradients")
 
 
+SUFFIXES = ("layer", "activation", "criterion", "module", "block", "op")  # ReLUActivation is a ReLU
+
+
 def normalise(name: str) -> str:
-    """``ConvLayer`` -> ``conv``, ``conv_layer`` -> ``conv``, ``Max_Pool_2D`` -> ``maxpool2d``."""
+    """``ConvLayer`` -> ``conv``, ``conv_layer`` -> ``conv``, ``Max_Pool_2D`` -> ``maxpool2d``, ``ReLUActivation``
+    -> ``relu``, ``NLLCriterion`` -> ``nll``."""
     text = re.sub(r"[^a-z0-9]", "", name.lower())
-    return text[:-len("layer")] if text.endswith("layer") and len(text) > len("layer") else text
+    for suffix in SUFFIXES:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return text[:-len(suffix)]
+    return text
 
 
 def torch_class_of(name: str) -> str | None:

@@ -64,7 +64,7 @@ def check_network(layers_file: str | Path, *, dtype: str = FLOAT64, variants: bo
 
     Bad input raises ``UserInputError`` with a one-line message and no chained traceback, as check_layer does."""
     try:
-        if not str(layers_file).endswith(".py"):
+        if not str(layers_file).endswith(".py") and not Path(layers_file).is_dir():
             raise UserInputError(f"layers_file {str(layers_file)!r}: check_network takes a whole file "
                                  f"(path/to/file.py), its classes named like torch's layers")
         with (pinned(phase0, weights), IsolatedFactory(str(layers_file), timeout=timeout, sandbox=sandbox) as factory):

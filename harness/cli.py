@@ -318,7 +318,7 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, seed, 
 
     if impl and backend:
         raise UserInputError("--impl and --backend exclude each other: --impl checks your class, --backend ours")
-    if impl and layer_type == "all" and layer is None and not impl.endswith(".py"):
+    if impl and layer_type == "all" and layer is None and not impl.endswith(".py") and not Path(impl).is_dir():
         raise UserInputError(f"--impl {impl} is one class: name its type (e.g. check conv --impl {impl}), pick a "
                              f"layer with --layer, or give the whole file (check all --impl path/to/file.py)")
     tol = override(atol, rtol)
@@ -506,7 +506,7 @@ def trace_cmd(ctx, backend, impl, dtype, variants, phase0, weights, json_path, t
     from lenet_parity.harness.isolation import IsolatedFactory
 
     _writable("--json", json_path)
-    if impl is not None and not impl.endswith(".py"):
+    if impl is not None and not impl.endswith(".py") and not Path(impl).is_dir():
         raise UserInputError(f"--impl {impl}: trace takes a whole file (path/to/file.py), its classes named like "
                              f"torch's layers")
     with pinned(phase0, weights), contextlib.ExitStack() as stack:

@@ -69,6 +69,14 @@ class Grade:
         return round(sum(c in PASSING for c in self.cells.values()) / len(GRADED), 4)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How the class's code is read and judged: --convention, --adapter (its content), --strict."""
+    convention: str | None = None
+    declared: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False
+
+
 def find_submissions(folder: Path) -> list[Submission]:
     """One per .py file or sub-folder (holding exactly one .py file), sorted by name, each with a folder of its
     own for its reports (names that make one folder name get -2, -3, ... in this order); bad input if none."""
@@ -172,14 +180,6 @@ def warnings_of(run) -> str:
     """A passed run's warnings in one reason: each deviation once."""
     seen = dict.fromkeys(f"{r.checked_layer}.{r.tensor}: {r.warning}" for r in run.warnings)
     return f"passed with {len(run.warnings)} warnings: " + "; ".join(seen)
-
-
-@dataclass(frozen=True)
-class Reading:
-    """How the class's code is read and judged: --convention, --adapter (its content), --strict."""
-    convention: str | None = None
-    declared: dict[str, Any] = field(default_factory=dict)
-    strict: bool = False
 
 
 @dataclass(frozen=True)

@@ -12,18 +12,20 @@ import pytest
 from conftest import ROOT
 
 CORE = "lenet_parity"  # the shared basics: vocabulary, errors, atomic writes, golden-file encoding
-FOLDERS = ("reference", "custom_layers", "custom_lenet", "harness", "experiments", "examples")
+FOLDERS = ("reference", "custom_layers", "conventions", "custom_lenet", "harness", "experiments", "examples")
 ALLOWED = {  # folder -> the folders of ours it may import (besides itself and the core)
     CORE: set(),
     "reference": set(),
     "custom_layers": set(),
+    "conventions": set(),  # the adapters around users' code: they run in the worker, beside it
     "custom_lenet": {"reference", "custom_layers", "harness.tolerances"},
-    "harness": {"reference", "custom_layers"},
+    "harness": {"reference", "custom_layers", "conventions"},
     "experiments": {"reference", "harness"},
     "examples": set(),  # what a user writes (installed as lenet_parity.examples)
 }
 CLI = "harness/cli.py"  # mounts every command: it may import every folder
-FACADES = {"lenet_parity/__init__.py": {"harness"}, "lenet_parity/testing.py": {"harness"}}  # the public API
+FACADES = {"lenet_parity/__init__.py": {"harness"}, "lenet_parity/testing.py": {"harness"},  # the public API
+           "lenet_parity/entry.py": {"harness"}}  # the console script
 
 
 def imports_of(path) -> list[tuple[int, str]]:
