@@ -151,7 +151,7 @@ def find(classes: dict[str, type], functions: dict[str, Any], *, convention: str
     for torch_class in TORCH_LAYERS:
         spec = declared.get(torch_class, {})
         candidates = _candidates(torch_class, classes, functions, spec)
-        if convention is not None:
+        if convention is not None and not spec:  # a layer the adapter file names keeps what it declares
             candidates = [c for c in candidates if c.convention == convention or
                           (convention == "attributes" and c.convention == "torchlike")]
             for c in candidates:

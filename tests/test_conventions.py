@@ -205,3 +205,46 @@ def test_find_refuses_ambiguity_and_prefers_an_exact_torch_name():
     assert find({"Conv2d": Conv2d, "Conv": Conv}, {})["Conv2d"].source == "Conv2d"
     with pytest.raises(Ambiguous):
         find({"Conv": Conv, "Convolution": Conv}, {})
+
+
+def test_the_readmes_second_adapter_example_reads_and_applies(tmp_path):
+    """convention for every layer, a class with its own argument names and hwio kernels, a pool of functions."""
+    (tmp_path / "adapter.toml").write_text(
+        'convention = "attributes"\n\n[conv]\nclass = "Conv"\narguments = { in_channels = "cin", out_channels = '
+        '"cout", kernel_size = "size" }\nweight_layout = "hwio"\n\n[pool]\nforward = "pool_fwd"\nbackward = "pool_bwd"\n')
+    (tmp_path / "lenet_math.py").write_text((HERE / "lenet_math.py").read_text())
+    (tmp_path / "course.py").write_text(textwrap.dedent('''
+        import numpy as np
+        from lenet_math import conv_backward, conv_forward, pool_backward, pool_forward
+
+
+        class Conv:
+            def __init__(self, cin, cout, size, stride=1, padding=0):
+                self.weights = np.random.randn(size, size, cin, cout)
+                self.bias = np.zeros(cout)
+                self.stride, self.padding = stride, padding
+
+            def forward(self, x):
+                self.x = x
+                return conv_forward(x, self.weights.transpose(3, 2, 0, 1), self.bias, self.stride, self.padding)
+
+            def backward(self, dout):
+                dx, dw, self.dbias = conv_backward(dout, self.x, self.weights.transpose(3, 2, 0, 1), self.stride,
+                                                   self.padding)
+                self.dweights = dw.transpose(2, 3, 1, 0)
+                return dx
+
+
+        def pool_fwd(x, pool_param):
+            return pool_forward(x, pool_param["pool_height"], pool_param["stride"]), (x, pool_param)
+
+
+        def pool_bwd(dout, cache):
+            x, pool_param = cache
+            return pool_backward(dout, x, pool_param["pool_height"], pool_param["stride"])
+        '''))
+    convention, declared = read_adapter(tmp_path / "adapter.toml")
+    assert convention == "attributes" and set(declared) == {"Conv2d", "MaxPool2d"}
+    for kind in ("conv", "pool"):
+        run = check_layer(str(tmp_path / "course.py"), kind, modes=["snapshot"], adapter=tmp_path / "adapter.toml")
+        assert run.passed, run.failure_message()
