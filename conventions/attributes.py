@@ -207,10 +207,15 @@ class AttributesLayer:
         return None
 
     def _backward_by_update(self, args: tuple, name: str) -> Any:
-        """backward(dout, lr) that updates its own weights: dx from a call at lr = 0 (nothing moves), and each
-        gradient, exactly, from a copy whose weights were zero, called at lr = 1: its weights are then -grad."""
+        """backward(dout, lr) that updates its own weights: dx from the call at lr = 1 (so a dx computed with the
+        weights already updated shows), its weights then put back; each gradient, exactly, from a copy whose
+        weights were zero, called at lr = 1: its weights are then -grad."""
         twin = copy.deepcopy(self.user)
-        dx = self.user.backward(*args, **{name: 0.0})
+        saved = {key: (Slot(slot.place, slot.key, "torch", slot.shape), np.array(slot.read(self.user), copy=True))
+                 for key, slot in self.slots.items()}
+        dx = self.user.backward(*args, **{name: 1.0})
+        for raw, value in saved.values():
+            raw.set(self.user, value)
         dx = dx[0] if isinstance(dx, tuple) else dx
         if dx is None:
             dx = _input_grad(self.user)
@@ -221,7 +226,8 @@ class AttributesLayer:
         object.__setattr__(self, "grads", grads)
         if not self.grad_source:
             object.__setattr__(self, "grad_source", f"backward(dout, {name}) updates the weights itself: gradients "
-                                                    f"recovered exactly from the update at {name}=1 on a copy")
+                                                    f"recovered exactly from the update at {name}=1 on a copy, the "
+                                                    f"weights put back after each backward")
             self.tell(self.describe())
         return dx
 

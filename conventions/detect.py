@@ -47,8 +47,6 @@ class Found:
             forward, backward = self.obj
             return FunctionsLayer(forward, backward, self.torch_class, kwargs, layout=self.declared.get(
                 "weight_layout"), fused=backward is None, tell=self._teller())
-        if self.convention == "torchlike":
-            return self.obj(**kwargs)
         if self.convention == "arrays":
             user, layout = _build_with_arrays(self.obj, self.torch_class, kwargs, self.declared)
             layer = AttributesLayer(user, self.torch_class, kwargs, declared={**self.declared, "weight_layout": layout},
@@ -57,8 +55,9 @@ class Found:
             user = self.obj(**map_arguments(self.obj, self.torch_class, kwargs,
                                             names=self.declared.get("arguments")))
             if not self.declared and follows_protocol(user, self.torch_class):
-                self.convention = "torchlike"  # our protocol after all: used as it is
+                self.convention = "torchlike"  # our protocol: used as it is
                 return user
+            self.convention = "attributes"  # torch's names, but W/b, params['W'] ...: read through the adapter
             layer = AttributesLayer(user, self.torch_class, kwargs, declared=self.declared, tell=self._teller())
         if not self.details:
             self.details = layer.describe()

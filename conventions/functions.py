@@ -14,7 +14,8 @@ from typing import Any, Callable
 import numpy as np
 
 from lenet_parity.conventions.attributes import torch_shapes
-from lenet_parity.conventions.names import normalise
+from lenet_parity.conventions.construct import resolved
+from lenet_parity.conventions.names import ARGUMENT_NAMES, BIAS_NAMES, WEIGHT_NAMES, normalise
 from lenet_parity.conventions.slots import LAYOUTS, WEIGHT_LAYOUTS
 
 
@@ -48,14 +49,41 @@ class FunctionsLayer:
         if torch_class == "MaxPool2d" and kwargs.get("padding", 0):
             raise TypeError("pool_param has no padding")  # the configuration is declined: unsupported
 
-    def _extra(self) -> list[Any]:
-        """The arguments after x: (w, b, conv_param), (w, b), (pool_param,) or none."""
-        names = [normalise(p.name) for p in _parameters(self.fn_forward)][1:]
-        extra: list[Any] = []
-        for name in names:
-            if name.endswith("param") or name in ("params", "config", "cfg", "options"):
-                extra.append(_param_dict(self.torch_class, self.kwargs))
-        return extra
+    def _arguments(self, x: Any, weights: list[np.ndarray]) -> tuple[list[Any], dict[str, Any]]:
+        """The forward function's arguments after the input, by their names: the weight and bias (in the layout
+        being tried), a ``conv_param``/``pool_param`` dict, or the stride, padding and window size themselves
+        (by keyword; one torch leaves at its default is left at the function's)."""
+        values = {"stride": None, "padding": 0, "kernel_size": None, **resolved(self.torch_class, self.kwargs)}
+        weight, bias = (weights + [None, None])[:2]
+        positional: list[Any] = []
+        named: dict[str, Any] = {}
+        for p in _parameters(self.fn_forward)[1:]:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            name = normalise(p.name)
+            if name in WEIGHT_NAMES and weights:
+                value = weight
+            elif name in BIAS_NAMES and weights:
+                value = bias
+            elif name.endswith("param") or name in ("params", "config", "cfg", "options"):
+                value = _param_dict(self.torch_class, self.kwargs)
+            elif (key := _torch_keyword(name)) is not None:
+                if values.get(key) is None:
+                    continue
+                value = values[key][0] if isinstance(values[key], (tuple, list)) else values[key]
+            elif p.default is not inspect.Parameter.empty:
+                continue
+            elif weights and not named and len(positional) < 2:
+                positional.append(weight if not positional else bias)  # (x, a, b): positional weight and bias
+                continue
+            else:
+                raise TypeError(f"{getattr(self.fn_forward, '__name__', 'forward')}: no torch argument means its "
+                                f"parameter {p.name} (declare it in an adapter file)")
+            if p.kind == p.POSITIONAL_ONLY:
+                positional.append(value)
+            else:
+                named[p.name] = value
+        return positional, named
 
     def _weights(self, layout: str) -> list[np.ndarray]:
         if not self.shapes:
@@ -77,7 +105,8 @@ class FunctionsLayer:
             self.layout = self._find_layout(x)
             if self.tell is not None and self.layout != "torch":
                 self.tell(f"weight passed as ({self.layout}), bias as (out,)")
-        result = self.fn_forward(x, *self._weights(self.layout), *self._extra())
+        positional, named = self._arguments(x, self._weights(self.layout))
+        result = self.fn_forward(x, *positional, **named)
         out, self.cache = (result if isinstance(result, tuple) and len(result) == 2 else (result, x))
         return out
 
@@ -93,7 +122,8 @@ class FunctionsLayer:
         for layout in layouts:
             weight = LAYOUTS[layout][0](probe)
             try:
-                result = self.fn_forward(np.asarray(x), weight, np.zeros(shape[0]), *self._extra())
+                positional, named = self._arguments(x, [weight, np.zeros(shape[0])])
+                result = self.fn_forward(np.asarray(x), *positional, **named)
             except Exception:  # noqa: BLE001 - the wrong layout does not multiply
                 continue
             working.append((layout, result[0] if isinstance(result, tuple) else result))
@@ -121,6 +151,14 @@ class FunctionsLayer:
             self.grads[key] = grad.reshape(self.shapes[key]) if grad.size == int(np.prod(self.shapes[key])) else grad
         return dx
 
+
+
+def _torch_keyword(name: str) -> str | None:
+    """The torch keyword a normalised parameter name means (stride, padding, kernel_size), if any."""
+    for key in ("stride", "padding", "kernel_size"):
+        if name in ARGUMENT_NAMES[key] or (key == "kernel_size" and name in ARGUMENT_NAMES["kernel_size_w"]):
+            return key
+    return None
 
 
 def _parameters(function: Any) -> list[inspect.Parameter]:
