@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from lenet_parity.conventions.names import (BIAS_NAMES, GRAD_DICTS, INPUT_GRAD_NAMES, LEARNING_RATES, PARAM_DICTS,
-                                            WEIGHT_NAMES, ZERO_GRAD_METHODS, grad_names, normalise)
+from lenet_parity.conventions.names import (BACKWARD_METHODS, BIAS_NAMES, FORWARD_METHODS, GRAD_DICTS,
+                                            INPUT_GRAD_NAMES, LEARNING_RATES, OUTPUT_NAMES, PARAM_DICTS, WEIGHT_NAMES,
+                                            ZERO_GRAD_METHODS, grad_names, method, normalise)
 from lenet_parity.conventions.slots import LAYOUTS, Slot, find_array, layouts_fitting
 
 LOSSES = ("NLLLoss", "CrossEntropyLoss")
@@ -83,13 +84,16 @@ class AttributesLayer:
         object.__setattr__(self, "grads", {})
         object.__setattr__(self, "grad_source", "")
         object.__setattr__(self, "array_kind", getattr(user, "array_kind", "numpy"))
+        object.__setattr__(self, "forward_name", method(user, FORWARD_METHODS) or "forward")
+        object.__setattr__(self, "backward_name", method(user, BACKWARD_METHODS) or "backward")
 
     # ---- what was found ----
     def _find(self, key: str, torch_shape: tuple[int, ...]) -> Slot:
         names = (normalise(self.declared[key]),) if key in self.declared else (
             WEIGHT_NAMES if key == "weight" else BIAS_NAMES)
-        slot = (find_array(self.user, names, PARAM_DICTS, ndim=len(torch_shape)) if key == "weight"
-                else find_array(self.user, names, PARAM_DICTS, size=int(np.prod(torch_shape))))
+        position = 0 if key == "weight" else 1  # in a list of params: [W, b]
+        slot = (find_array(self.user, names, PARAM_DICTS, ndim=len(torch_shape), position=position) if key == "weight"
+                else find_array(self.user, names, PARAM_DICTS, size=int(np.prod(torch_shape)), position=position))
         if slot is None:
             raise TypeError(f"{type(self.user).__name__} keeps no {key} of torch's shape {torch_shape} in an attribute "
                             f"named like {', '.join(names[:4])} (declare it in an adapter file)")
@@ -130,13 +134,18 @@ class AttributesLayer:
 
     # ---- the protocol ----
     def forward(self, *args: Any) -> Any:
-        if self.torch_class in LOSSES and len(args) == 2 and _targets_first(self.user.forward):
-            args = args[::-1]  # forward(y_true, y_pred): Keras's order
-        result = self.user.forward(*args)
+        forward = getattr(self.user, self.forward_name)
+        if self.torch_class in LOSSES:
+            object.__setattr__(self, "_loss_inputs", args)
+            if len(args) == 2 and _targets_first(forward):
+                args = args[::-1]  # forward(y_true, y_pred): Keras's order
+            if callable(getattr(self.user, "calculate", None)):  # nnfs: forward gives per-sample losses
+                return self.user.calculate(*args)
+        result = forward(*args)
         if self.torch_class in LOSSES and isinstance(result, tuple) and len(result) == 2:
             object.__setattr__(self, "_loss_grad", result[1])  # (loss, dx): softmax_loss's style
             return result[0]
-        return result
+        return _output(self.user) if result is None else result  # nnfs: forward stores self.output
 
     def backward(self, *args: Any) -> Any:
         for name in ZERO_GRAD_METHODS:  # gradients that accumulate until reset: reset before each backward
@@ -148,21 +157,24 @@ class AttributesLayer:
         if learning_rate is not None and self.slots:
             return self._backward_by_update(args, learning_rate)
         if learning_rate is not None:  # a layer without weights that takes the rate anyway: nothing moves at 0
-            return self._collect(self.user.backward(*args, **{learning_rate: 0.0}))
+            return self._collect(getattr(self.user, self.backward_name)(*args, **{learning_rate: 0.0}))
         if self.torch_class in LOSSES:
             return self._loss_backward()
-        result = self.user.backward(*args)
+        result = getattr(self.user, self.backward_name)(*args)
         return self._collect(result)
 
     def _loss_backward(self) -> Any:
         """dlogp: from backward() (or backward(1.0), a loss that takes the upstream gradient), from an attribute
         it left, or from what forward returned beside the loss."""
         stored = self.__dict__.get("_loss_grad")
-        method = getattr(self.user, "backward", None)
-        if not callable(method):
+        backward = getattr(self.user, self.backward_name, None)
+        if not callable(backward):
             return stored
-        needs = [p for p in _parameters(method) if p.default is inspect.Parameter.empty]
-        result = method(*([1.0] if needs else []))
+        needs = [p for p in _parameters(backward) if p.default is inspect.Parameter.empty]
+        if len(needs) >= 2:  # nnfs: backward(dvalues, y_true), given what forward was
+            result = backward(*self.__dict__.get("_loss_inputs", ()))
+        else:
+            result = backward(*([1.0] if needs else []))
         if result is None:
             result = stored if stored is not None else _input_grad(self.user)
         return result[0] if isinstance(result, tuple) else result
@@ -190,6 +202,12 @@ class AttributesLayer:
         return dx
 
     def _grad_slot(self, key: str, slot: Slot) -> Slot | None:
+        if slot.member == "data":  # a parameter object: its gradient beside its data
+            return Slot(slot.place, slot.key, slot.layout, slot.shape, member="grad")
+        if isinstance(slot.key, int):  # params = [W, b]: grads = [dW, db] at the same place
+            found = find_array(self.user, (), GRAD_DICTS, size=int(np.prod(self.shapes[key])), position=slot.key)
+            if found is not None:
+                return found
         declared = self.declared.get(f"grad_{key}")
         own = normalise(slot.key if slot.key is not None else slot.place)
         names = (normalise(declared),) if declared else grad_names(
@@ -200,7 +218,7 @@ class AttributesLayer:
                               size=size))
 
     def _learning_rate_parameter(self) -> str | None:
-        params = _parameters(self.user.backward)
+        params = _parameters(getattr(self.user, self.backward_name, None))
         for p in params[1:]:
             if normalise(p.name) in LEARNING_RATES:
                 return p.name
@@ -213,7 +231,7 @@ class AttributesLayer:
         twin = copy.deepcopy(self.user)
         saved = {key: (Slot(slot.place, slot.key, "torch", slot.shape), np.array(slot.read(self.user), copy=True))
                  for key, slot in self.slots.items()}
-        dx = self.user.backward(*args, **{name: 1.0})
+        dx = getattr(self.user, self.backward_name)(*args, **{name: 1.0})
         for raw, value in saved.values():
             raw.set(self.user, value)
         dx = dx[0] if isinstance(dx, tuple) else dx
@@ -221,7 +239,7 @@ class AttributesLayer:
             dx = _input_grad(self.user)
         for key, slot in self.slots.items():
             slot.set(twin, np.zeros(self.shapes[key]))
-        twin.backward(*args, **{name: 1.0})
+        getattr(twin, self.backward_name)(*args, **{name: 1.0})
         grads = {key: -slot.get(twin, self.shapes[key]) for key, slot in self.slots.items()}
         object.__setattr__(self, "grads", grads)
         if not self.grad_source:
@@ -262,10 +280,17 @@ def _targets_first(method: Any) -> bool:
 
 def _input_grad(user: Any) -> Any:
     """dx left in an attribute by a backward that returned None."""
-    for name, value in vars(user).items():
-        if normalise(name) in INPUT_GRAD_NAMES and isinstance(value, np.ndarray):
-            return value
-    return None
+    return _attribute_array(user, INPUT_GRAD_NAMES)
+
+
+def _output(user: Any) -> Any:
+    """The output left in an attribute by a forward that returned None (nnfs's ``self.output``)."""
+    return _attribute_array(user, OUTPUT_NAMES)
+
+
+def _attribute_array(user: Any, names: tuple[str, ...]) -> Any:
+    found = {normalise(name): value for name, value in vars(user).items() if isinstance(value, np.ndarray)}
+    return next((found[name] for name in names if name in found), None)
 
 
 def _to_torch(value: Any, slot: Slot, torch_shape: tuple[int, ...]) -> np.ndarray:

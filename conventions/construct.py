@@ -68,7 +68,8 @@ def map_arguments(cls: Any, torch_class: str, kwargs: dict[str, Any], *, skip: t
         targets = _targets(key, free, names or {})
         if targets:
             for target in targets:
-                given[target] = value
+                shaped = normalise(target).endswith("shape") and key == "kernel_size" and not isinstance(value, tuple)
+                given[target] = (value, value) if shaped else value  # filter_shape=(5, 5)
                 free.pop(normalise(target), None)
         elif takes_any and names is None:
             given[key] = value

@@ -19,7 +19,8 @@ import numpy as np
 from lenet_parity.conventions.attributes import AttributesLayer, torch_shapes
 from lenet_parity.conventions.construct import array_parameters, map_arguments, parameters
 from lenet_parity.conventions.functions import FunctionsLayer
-from lenet_parity.conventions.names import CLASS_NAMES, FUNCTION_STEMS, did_you_mean, normalise
+from lenet_parity.conventions.names import (CLASS_NAMES, FORWARD_METHODS, FUNCTION_STEMS, did_you_mean, method,
+                                            normalise)
 from lenet_parity.conventions.slots import LAYOUTS, WEIGHT_LAYOUTS
 
 TORCH_LAYERS = tuple(CLASS_NAMES)
@@ -199,7 +200,7 @@ def _candidates(torch_class: str, classes: dict[str, type], functions: dict[str,
     found = []
     for name, cls in classes.items():
         if name == torch_class or normalise(name) in CLASS_NAMES[torch_class]:
-            if callable(getattr(cls, "forward", None)):
+            if method(cls, FORWARD_METHODS) is not None:
                 found.append(Found(torch_class, class_convention(cls, torch_class), name, cls, declared=spec))
     found += _function_pairs(torch_class, functions, spec)
     return found
@@ -221,7 +222,7 @@ def follows_protocol(obj: Any, torch_class: str) -> bool:
     """An object with our protocol's ``params`` and ``grads`` dicts (``weight`` among the params of a layer that
     has weights)."""
     params, grads = getattr(obj, "params", None), getattr(obj, "grads", None)
-    if not isinstance(params, dict) or not isinstance(grads, dict):
+    if not isinstance(params, dict) or not isinstance(grads, dict) or not callable(getattr(obj, "forward", None)):
         return False
     return "weight" in params if torch_class in ("Conv2d", "Linear") else True
 

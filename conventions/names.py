@@ -34,11 +34,13 @@ FUNCTION_STEMS = {
 # torch keyword -> the constructor parameter names that mean it (normalised)
 ARGUMENT_NAMES = {
     "in_channels": ("inchannels", "inch", "inchans", "nin", "inputchannels", "cin", "inc", "channelsin", "inputchannel",
-                    "numchannels", "nchannels", "channels", "ninputchannels", "c"),
+                    "numchannels", "nchannels", "channels", "ninputchannels", "c", "ninchannels", "numinchannels",
+                    "numinputchannels"),
     "out_channels": ("outchannels", "outch", "numfilters", "nfilters", "filters", "filternum", "nbfilters", "outc",
                      "cout", "nout", "outputchannels", "numkernels", "nkernels", "f", "outputchannel", "filtercount"),
     "kernel_size": ("kernelsize", "kernel", "ksize", "k", "filtersize", "size", "kernelshape", "poolsize", "pool",
-                    "window", "windowsize", "fieldsize", "poolh", "poolheight", "filterh", "kh"),
+                    "window", "windowsize", "fieldsize", "poolh", "poolheight", "filterh", "kh", "filtershape",
+                    "poolshape", "windowshape", "filterdim", "kerneldim"),
     "kernel_size_w": ("poolw", "poolwidth", "filterw", "kw"),  # the second of a pair: given the same value
     "stride": ("stride", "strides", "s", "step", "poolstride"),
     "padding": ("padding", "pad", "p", "zeropadding", "zeropad"),
@@ -58,12 +60,16 @@ BIAS_NAMES = ("b", "bias", "biases")
 PARAM_DICTS = ("params", "parameters", "param", "weights_dict", "variables")
 GRAD_DICTS = ("grads", "gradients", "grad", "dparams", "param_grads")
 INPUT_GRAD_NAMES = ("dx", "dinput", "gradinput", "dinputs", "dout_prev", "dprev", "delta", "dxprev")
+OUTPUT_NAMES = ("output", "out", "outputs", "y", "a", "activation", "activations")
 LEARNING_RATES = ("lr", "learningrate", "eta", "alpha", "stepsize", "rate")
 ZERO_GRAD_METHODS = ("zero_grad", "zero_grads", "zerograd", "flush_gradients", "clear_grads", "clear_gradients",
                      "reset_grads", "reset_gradients", "zero_gradients")
 
 
 SUFFIXES = ("layer", "activation", "criterion", "module", "block", "op")  # ReLUActivation is a ReLU
+PREFIXES = ("layer", "activation", "loss", "my", "custom", "simple")  # nnfs's Layer_Dense, Loss_NLL; MyConv
+FORWARD_METHODS = ("forward", "fprop", "forward_pass", "forward_propagation", "forward_prop", "feedforward")
+BACKWARD_METHODS = ("backward", "bprop", "backward_pass", "backward_propagation", "backward_prop", "backprop")
 
 
 def normalise(name: str) -> str:
@@ -72,8 +78,17 @@ def normalise(name: str) -> str:
     text = re.sub(r"[^a-z0-9]", "", name.lower())
     for suffix in SUFFIXES:
         if text.endswith(suffix) and len(text) > len(suffix):
-            return text[:-len(suffix)]
+            text = text[:-len(suffix)]
+            break
+    for prefix in PREFIXES:
+        if text.startswith(prefix) and len(text) > len(prefix):
+            return text[len(prefix):]
     return text
+
+
+def method(obj: object, names: tuple[str, ...]) -> str | None:
+    """The first of these method names the object (or class) has: forward, or fprop, forward_pass ..."""
+    return next((name for name in names if callable(getattr(obj, name, None))), None)
 
 
 def torch_class_of(name: str) -> str | None:

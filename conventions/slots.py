@@ -37,14 +37,20 @@ class Slot:
     key: Any = None  # the dict key, when the attribute is a dict
     layout: str = "torch"
     shape: tuple[int, ...] | None = None  # the layer's own shape (a bias's)
+    member: str | None = None  # a parameter object's array: "data" (its gradient then in "grad")
 
     def describe(self) -> str:
         where = self.place if self.key is None else f"{self.place}[{self.key!r}]"
+        where += f".{self.member}" if self.member else ""
         return where + (f" ({self.layout})" if self.layout != "torch" else "")
 
-    def read(self, owner: Any) -> Any:
+    def holder(self, owner: Any) -> Any:
         value = getattr(owner, self.place)
         return value[self.key] if self.key is not None else value
+
+    def read(self, owner: Any) -> Any:
+        value = self.holder(owner)
+        return getattr(value, self.member) if self.member else value
 
     def get(self, owner: Any, torch_shape: tuple[int, ...]) -> np.ndarray:
         """The value in torch's layout and shape."""
@@ -57,16 +63,18 @@ class Slot:
         if self.shape is not None and value.size == int(np.prod(self.shape)):
             value = value.reshape(self.shape)
         value = np.ascontiguousarray(value)
-        if self.key is None:
+        if self.member:
+            setattr(self.holder(owner), self.member, value)
+        elif self.key is None:
             setattr(owner, self.place, value)
         else:
             getattr(owner, self.place)[self.key] = value
 
 
 def find_array(owner: Any, names: tuple[str, ...], dicts: tuple[str, ...], *, ndim: int | None = None,
-               size: int | None = None) -> Slot | None:
-    """The first attribute (or entry of a dict attribute) whose normalised name is in ``names`` and that holds an
-    array of ``ndim`` dimensions or ``size`` elements."""
+               size: int | None = None, position: int | None = None) -> Slot | None:
+    """The first attribute (or entry of a dict attribute, or the ``position``-th of a list attribute) whose
+    normalised name is in ``names`` and that holds an array of ``ndim`` dimensions or ``size`` elements."""
     def fits(value: Any) -> bool:
         if isinstance(value, (np.ndarray, list)) and not isinstance(value, str):
             array = np.asarray(value) if isinstance(value, list) else value
@@ -81,9 +89,15 @@ def find_array(owner: Any, names: tuple[str, ...], dicts: tuple[str, ...], *, nd
         name = by_name.get(wanted)
         if name is not None and fits(attributes[name]):
             return Slot(name, shape=np.shape(attributes[name]))
+        data = getattr(attributes.get(name), "data", None) if name is not None else None
+        if isinstance(data, np.ndarray) and fits(data):  # a Parameter object: .data (and .grad)
+            return Slot(name, shape=data.shape, member="data")
     for dict_name in dicts:
         name = by_name.get(normalise(dict_name))
         mapping = attributes.get(name) if name else None
+        if isinstance(mapping, (list, tuple)) and position is not None and position < len(mapping):
+            if fits(mapping[position]):  # self.params = [W, b]: by position
+                return Slot(name, position, shape=np.shape(mapping[position]))
         if isinstance(mapping, dict):
             keys = {normalise(str(k)): k for k in mapping}
             for wanted in names:
