@@ -248,7 +248,7 @@ def error_reply(exc: BaseException) -> tuple:
     except BaseException:  # noqa: BLE001 - a metaclass may make even the name raise
         name = "Exception"
     try:
-        message = " ".join(str(exc).split())[:4000]  # whole: a list of what a file defines is never cut
+        message = " ".join(str(exc).split())[:20000]  # whole: a list of what a file defines is never cut
     except BaseException:  # noqa: BLE001 - a user's __str__ may raise anything
         message = "its message cannot be read (str() raised)"
     try:

@@ -248,3 +248,20 @@ def test_the_readmes_second_adapter_example_reads_and_applies(tmp_path):
     for kind in ("conv", "pool"):
         run = check_layer(str(tmp_path / "course.py"), kind, modes=["snapshot"], adapter=tmp_path / "adapter.toml")
         assert run.passed, run.failure_message()
+
+
+@pytest.mark.parametrize("layout", ["torch", "hwio", "ohwi"])
+def test_every_conv_weight_layout_reads_and_writes_in_torchs(layout):
+    from lenet_parity.conventions.slots import LAYOUTS, Slot, layouts_fitting
+
+    torch_weight = np.arange(6 * 3 * 5 * 4, dtype=float).reshape(6, 3, 5, 4)
+    stored = LAYOUTS[layout][0](torch_weight)
+
+    class Holder:
+        K = stored.copy()
+
+    assert layouts_fitting(stored.shape, torch_weight.shape) == [layout]
+    slot = Slot("K", layout=layout, shape=stored.shape)
+    assert np.array_equal(slot.get(Holder, torch_weight.shape), torch_weight)
+    slot.set(Holder, torch_weight * 2)
+    assert np.array_equal(Holder.K, stored * 2)
