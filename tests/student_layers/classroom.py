@@ -24,7 +24,7 @@ KINDS: dict[str, tuple[str, str | dict[str, str]]] = {
     "conv_bias_mean": (_buggy("B01_conv_bias_grad_mean.py"), {"conv": "fail"}),
     "pool_ties": (_buggy("B04_pool_grad_last_max_on_ties.py"), {"pool": "fail"}),
     "nll_no_mean": (_buggy("B08_nll_backward_missing_1_over_n.py"), {"loss": "fail"}),
-    "no_pool": (CORRECT.replace("class MaxPool2d", "class MyPool"), {"pool": "missing"}),
+    "no_pool": (CORRECT.replace("class MaxPool2d", "class Downsampler"), {"pool": "missing"}),  # no pool-like name
     "syntax_error": (CORRECT.replace("def forward(self, x):", "def forward(self, x:", 1), "error"),
     "exits_at_import": ("import sys\nsys.exit(3)\n" + CORRECT, "error"),
     "hangs_at_import": ("while True:\n    pass\n" + CORRECT, "error"),
