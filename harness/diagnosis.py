@@ -184,7 +184,8 @@ HYPOTHESES: list[Callable[[Evidence], Diagnosis | None]] = [
     overflow, head.log_eps, head.softmax_jacobian, sign, scale, offset,
     windows.flipped_kernel, im2col.im2col_order, windows.stride_ignored_in_forward, windows.one_sided_padding, head.softmax_wrong_axis, head.nll_block_index,
     head.biased_running_var, windows.short_window, windows.stride_ignored_in_backward, windows.overwritten,
-    windows.tie_break, windows.hw_swapped_layer, head.relu_mask_from_dy, head.relu_at_zero,
+    windows.tie_break, windows.whole_window, windows.hw_swapped_layer, head.relu_mask_from_dy, head.relu_unmasked,
+    head.relu_at_zero,
     partial_coverage, permutation, border, precision,
 ]
 

@@ -119,6 +119,16 @@ def relu_mask_from_dy(ev: Evidence) -> Diagnosis | None:
     return None
 
 
+def relu_unmasked(ev: Evidence) -> Diagnosis | None:
+    """ReLU's backward returning dy as it is: no mask, or one that is always true (``out >= 0`` on the output)."""
+    if ev.cls != "ReLU" or ev.tensor != "grad_input" or ev.dy is None:
+        return None
+    if ev.matches(np.asarray(ev.dy)):
+        return Diagnosis("relu-mask", "backward returns dy unmasked: the mask was never applied, or is always true "
+                                      "(e.g. out >= 0 on the output, where every value is >= 0); dx = dy * (x > 0)")
+    return None
+
+
 def relu_at_zero(ev: Evidence) -> Diagnosis | None:
     """ReLU's gradient taken as 1 at exactly x == 0 (a mask x >= 0); torch's is 0 there."""
     if ev.cls != "ReLU" or ev.tensor != "grad_input" or ev.x is None or ev.dy is None:

@@ -289,3 +289,19 @@ def tie_break(ev: Evidence) -> Diagnosis | None:
         return Diagnosis("tie-break", "where a window holds tied maxima every one of them got the gradient; torch sends "
                                       "it to the first only (a mask x == max marks them all)")
     return None
+
+
+def whole_window(ev: Evidence) -> Diagnosis | None:
+    """Max-pool's gradient sent to every element of each window (dy broadcast, as average pooling does), or spread
+    over it (dy / (kh * kw)); torch's max-pool sends it to the window's maximum only."""
+    if ev.cls != "MaxPool2d" or ev.tensor != "grad_input" or ev.x is None or ev.dy is None:
+        return None
+    k, s, _ = geometry(ev)
+    ones = np.ones((*ev.dy.shape, *k)) * np.asarray(ev.dy, dtype=np.float64)[..., None, None]
+    if ev.matches(_cropped(ev, _scatter(ones, _padded_shape(ev), s))):
+        return Diagnosis("whole-window", "every element of each window got the gradient (dy broadcast over the "
+                                         "window); max-pool sends it to the window's maximum only: dx[argmax] = dy")
+    if ev.matches(_cropped(ev, _scatter(ones / (k[0] * k[1]), _padded_shape(ev), s))):
+        return Diagnosis("whole-window", "the gradient was averaged over each window (average pooling's backward); "
+                                         "max-pool sends all of dy to the window's maximum")
+    return None

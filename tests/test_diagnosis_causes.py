@@ -505,3 +505,29 @@ def test_the_real_check_names_each_cause_at_the_first_failure(cls, kind, code, w
     first = run.first_failure
     assert first is not None and (first.likely().code, words in first.likely().hint) == (code, True), \
         (first.describe() if first else None, first.likely() if first else None)
+
+
+# ---- causes found on the convention class (tests/convention_class/): the whole window, an unmasked ReLU ----
+
+@pytest.mark.parametrize(("divide", "words"), [(False, "every element of each window got the gradient"),
+                                                (True, "averaged over each window")])
+def test_max_pool_backward_sending_dy_to_the_whole_window_is_named(rng, divide, words):
+    x = rng.standard_normal((2, 3, 8, 6))
+    y, dy, dx = torch_pool(x, 2, 2, rng)
+    spread = np.repeat(np.repeat(dy, 2, axis=2), 2, axis=3) / (4 if divide else 1)  # each window gets dy
+    found = diagnose(evidence("grad_input", spread, dx, "MaxPool2d", dict(kernel_size=2, stride=2), x=x, dy=dy))
+    assert found.code == "whole-window" and words in found.hint, found
+    ties = np.zeros((2, 3, 8, 6))  # every element tied: "every tied maximum" is the truer cause, and it wins
+    y, dy, dx = torch_pool(ties, 2, 2, rng)
+    every = np.repeat(np.repeat(dy, 2, axis=2), 2, axis=3)
+    found = diagnose(evidence("grad_input", every, dx, "MaxPool2d", dict(kernel_size=2, stride=2), x=ties, dy=dy))
+    assert found.code == "tie-break", found
+
+
+def test_relu_backward_returning_dy_unmasked_is_named_and_not_claimed_by_a_correct_one(rng):
+    x = rng.standard_normal((4, 6, 5, 5))
+    dy = rng.standard_normal(x.shape)
+    expected = dy * (x > 0)
+    found = diagnose(evidence("grad_input", dy, expected, "ReLU", {}, x=x, dy=dy))
+    assert found.code == "relu-mask" and "unmasked" in found.hint, found
+    assert diagnose(evidence("grad_input", expected * 2, expected, "ReLU", {}, x=x, dy=dy)).code == "scale"
