@@ -130,7 +130,15 @@ class AttributesLayer:
         parts = [f"{slot.describe()} {np.shape(slot.read(self.user))} as {key}" for key, slot in self.slots.items()]
         if self.grad_source:
             parts.append(self.grad_source)
+        parts += self.__dict__.get("_notes", [])
         return ", ".join(parts) if parts else "no parameters"
+
+    def _note(self, text: str) -> None:
+        """Something the adapter read in a way the report should say (once)."""
+        notes = self.__dict__.setdefault("_notes", [])
+        if text not in notes:
+            notes.append(text)
+            self.tell(self.describe())
 
     # ---- the protocol ----
     def forward(self, *args: Any) -> Any:
@@ -145,7 +153,10 @@ class AttributesLayer:
         if self.torch_class in LOSSES and isinstance(result, tuple) and len(result) == 2:
             object.__setattr__(self, "_loss_grad", result[1])  # (loss, dx): softmax_loss's style
             return result[0]
-        return _output(self.user) if result is None else result  # nnfs: forward stores self.output
+        if result is None and (output := _output(self.user)) is not None:  # nnfs: forward stores self.output
+            self._note("forward returns None: its output read from self.output")
+            return output
+        return result
 
     def backward(self, *args: Any) -> Any:
         for name in ZERO_GRAD_METHODS:  # gradients that accumulate until reset: reset before each backward
@@ -183,8 +194,8 @@ class AttributesLayer:
         """dx from backward's result (or an attribute), and the gradients from the tuple or the attributes."""
         returned = list(result[1:]) if isinstance(result, tuple) else []
         dx = result[0] if isinstance(result, tuple) else result
-        if dx is None:
-            dx = _input_grad(self.user)
+        if dx is None and (dx := _input_grad(self.user)) is not None:
+            self._note("backward returns None: dx read from its attribute")
         grads, sources = {}, []
         for index, (key, slot) in enumerate(self.slots.items()):
             if index < len(returned) and returned[index] is not None:

@@ -60,7 +60,8 @@ BIAS_NAMES = ("b", "bias", "biases")
 PARAM_DICTS = ("params", "parameters", "param", "weights_dict", "variables")
 GRAD_DICTS = ("grads", "gradients", "grad", "dparams", "param_grads")
 INPUT_GRAD_NAMES = ("dx", "dinput", "gradinput", "dinputs", "dout_prev", "dprev", "delta", "dxprev")
-OUTPUT_NAMES = ("output", "out", "outputs", "y", "a", "activation", "activations")
+OUTPUT_NAMES = ("output",)  # nnfs: forward returns None and stores self.output (only that name: a forgotten
+# return with the output left in self.out is a bug, not a convention)
 LEARNING_RATES = ("lr", "learningrate", "eta", "alpha", "stepsize", "rate")
 ZERO_GRAD_METHODS = ("zero_grad", "zero_grads", "zerograd", "flush_gradients", "clear_grads", "clear_gradients",
                      "reset_grads", "reset_gradients", "zero_gradients")
