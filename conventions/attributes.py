@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from lenet_parity.conventions.construct import parameters
 from lenet_parity.conventions.names import (BACKWARD_METHODS, BIAS_NAMES, FORWARD_METHODS, GRAD_DICTS,
                                             INPUT_GRAD_NAMES, LEARNING_RATES, OUTPUT_NAMES, PARAM_DICTS, WEIGHT_NAMES,
                                             ZERO_GRAD_METHODS, grad_names, method, normalise)
@@ -181,7 +182,7 @@ class AttributesLayer:
         backward = getattr(self.user, self.backward_name, None)
         if not callable(backward):
             return stored
-        needs = [p for p in _parameters(backward) if p.default is inspect.Parameter.empty]
+        needs = [p for p in parameters(backward) if p.default is inspect.Parameter.empty]
         if len(needs) >= 2:  # nnfs: backward(dvalues, y_true), given what forward was
             result = backward(*self.__dict__.get("_loss_inputs", ()))
         else:
@@ -229,7 +230,7 @@ class AttributesLayer:
                               size=size))
 
     def _learning_rate_parameter(self) -> str | None:
-        params = _parameters(getattr(self.user, self.backward_name, None))
+        params = parameters(getattr(self.user, self.backward_name, None))
         for p in params[1:]:
             if normalise(p.name) in LEARNING_RATES:
                 return p.name
@@ -273,11 +274,6 @@ class AttributesLayer:
             setattr(self.user, name, value)
 
 
-def _parameters(method: Any) -> list[inspect.Parameter]:
-    try:
-        return list(inspect.signature(method).parameters.values())
-    except (TypeError, ValueError):
-        return []
 
 
 TARGET_NAMES = ("ytrue", "y", "target", "targets", "label", "labels", "t", "truth", "yt")
@@ -285,7 +281,7 @@ TARGET_NAMES = ("ytrue", "y", "target", "targets", "label", "labels", "t", "trut
 
 def _targets_first(method: Any) -> bool:
     """A loss whose forward names its first argument like the targets (``forward(y_true, y_pred)``)."""
-    names = [normalise(p.name) for p in _parameters(method)[:2]]
+    names = [normalise(p.name) for p in parameters(method)[:2]]
     return len(names) == 2 and names[0] in TARGET_NAMES and names[1] not in TARGET_NAMES
 
 

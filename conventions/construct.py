@@ -22,7 +22,8 @@ TORCH_DEFAULTS = {  # torch class -> keyword -> default (a keyword at its defaul
 
 
 def parameters(cls: Any) -> list[inspect.Parameter]:
-    """The constructor's parameters (without self); empty when they cannot be read."""
+    """The parameters of a class's constructor or of a function or method (without self); empty when they cannot
+    be read."""
     try:
         return list(inspect.signature(cls).parameters.values())
     except Exception:  # noqa: BLE001 - a builtin, or a __signature__ that raises

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from lenet_parity.conventions.attributes import torch_shapes
-from lenet_parity.conventions.construct import resolved
+from lenet_parity.conventions.construct import parameters, resolved
 from lenet_parity.conventions.names import ARGUMENT_NAMES, BIAS_NAMES, WEIGHT_NAMES, normalise
 from lenet_parity.conventions.slots import LAYOUTS, WEIGHT_LAYOUTS
 
@@ -57,7 +57,7 @@ class FunctionsLayer:
         weight, bias = (weights + [None, None])[:2]
         positional: list[Any] = []
         named: dict[str, Any] = {}
-        for p in _parameters(self.fn_forward)[1:]:
+        for p in parameters(self.fn_forward)[1:]:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 continue
             name = normalise(p.name)
@@ -138,7 +138,7 @@ class FunctionsLayer:
         if self.torch_class in ("NLLLoss", "CrossEntropyLoss"):
             if self.loss_grad is not None:
                 return self.loss_grad
-            result = self.fn_backward(self.cache) if len(_parameters(self.fn_backward)) == 1 else \
+            result = self.fn_backward(self.cache) if len(parameters(self.fn_backward)) == 1 else \
                 self.fn_backward(1.0, self.cache)
             return result[0] if isinstance(result, tuple) else result
         result = self.fn_backward(args[0], self.cache)
@@ -161,8 +161,3 @@ def _torch_keyword(name: str) -> str | None:
     return None
 
 
-def _parameters(function: Any) -> list[inspect.Parameter]:
-    try:
-        return list(inspect.signature(function).parameters.values())
-    except (TypeError, ValueError):
-        return []

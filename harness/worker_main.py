@@ -13,7 +13,6 @@ import copy
 import importlib
 import importlib.abc
 import importlib.util
-import inspect
 import os
 import pickle
 import resource
@@ -32,7 +31,7 @@ from lenet_parity.custom_layers.protocol import signature_of
 FORBIDDEN = ("torch", "torchvision", "tensorflow", "jax")  # the answer key and its cousins: a layer is written, not borrowed
 ALLOW_IMPORTS, FORBID_IMPORTS = "allow-imports", "forbid-imports"  # the worker's fourth argument
 FILE_LIMIT = 1 << 30  # bytes: the largest file the worker may write (its prints go to a log file)
-TORCH_LAYERS = tuple(MODULES)  # the class names a whole file is searched for
+TORCH_LAYERS = tuple(MODULES)  # torch class names: the variants model's layers are found by these names alone
 ARRAY, OBJECT = "__ndarray__", "__object__"
 
 
