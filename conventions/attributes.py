@@ -16,7 +16,7 @@ from lenet_parity.conventions.construct import parameters
 from lenet_parity.conventions.names import (BACKWARD_METHODS, BIAS_NAMES, FORWARD_METHODS, GRAD_DICTS,
                                             INPUT_GRAD_NAMES, LEARNING_RATES, OUTPUT_NAMES, PARAM_DICTS, WEIGHT_NAMES,
                                             ZERO_GRAD_METHODS, grad_names, method, normalise)
-from lenet_parity.conventions.slots import LAYOUTS, Slot, find_array, layouts_fitting
+from lenet_parity.conventions.slots import LAYOUTS, Slot, find_array, layout_by_values, layouts_fitting
 
 LOSSES = ("NLLLoss", "CrossEntropyLoss")
 
@@ -79,14 +79,16 @@ class AttributesLayer:
         object.__setattr__(self, "user", user)
         object.__setattr__(self, "torch_class", torch_class)
         object.__setattr__(self, "shapes", torch_shapes(torch_class, kwargs))
+        object.__setattr__(self, "kwargs", dict(kwargs))
         object.__setattr__(self, "declared", declared)
+        object.__setattr__(self, "forward_name", method(user, FORWARD_METHODS) or "forward")
+        object.__setattr__(self, "backward_name", method(user, BACKWARD_METHODS) or "backward")
         object.__setattr__(self, "slots", {key: self._find(key, shape) for key, shape in self.shapes.items()})
         object.__setattr__(self, "params", ParamView(self))
         object.__setattr__(self, "grads", {})
         object.__setattr__(self, "grad_source", "")
         object.__setattr__(self, "array_kind", getattr(user, "array_kind", "numpy"))
-        object.__setattr__(self, "forward_name", method(user, FORWARD_METHODS) or "forward")
-        object.__setattr__(self, "backward_name", method(user, BACKWARD_METHODS) or "backward")
+
 
     # ---- what was found ----
     def _find(self, key: str, torch_shape: tuple[int, ...]) -> Slot:
@@ -108,24 +110,23 @@ class AttributesLayer:
         return slot
 
     def _probe_layout(self, slot: Slot, torch_shape: tuple[int, ...], fitting: list[str]) -> str:
-        """A square Linear weight: which of (out, in) and (in, out) the layer computes with, seen on a copy."""
-        twin = copy.deepcopy(self.user)
-        rng = np.random.default_rng(0)
-        weight = rng.standard_normal(torch_shape)
-        eye = np.eye(torch_shape[1])
-        for bias in (self.shapes.get("bias"),):
-            if bias is not None:
-                bias_slot = find_array(twin, BIAS_NAMES, PARAM_DICTS, size=int(np.prod(bias)))
-                if bias_slot is not None:
-                    bias_slot.set(twin, np.zeros(bias))
-        Slot(slot.place, slot.key, "torch", slot.shape).set(twin, weight)  # stored as is
-        try:
-            out = np.asarray(twin.forward(eye))
-        except Exception:  # noqa: BLE001 - let the real checks report it
-            return fitting[0]
-        if np.allclose(out, weight.T):  # y = x @ W.T: W is (out, in)
-            return "torch"
-        return "in,out" if np.allclose(out, weight) else fitting[0]
+        """A weight whose shape fits several layouts (a square Linear; a conv whose (F, C, k, k) is also (F, k, k,
+        C)): the one in which a copy of the layer computes torch's output (zero bias)."""
+        def run(layout: str, weight: np.ndarray, x: np.ndarray) -> Any:
+            twin = copy.deepcopy(self.user)
+            bias = self.shapes.get("bias")
+            bias_slot = find_array(twin, BIAS_NAMES, PARAM_DICTS, size=int(np.prod(bias))) if bias else None
+            if bias_slot is not None:
+                bias_slot.set(twin, np.zeros(bias))
+            Slot(slot.place, slot.key, layout, slot.shape, slot.member).set(twin, weight)
+            return getattr(twin, self.forward_name)(x)
+
+        found = layout_by_values(self.torch_class, self.kwargs, fitting, run)
+        if found is None:
+            raise TypeError(f"{type(self.user).__name__}.{slot.describe()} of shape {slot.shape} fits the layouts "
+                            f"{', '.join(fitting)} and no single one computes torch's output: declare weight_layout "
+                            f"in an adapter file")
+        return found
 
     def describe(self) -> str:
         parts = [f"{slot.describe()} {np.shape(slot.read(self.user))} as {key}" for key, slot in self.slots.items()]
@@ -148,9 +149,10 @@ class AttributesLayer:
             object.__setattr__(self, "_loss_inputs", args)
             if len(args) == 2 and _targets_first(forward):
                 args = args[::-1]  # forward(y_true, y_pred): Keras's order
-            if callable(getattr(self.user, "calculate", None)):  # nnfs: forward gives per-sample losses
-                return self.user.calculate(*args)
         result = forward(*args)
+        if self.torch_class in LOSSES and callable(getattr(self.user, "calculate", None)) and (
+                result is None or np.ndim(result) == 1):  # nnfs: forward gives per-sample losses, calculate the mean
+            result = self.user.calculate(*args)
         if self.torch_class in LOSSES and isinstance(result, tuple) and len(result) == 2:
             object.__setattr__(self, "_loss_grad", result[1])  # (loss, dx): softmax_loss's style
             return result[0]
@@ -172,6 +174,7 @@ class AttributesLayer:
             return self._collect(getattr(self.user, self.backward_name)(*args, **{learning_rate: 0.0}))
         if self.torch_class in LOSSES:
             return self._loss_backward()
+        object.__setattr__(self, "_before", _arrays_of(self.user))  # to tell which gradient backward wrote
         result = getattr(self.user, self.backward_name)(*args)
         return self._collect(result)
 
@@ -183,8 +186,11 @@ class AttributesLayer:
         if not callable(backward):
             return stored
         needs = [p for p in parameters(backward) if p.default is inspect.Parameter.empty]
-        if len(needs) >= 2:  # nnfs: backward(dvalues, y_true), given what forward was
-            result = backward(*self.__dict__.get("_loss_inputs", ()))
+        logp, target = (self.__dict__.get("_loss_inputs", ()) + (None, None))[:2]
+        if len(needs) >= 2:  # backward(dvalues, y_true) (nnfs), or backward(y_true, y_pred) (Keras's order)
+            result = backward(*((target, logp) if _targets_first(backward) else (logp, target)))
+        elif needs and normalise(needs[0].name) in TARGET_NAMES:  # backward(target)
+            result = backward(target)
         else:
             result = backward(*([1.0] if needs else []))
         if result is None:
@@ -221,13 +227,17 @@ class AttributesLayer:
             if found is not None:
                 return found
         declared = self.declared.get(f"grad_{key}")
-        own = normalise(slot.key if slot.key is not None else slot.place)
+        own = normalise(str(slot.key) if slot.key is not None else slot.place)
         names = (normalise(declared),) if declared else grad_names(
             (own, *(("w", "weight", "weights") if key == "weight" else ("b", "bias", "biases"))))
         size = int(np.prod(self.shapes[key]))
-        return (find_array(self.user, names, (), size=size)
-                or find_array(self.user, (own, *((WEIGHT_NAMES if key == "weight" else BIAS_NAMES))), GRAD_DICTS,
-                              size=size))
+        candidates = [find_array(self.user, (name,), (), size=size) for name in names]
+        candidates += [find_array(self.user, (name,), GRAD_DICTS, size=size, in_attributes=False)
+                       for name in (own, *(WEIGHT_NAMES if key == "weight" else BIAS_NAMES))]
+        found = [c for c in candidates if c is not None]
+        before = self.__dict__.get("_before", {})
+        written = [c for c in found if _changed(c, self.user, before)]  # not a leftover from __init__
+        return (written or found or [None])[0]
 
     def _learning_rate_parameter(self) -> str | None:
         params = parameters(getattr(self.user, self.backward_name, None))
@@ -239,20 +249,34 @@ class AttributesLayer:
     def _backward_by_update(self, args: tuple, name: str) -> Any:
         """backward(dout, lr) that updates its own weights: dx from the call at lr = 1 (so a dx computed with the
         weights already updated shows), its weights then put back; each gradient, exactly, from a copy whose
-        weights were zero, called at lr = 1: its weights are then -grad."""
-        twin = copy.deepcopy(self.user)
-        saved = {key: (Slot(slot.place, slot.key, "torch", slot.shape), np.array(slot.read(self.user), copy=True))
-                 for key, slot in self.slots.items()}
-        dx = getattr(self.user, self.backward_name)(*args, **{name: 1.0})
+        weights were zero, called at lr = 1 (its weights are then -grad); and a check on a copy with the real
+        weights at lr = 1/2 that the update is W -= lr * grad (not lr applied twice or not at all, nor a term that
+        depends on the weights), else the layer fails saying so."""
+        zero, halved = copy.deepcopy(self.user), copy.deepcopy(self.user)
+        saved = {key: (Slot(slot.place, slot.key, "torch", slot.shape, slot.member),
+                       np.array(slot.read(self.user), copy=True)) for key, slot in self.slots.items()}
+        backward = self.backward_name
+        dx = getattr(self.user, backward)(*args, **{name: 1.0})
         for raw, value in saved.values():
             raw.set(self.user, value)
         dx = dx[0] if isinstance(dx, tuple) else dx
         if dx is None:
             dx = _input_grad(self.user)
+        for key, (raw, value) in saved.items():
+            raw.set(zero, np.zeros_like(value))
+        getattr(zero, backward)(*args, **{name: 1.0})
+        getattr(halved, backward)(*args, **{name: 0.5})
+        grads = {}
         for key, slot in self.slots.items():
-            slot.set(twin, np.zeros(self.shapes[key]))
-        getattr(twin, self.backward_name)(*args, **{name: 1.0})
-        grads = {key: -slot.get(twin, self.shapes[key]) for key, slot in self.slots.items()}
+            raw, before = saved[key]
+            grads[key] = -slot.get(zero, self.shapes[key]).astype(before.dtype)
+            moved = LAYOUTS[slot.layout][1](((before - np.asarray(raw.read(halved))) / 0.5).reshape(before.shape))
+            scale = max(1.0, float(np.max(np.abs(grads[key])))) if grads[key].size else 1.0
+            if not np.allclose(moved.reshape(self.shapes[key]), grads[key], rtol=1e-3, atol=1e-5 * scale):
+                raise RuntimeError(f"backward(dout, {name}) does not update {slot.describe()} -= {name} * grad: "
+                                   f"the change at {name}=0.5 with its own weights is not half the one at {name}=1 "
+                                   f"from zero weights (the rate applied twice or not at all, or an update that "
+                                   f"depends on the weights)")
         object.__setattr__(self, "grads", grads)
         if not self.grad_source:
             object.__setattr__(self, "grad_source", f"backward(dout, {name}) updates the weights itself: gradients "
@@ -285,6 +309,29 @@ def _targets_first(method: Any) -> bool:
     return len(names) == 2 and names[0] in TARGET_NAMES and names[1] not in TARGET_NAMES
 
 
+def _arrays_of(user: Any) -> dict[str, tuple[int, np.ndarray]]:
+    """Every array the object holds (in attributes, dicts and lists), by where: its identity and a copy."""
+    found = {}
+    for name, value in vars(user).items():
+        entries = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else None
+        if entries is None:
+            entries = [(None, value)]
+        for key, item in entries:
+            if isinstance(item, np.ndarray):
+                found[f"{name}[{key!r}]" if key is not None else name] = (id(item), item.copy())
+    return found
+
+
+def _changed(slot: Slot, user: Any, before: dict[str, tuple[int, np.ndarray]]) -> bool:
+    """Whether backward (re)wrote this array: a new object, or new values."""
+    where = slot.place if slot.key is None else f"{slot.place}[{slot.key!r}]"
+    if where not in before or slot.member:
+        return True
+    value = slot.read(user)
+    ident, old = before[where]
+    return id(value) != ident or not np.array_equal(np.asarray(value), old)
+
+
 def _input_grad(user: Any) -> Any:
     """dx left in an attribute by a backward that returned None."""
     return _attribute_array(user, INPUT_GRAD_NAMES)
@@ -303,6 +350,8 @@ def _attribute_array(user: Any, names: tuple[str, ...]) -> Any:
 def _to_torch(value: Any, slot: Slot, torch_shape: tuple[int, ...]) -> np.ndarray:
     """A gradient in the layer's layout (that of its parameter) -> torch's."""
     value = np.asarray(value)
+    if slot.layout != "torch" and value.shape == tuple(torch_shape) != tuple(slot.shape or ()):
+        return value  # kept in torch's layout already (dW (out, in) beside a W (in, out))
     if slot.layout != "torch" and value.size == int(np.prod(torch_shape)):
         value = LAYOUTS[slot.layout][1](value.reshape(slot.shape) if slot.shape else value)
     return value.reshape(torch_shape) if value.size == int(np.prod(torch_shape)) else value

@@ -21,7 +21,7 @@ from lenet_parity.conventions.construct import array_parameters, map_arguments, 
 from lenet_parity.conventions.functions import FunctionsLayer
 from lenet_parity.conventions.names import (CLASS_NAMES, FORWARD_METHODS, FUNCTION_STEMS, did_you_mean, method,
                                             normalise)
-from lenet_parity.conventions.slots import LAYOUTS, WEIGHT_LAYOUTS
+from lenet_parity.conventions.slots import LAYOUTS, WEIGHT_LAYOUTS, layout_by_values
 
 TORCH_LAYERS = tuple(CLASS_NAMES)
 
@@ -97,35 +97,17 @@ def _build_with_arrays(cls: Any, torch_class: str, kwargs: dict[str, Any], decla
                          skip=(weight_name, bias_name), names=declared.get("arguments"))
     layouts = [declared["weight_layout"]] if "weight_layout" in declared else list(
         WEIGHT_LAYOUTS[len(shapes["weight"])])
-    probe = np.random.default_rng(2).standard_normal(shapes["weight"])
-    x = _probe_input(torch_class, kwargs)
-    chosen = None
-    for layout in layouts:
-        arrays = {weight_name: LAYOUTS[layout][0](probe).copy()}
-        if bias_name:
-            arrays[bias_name] = np.zeros(shapes["weight"][0])
-        try:
-            out = np.asarray(cls(**arrays, **rest).forward(x.copy()))
-        except Exception:  # noqa: BLE001 - not this layout
-            continue
-        if torch_class == "Linear" and not np.allclose(out.reshape(len(x), -1), x @ probe.T):
-            continue
-        chosen = layout
-        break
-    chosen = chosen or layouts[0]
-    arrays = {weight_name: LAYOUTS[chosen][0](np.zeros(shapes["weight"]))}
-    if bias_name:
-        arrays[bias_name] = np.zeros(shapes["weight"][0])
+
+    def run(layout: str, weight: np.ndarray, x: np.ndarray) -> Any:
+        arrays = {weight_name: LAYOUTS[layout][0](weight).copy(), bias_name: np.zeros(shapes["weight"][0])}
+        return cls(**arrays, **rest).forward(x)
+
+    chosen = layouts[0] if len(layouts) == 1 else layout_by_values(torch_class, kwargs, layouts, run)
+    if chosen is None:
+        raise TypeError(f"{cls.__name__}: no single weight layout ({', '.join(layouts)}) computes torch's output; "
+                        f"declare weight_layout in an adapter file")
+    arrays = {weight_name: LAYOUTS[chosen][0](np.zeros(shapes["weight"])), bias_name: np.zeros(shapes["weight"][0])}
     return cls(**arrays, **rest), chosen
-
-
-def _probe_input(torch_class: str, kwargs: dict[str, Any]) -> np.ndarray:
-    rng = np.random.default_rng(3)
-    if torch_class == "Linear":
-        return rng.standard_normal((3, kwargs["in_features"]))
-    k = kwargs["kernel_size"]
-    k = k[0] if isinstance(k, (tuple, list)) else k
-    return rng.standard_normal((2, kwargs["in_channels"], k + 3, k + 3))
 
 
 def user_definitions(namespace: dict[str, Any], modules: tuple[str, ...]) -> tuple[dict[str, type], dict[str, Any]]:

@@ -16,7 +16,7 @@ import numpy as np
 from lenet_parity.conventions.attributes import torch_shapes
 from lenet_parity.conventions.construct import parameters, resolved
 from lenet_parity.conventions.names import ARGUMENT_NAMES, BIAS_NAMES, WEIGHT_NAMES, normalise
-from lenet_parity.conventions.slots import LAYOUTS, WEIGHT_LAYOUTS
+from lenet_parity.conventions.slots import LAYOUTS, WEIGHT_LAYOUTS, layout_by_values
 
 
 def _param_dict(torch_class: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -111,28 +111,18 @@ class FunctionsLayer:
         return out
 
     def _find_layout(self, x: Any) -> str:
-        """The weight layout the forward function multiplies with: the one that runs and, for a square weight,
-        gives x @ W.T where W is torch's."""
+        """The weight layout in which the forward function computes torch's output (found on a probe input);
+        "torch" when only one layout fits the shapes."""
         if not self.shapes:
             return "torch"
-        layouts = WEIGHT_LAYOUTS[len(self.shapes["weight"])]
-        shape = self.shapes["weight"]
-        probe = np.random.default_rng(1).standard_normal(shape)
-        working = []
-        for layout in layouts:
-            weight = LAYOUTS[layout][0](probe)
-            try:
-                positional, named = self._arguments(x, [weight, np.zeros(shape[0])])
-                result = self.fn_forward(np.asarray(x), *positional, **named)
-            except Exception:  # noqa: BLE001 - the wrong layout does not multiply
-                continue
-            working.append((layout, result[0] if isinstance(result, tuple) else result))
-        if len(working) > 1 and len(shape) == 2:  # square: which one computes x @ W.T
-            x2 = np.asarray(x).reshape(len(np.asarray(x)), -1)
-            for layout, out in working:
-                if np.allclose(np.asarray(out).reshape(x2.shape[0], -1), x2 @ probe.T):
-                    return layout
-        return working[0][0] if working else "torch"
+        layouts = list(WEIGHT_LAYOUTS[len(self.shapes["weight"])])
+
+        def run(layout: str, weight: np.ndarray, probe: np.ndarray) -> Any:
+            positional, named = self._arguments(probe, [LAYOUTS[layout][0](weight), np.zeros(len(weight))])
+            result = self.fn_forward(probe, *positional, **named)
+            return result[0] if isinstance(result, tuple) else result
+
+        return layout_by_values(self.torch_class, self.kwargs, layouts, run) or "torch"
 
     def backward(self, *args: Any) -> Any:
         if self.torch_class in ("NLLLoss", "CrossEntropyLoss"):

@@ -72,7 +72,7 @@ class Slot:
 
 
 def find_array(owner: Any, names: tuple[str, ...], dicts: tuple[str, ...], *, ndim: int | None = None,
-               size: int | None = None, position: int | None = None) -> Slot | None:
+               size: int | None = None, position: int | None = None, in_attributes: bool = True) -> Slot | None:
     """The first attribute (or entry of a dict attribute, or the ``position``-th of a list attribute) whose
     normalised name is in ``names`` and that holds an array of ``ndim`` dimensions or ``size`` elements."""
     def fits(value: Any) -> bool:
@@ -85,7 +85,7 @@ def find_array(owner: Any, names: tuple[str, ...], dicts: tuple[str, ...], *, nd
 
     attributes = _attributes(owner)
     by_name = {normalise(n): n for n in attributes}
-    for wanted in names:
+    for wanted in names if in_attributes else ():
         name = by_name.get(wanted)
         if name is not None and fits(attributes[name]):
             return Slot(name, shape=np.shape(attributes[name]))
@@ -112,3 +112,50 @@ def _attributes(owner: Any) -> dict[str, Any]:
         return dict(vars(owner))
     except TypeError:  # __slots__
         return {n: getattr(owner, n) for n in dir(owner) if not n.startswith("__") and hasattr(owner, n)}
+
+
+def reference_output(torch_class: str, x: np.ndarray, weight: np.ndarray, kwargs: dict[str, Any]) -> np.ndarray:
+    """What a layer with this torch-layout weight and a zero bias computes on x: x @ W.T, or the
+    cross-correlation (stride and padding from kwargs) torch's conv computes."""
+    if torch_class == "Linear":
+        return x.reshape(len(x), -1) @ weight.T
+    stride = kwargs.get("stride", 1)
+    pad = kwargs.get("padding", 0)
+    stride = stride[0] if isinstance(stride, (tuple, list)) else stride
+    pad = pad[0] if isinstance(pad, (tuple, list)) else pad
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    windows = np.lib.stride_tricks.sliding_window_view(xp, weight.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
+    return np.einsum("ncyxij,fcij->nfyx", windows, weight)
+
+
+def probe_input(torch_class: str, kwargs: dict[str, Any]) -> np.ndarray:
+    """A small random input of the layer's shape."""
+    rng = np.random.default_rng(3)
+    if torch_class == "Linear":
+        return rng.standard_normal((3, kwargs["in_features"]))
+    k = kwargs["kernel_size"]
+    k = k[0] if isinstance(k, (tuple, list)) else k
+    return rng.standard_normal((2, kwargs["in_channels"], k + 3, k + 3))
+
+
+def layout_by_values(torch_class: str, kwargs: dict[str, Any], layouts: list[str], run) -> str | None:
+    """The one layout in which the layer computes what torch does: ``run(layout, torch_weight, x)`` runs the layer
+    with that weight stored in that layout (zero bias) and returns its output, or raises (not this layout).
+    None when no layout, or more than one, gives torch's output."""
+    x = probe_input(torch_class, kwargs)
+    shape = (kwargs["out_features"], kwargs["in_features"]) if torch_class == "Linear" else None
+    if shape is None:
+        k = kwargs["kernel_size"]
+        k = k[0] if isinstance(k, (tuple, list)) else k
+        shape = (kwargs["out_channels"], kwargs["in_channels"], k, k)
+    weight = np.random.default_rng(2).standard_normal(shape)
+    expected = reference_output(torch_class, x, weight, kwargs)
+    matching = []
+    for layout in layouts:
+        try:
+            out = np.asarray(run(layout, weight, x.copy()), dtype=np.float64)
+        except Exception:  # noqa: BLE001 - the layer cannot multiply in this layout
+            continue
+        if out.size == expected.size and np.allclose(out.reshape(expected.shape), expected, rtol=1e-6, atol=1e-8):
+            matching.append(layout)
+    return matching[0] if len(matching) == 1 else None

@@ -265,3 +265,35 @@ def test_every_conv_weight_layout_reads_and_writes_in_torchs(layout):
     assert np.array_equal(slot.get(Holder, torch_weight.shape), torch_weight)
     slot.set(Holder, torch_weight * 2)
     assert np.array_equal(Holder.K, stored * 2)
+
+
+# ---- an adversarial review's layers (tests/conventions/review_*.py): what an adapter could mask, or wrongly fail ----
+REVIEW = {  # file -> (check type, whether it is correct)
+    "review_su_bias_nolr.py": ("dense", False),  # self-updating: the bias update forgets the rate
+    "review_su_lr_squared.py": ("dense", False),  # the rate applied twice
+    "review_su_weight_decay.py": ("dense", False),  # an update that depends on the weights
+    "review_su_double.py": ("dense", False),
+    "review_su_dx_after.py": ("dense", False),  # dx computed after the update
+    "review_su_correct.py": ("dense", True),
+    "review_unused_dW.py": ("dense", True),  # a leftover self.dW from __init__; the gradient goes in grads['W']
+    "review_stale_grads_dict.py": ("dense", True),  # dW right; a grads dict its own optimizer reads goes stale
+    "review_dW_torch_layout.py": ("dense", True),  # W (in, out), dW kept (out, in)
+    "review_ohwi_conv.py": ("conv", True),  # (F, kh, kw, C) weights: a shape torch's (F, C, k, k) can share
+    "review_fn_conv_ohwi.py": ("conv", True),
+    "review_arrays_conv_ohwi.py": ("conv", True),
+    "review_loss_calc_accuracy.py": ("loss", True),  # a calculate() that is not the loss
+    "review_loss_calc_hides.py": ("loss", False),  # forward sums; calculate() averages
+    "review_loss_backward_y.py": ("loss", True),  # backward(target)
+    "review_loss_keras.py": ("loss", True),  # forward and backward (y_true, y_pred)
+    "review_nnfs_dense.py": ("dense", True),
+    "review_tuple_db_wrong.py": ("dense", False),
+    "review_zg_partial.py": ("dense", False),  # zero_grad resets dW, not db
+    "review_zg_noop.py": ("dense", False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REVIEW))
+def test_an_adapter_neither_masks_a_bug_nor_fails_a_correct_layer(name):
+    kind, correct = REVIEW[name]
+    run = check_layer(str(HERE / name), kind)
+    assert run.passed is correct, run.failure_message()
