@@ -15,22 +15,13 @@ import numpy as np
 
 from lenet_parity.custom_layers.protocol import array_kind
 from lenet_parity.harness.compare import to_numpy
-from lenet_parity.harness.isolation import OpaqueValue
+from lenet_parity.harness.isolation import OpaqueValue, describe_exception  # noqa: F401 - re-exported
 
-_MAX_REASON = 300  # characters of an exception message kept in a report row
 _MISSING = object()
 
 
 class LayerError(Exception):
     """The layer broke the protocol or crashed; the message is the reason shown in the report."""
-
-
-def describe_exception(exc: BaseException) -> str:
-    """``TypeError: message`` on one line, cut to a readable length."""
-    message = " ".join(str(exc).split())
-    if len(message) > _MAX_REASON:
-        message = message[:_MAX_REASON] + "..."
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def _name(layer: Any) -> str:

@@ -48,9 +48,14 @@ class WorkerError(Exception):
     """The worker died, hung or was stopped earlier: the message is the reason for the report."""
 
 
-def describe(exc: BaseException) -> str:
-    """``TypeError: message``, on one line and short."""
-    message = " ".join(str(exc).split())[:300]
+_MAX_REASON = 300  # characters of an exception message kept in a report row
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``TypeError: message`` on one line, cut to a readable length."""
+    message = " ".join(str(exc).split())
+    if len(message) > _MAX_REASON:
+        message = message[:_MAX_REASON] + "..."
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
@@ -220,7 +225,7 @@ class Worker:
             raise
         except Exception as exc:  # noqa: BLE001 - a damaged or forged reply
             self.close()
-            raise WorkerError(f"the worker sent an unreadable reply during {during} ({describe(exc)})") from None
+            raise WorkerError(f"the worker sent an unreadable reply during {during} ({describe_exception(exc)})") from None
         if ok:
             return value
         if name == "MemoryError":
