@@ -46,9 +46,10 @@ data-fashion: setup
 
 weights: setup
 	$(CLI) export-weights --seed 42 --out weights/lenet_seed42.json
+	$(CLI) export-weights --seed 42 --model lenet5 --out weights/lenet5_seed42.json
 
 phase0: data
-	$(CLI) phase0 --weights weights/lenet_seed42.json --out phase0/_reference.json
+	$(CLI) phase0 --weights weights/lenet_seed42.json --lenet5-weights weights/lenet5_seed42.json --out phase0/_reference.json
 
 train: data
 	$(CLI) train --backend torch --out runs/torch

@@ -14,14 +14,14 @@ from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.guard import describe_exception
 from lenet_parity.harness.isolation import from_layer_side
 from lenet_parity.harness.layer_alone import attach_layer_alone_causes
-from lenet_parity.harness.layer_factory import layer_catalogue
+from lenet_parity.harness.layer_factory import layer_catalogue, reference_model_for
 from lenet_parity.harness.modes import REGISTRY, Mode
 from lenet_parity.harness.results import ABSENT_CLASS, CheckResult, CheckRun
 from lenet_parity.harness.warnings_policy import soften
 from lenet_parity.reference.layers import KINDS, LayerSpec
 from lenet_parity.reference.phase0_format import load_phase0
 from lenet_parity.reference.weights import read_weights
-from lenet_parity.vocabulary import DTYPES, LENET, MODES
+from lenet_parity.vocabulary import DTYPES, LENET_VARIANTS, MODEL_TITLES, MODES
 
 ALL = "all"
 TYPES = (*KINDS, ALL)
@@ -78,9 +78,10 @@ def run_checks(kind: str, context: CheckContext, *, layer: str | None = None, mo
         raise UserInputError(f"unknown dtype {unknown[0] if unknown else None!r}; choose from {', '.join(DTYPES)}")
     if context.phase0 is None and any(m.needs_phase0 for m in selected):
         context = replace(context, phase0=load_phase0(context.phase0_path))
+    context = replace(context, model=reference_model_for(kind, context.model, context.phase0))
     if any(m.needs_weights for m in selected):
-        read_weights(context.weights_path)
-    catalogue = layer_catalogue(context.phase0)
+        read_weights(context.weights)
+    catalogue = layer_catalogue(context.phase0, context.model)
     names = select_layers(kind, layer, catalogue)
     run = CheckRun(layers=list(names))
     defines = getattr(context.make_layer, "defines", None)  # a whole file: some classes may be absent
@@ -111,11 +112,11 @@ def _run_mode(mode: Mode, names: list[str], context: CheckContext) -> list[Check
 
 
 def _absent(name: str, model: str, spec: LayerSpec, source: str) -> CheckResult:
-    """A layer whose class the checked file does not define: a failure for LeNet's own layers, unsupported for
-    the variants model's (batchnorm, residual, dropout), which LeNet does not need."""
+    """A layer whose class the checked file does not define: a failure for a reference model's own layers,
+    unsupported for the variants model's (batchnorm, residual, dropout, sigmoid, softmax), which LeNet does not need."""
     row = CheckResult(name, ABSENT_CLASS, "-", "-", origin=name)
-    if model == LENET:
-        row.error = f"{source} defines no {spec.cls}: LeNet's {name} needs one"
+    if model != LENET_VARIANTS:
+        row.error = f"{source} defines no {spec.cls}: {MODEL_TITLES[model]}'s {name} needs one"
     else:
         row.unsupported = f"{source} defines no {spec.cls} (a layer of the variants model, not LeNet's)"
     return row
@@ -128,6 +129,7 @@ def run_meta(run: CheckRun, context: CheckContext, *, kind: str, layer: str | No
     return {"command": "check", "type": kind, "layer": layer, "implementation": implementation,
             "modes": list(dict.fromkeys(r.mode for r in run.results)),
             "dtypes": list(dict.fromkeys(r.dtype for r in run.results)),
-            "scope": context.scope, "phase0": str(context.phase0_path), "weights": str(context.weights_path),
+            "model": context.reference_model, "scope": context.scope, "phase0": str(context.phase0_path),
+            "weights": str(context.weights),
             "tolerance_override": None if tol is None else {"atol": tol.atol, "rtol": tol.rtol},
             "seconds": round(seconds, 3)}

@@ -20,9 +20,10 @@ from lenet_parity.golden_pins import pinned
 from lenet_parity.reference.layers import KINDS
 from lenet_parity.reference.recipe import DEFAULT_RECIPE as _R, Recipe
 from lenet_parity.vocabulary import (DATA_ROOT_SEARCH, DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_RUNS, DEFAULT_SEED,
-                                     DEFAULT_TRAIN_BATCHES, DEFAULT_WEIGHTS, DTYPES, EXECUTORS, LAYER_BACKENDS,
-                                     LENET_SCOPE, LOCAL, MAX_SEED, MODES, NUMPY, SCOPES, TORCH,
-                                     TRAIN_BACKENDS, default_dtype)
+                                     DEFAULT_LENET5_WEIGHTS, DEFAULT_TRAIN_BATCHES, DEFAULT_WEIGHTS, DTYPES,
+                                     EXECUTORS, LAYER_BACKENDS, LENET, LENET5, LENET_SCOPE, LOCAL, MAX_SEED, MODES,
+                                     MODEL_TITLES, NUMPY, REFERENCE_MODELS, SCOPES, TORCH, TRAIN_BACKENDS, default_dtype,
+                                     default_weights)
 
 
 class _Group(click.Group):
@@ -145,7 +146,9 @@ def _path_option(name: str, default: Path, help_text: str | None = None, *, dir_
 # golden files: any path is taken here; reading it says in one line what is wrong (a directory, a FIFO, a symlink
 # in a shipped file's place, an edit), lenet_parity/golden_pins.py
 PHASE0_OPTION = click.option("--phase0", type=click.Path(path_type=Path), default=DEFAULT_PHASE0, show_default=True)
-WEIGHTS_OPTION = click.option("--weights", type=click.Path(path_type=Path), default=DEFAULT_WEIGHTS, show_default=True)
+WEIGHTS_OPTION = click.option("--weights", type=click.Path(path_type=Path), default=None,
+                              help="The reference model's weights  [default: the shipped lenet_seed42.json, or "
+                                   "lenet5_seed42.json with --model lenet5]")
 DATA_ROOT_OPTION = click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA_ROOT,
                                 show_default=DATA_ROOT_SEARCH, help="Where the datasets are.")
 # the checks' train mode: its default batches ship in the package; MNIST only for other seeds or more images
@@ -153,6 +156,12 @@ TRAIN_DATA_OPTION = click.option("--data-root", type=click.Path(file_okay=False,
                                  default=DEFAULT_DATA_ROOT, show_default=DATA_ROOT_SEARCH,
                                  help="MNIST, read by the train mode only beyond the batches shipped in the package "
                                       "(another seed, or steps x batch size > 1280).")
+MODEL_OPTION = click.option("--model", type=click.Choice(list(REFERENCE_MODELS)), default=LENET, show_default=True,
+                            help="The reference model: lenet (ReLU, max pooling, log-softmax; with its variants' "
+                                 "batchnorm, residual, dropout, sigmoid, softmax), or lenet5, the 1998 LeNet-5 (tanh, "
+                                 "average pooling, cross-entropy on the logits).")
+
+
 def _options(*decorators):
     """Several click options as one decorator, in the order given."""
     def apply(function):
@@ -202,28 +211,35 @@ def data_fetch(dataset, root, no_download):
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed of the He initialisation.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A weights JSON or torch state-dict (.pt) to re-export instead of a fresh initialisation.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_WEIGHTS, show_default=True)
-def export_weights_cmd(seed, checkpoint, out):
+@MODEL_OPTION
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="[default: the model's shipped weights file]")
+def export_weights_cmd(seed, checkpoint, model, out):
     """Write LeNet's weights as versioned JSON (fresh He init for SEED, or a checkpoint's)."""
+    from lenet_parity.reference.config import LENET5_CONFIG, LeNetConfig
     from lenet_parity.reference.export import export_initial_or_checkpoint
 
-    export_initial_or_checkpoint(out, seed=seed, checkpoint=checkpoint)
+    out = out or default_weights(model)
+    export_initial_or_checkpoint(out, seed=seed, checkpoint=checkpoint,
+                                 config=LENET5_CONFIG if model == LENET5 else LeNetConfig())
     click.echo(f"wrote {out}")
 
 
 @main.command("phase0")
 @_path_option("--weights", DEFAULT_WEIGHTS, must_exist=("weights file", "make weights"))
+@_path_option("--lenet5-weights", DEFAULT_LENET5_WEIGHTS, "The 1998 LeNet-5's weights.",
+              must_exist=("weights file", "make weights"))
 @DATA_ROOT_OPTION
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_PHASE0, show_default=True)
 @click.option("--train-batches", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the train mode's MNIST batches [default: _train_batches.json beside --out].")
-def phase0_cmd(weights, data_root, out, train_batches):
+def phase0_cmd(weights, lenet5_weights, data_root, out, train_batches):
     """Capture Phase 0 (every layer's input, output and gradients on a fixed 4-image batch, float32 and float64)
     and the train mode's batches, both sealed golden files that ship with the package."""
     from lenet_parity.reference.phase0 import capture_phase0
     from lenet_parity.reference.train_batches import write_train_batches
 
-    capture_phase0(weights, data_root, out)
+    capture_phase0(weights, lenet5_weights, data_root, out)
     train_batches = train_batches or out.with_name(DEFAULT_TRAIN_BATCHES.name)
     write_train_batches(data_root, train_batches)
     click.echo(f"wrote {out} and {train_batches}")
@@ -286,6 +302,11 @@ _CHECK_TYPES = [*KINDS, "all"]
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=DEFAULT_SEED, show_default=True,
               help="Draws the sweep's random inputs and params (with each case's own key): the same seed, the same "
                    "inputs. Printed with the results; keep a private one so a layer cannot learn the inputs.")
+@click.option("--model", type=click.Choice(list(REFERENCE_MODELS)), default=None,
+              help="The reference model whose layers are checked: lenet (ReLU, max pooling, log-softmax + NLLLoss; "
+                   "with its variants' batchnorm, residual, dropout, sigmoid, softmax) or lenet5, the 1998 LeNet-5 "
+                   "(tanh, average pooling, cross-entropy on logits)  [default: lenet, or the model that has TYPE: "
+                   "lenet5 for tanh, avgpool, crossentropy]")
 @PHASE0_OPTION
 @WEIGHTS_OPTION
 @TRAIN_DATA_OPTION
@@ -303,7 +324,7 @@ _CHECK_TYPES = [*KINDS, "all"]
 @CONVENTION_OPTIONS
 @click.option("-v", "--verbose", is_flag=True, help="A row for every check, not only a summary.")
 @click.pass_context
-def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, seed, phase0, weights, data_root, steps,
+def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, seed, model, phase0, weights, data_root, steps,
               batch_size, atol, rtol, json_path, junit_path, repro_dir, timeout, memory_limit, no_sandbox, convention,
               adapter, strict, verbose):
     """Check layers of TYPE against PyTorch, forward and backward; exit 0 all passed, 1 a mismatch, 2 bad input."""
@@ -311,7 +332,7 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, seed, 
     from lenet_parity.harness.context import CheckContext, TrainOptions
     from lenet_parity.harness.golden_watch import GoldenWatch
     from lenet_parity.harness.isolation import IsolatedFactory
-    from lenet_parity.harness.layer_factory import BackendFactory
+    from lenet_parity.harness.layer_factory import BackendFactory, reference_model_for
     from lenet_parity.harness.results import CheckResult
     from lenet_parity.harness.tolerances import override
     from lenet_parity.reference.phase0_format import load_phase0
@@ -326,6 +347,8 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, seed, 
     _writable("--junit", junit_path)
     _writable("--repro", repro_dir / "test_x.py" if repro_dir else None)
     start = time.perf_counter()
+    model = reference_model_for(layer_type, model)
+    weights = weights or default_weights(model)
     watch = GoldenWatch(phase0, weights)
     with _golden_files_kept(watch), pinned(phase0, weights, DEFAULT_TRAIN_BATCHES), contextlib.ExitStack() as stack:
         # the golden files are read before the user's module is imported (in its own process) and used from memory
@@ -333,7 +356,7 @@ def check_cmd(ctx, layer_type, layer, backend, impl, modes, dtype, scope, seed, 
         factory = (stack.enter_context(IsolatedFactory(impl, timeout=timeout, memory_limit=int(memory_limit * 2**30),
                                                        sandbox=not no_sandbox, **_conventions(convention, adapter)))
                    if impl else BackendFactory(backend or NUMPY))
-        context = CheckContext(factory, phase0=document, phase0_path=phase0, weights_path=weights,
+        context = CheckContext(factory, phase0=document, phase0_path=phase0, weights_path=weights, model=model,
                                data_root=data_root, tol=tol, scope=scope, seed=seed, strict=strict,
                                train=TrainOptions(steps=steps, batch_size=batch_size))
         run = run_checks(layer_type, context, layer=layer, modes=None if not modes or "all" in modes else modes,
@@ -487,7 +510,9 @@ def cases_example_dir_cmd():
 @click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True)
 @click.option("--impl", default=None, metavar="FILE.py",
               help="Your whole network: every class of the file named like a torch layer (Conv2d, ...), isolated.")
-@click.option("--variants", is_flag=True, help="Also trace the residual / batchnorm / dropout model.")
+@click.option("--variants", is_flag=True, help="Also trace the variants model (residual, batchnorm, dropout, sigmoid, "
+                                              "softmax; with --model lenet).")
+@MODEL_OPTION
 @PHASE0_OPTION
 @WEIGHTS_OPTION
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every result as JSON.")
@@ -496,7 +521,7 @@ def cases_example_dir_cmd():
 @NO_SANDBOX_OPTION
 @click.option("-v", "--verbose", is_flag=True, help="A row for every tensor.")
 @click.pass_context
-def trace_cmd(ctx, backend, impl, dtype, variants, phase0, weights, json_path, timeout, no_sandbox, verbose):
+def trace_cmd(ctx, backend, impl, dtype, variants, model, phase0, weights, json_path, timeout, no_sandbox, verbose):
     """The fully custom LeNet against torch on the Phase 0 batch: where the first divergence appears, both ways."""
     from lenet_parity.harness import report
     from lenet_parity.harness.context import CheckContext
@@ -509,12 +534,13 @@ def trace_cmd(ctx, backend, impl, dtype, variants, phase0, weights, json_path, t
     if impl is not None and not impl.endswith(".py") and not Path(impl).is_dir():
         raise UserInputError(f"--impl {impl}: trace takes a whole file (path/to/file.py), its classes named like "
                              f"torch's layers")
+    weights = weights or default_weights(model)
     with pinned(phase0, weights), contextlib.ExitStack() as stack:
         factory = (stack.enter_context(IsolatedFactory(impl, timeout=timeout, sandbox=not no_sandbox)) if impl
                    else BackendFactory(backend))
-        context = CheckContext(factory, phase0_path=phase0, weights_path=weights, dtype=dtype)
+        context = CheckContext(factory, phase0_path=phase0, weights_path=weights, dtype=dtype, model=model)
         click.echo(f"trace: every layer and the loss from {impl or f'the {backend} backend'}, swapped into torch's "
-                   f"LeNet (the hybrid mode's machinery) on the Phase 0 batch, {dtype}")
+                   f"{MODEL_TITLES[model]} (the hybrid mode's machinery) on the Phase 0 batch, {dtype}")
         run = trace(context, variants=variants)
     if impl:
         factory.report_into(run)  # once its process has ended: all it printed

@@ -13,8 +13,8 @@ from typing import Any, Callable
 from lenet_parity.harness.tolerances import Tolerance, tolerance
 from lenet_parity.reference.layers import LayerSpec
 from lenet_parity.reference.phase0_format import Phase0
-from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_SEED, DEFAULT_WEIGHTS, FLOAT64,
-                                     LENET_SCOPE)
+from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_SEED, FLOAT64, LENET, LENET_SCOPE,
+                                     default_weights)
 
 LayerMaker = Callable[[LayerSpec], Any]  # spec -> a fresh layer object (harness/layer_factory.py)
 
@@ -35,7 +35,8 @@ class CheckContext:
     make_layer: LayerMaker  # builds the layers under test from their specs
     phase0: Phase0 | None = None  # the loaded golden file (snapshot and hybrid need it; the runner loads it)
     phase0_path: Path = DEFAULT_PHASE0
-    weights_path: Path = DEFAULT_WEIGHTS  # LeNet's weights (hybrid and train need them)
+    weights_path: Path | None = None  # the reference model's weights (hybrid and train); None: its shipped file
+    model: str | None = None  # the reference model (vocabulary.REFERENCE_MODELS); None: LeNet, or where the type is
     data_root: Path = DEFAULT_DATA_ROOT  # MNIST, for the train mode
     dtype: str = FLOAT64
     tol: Tolerance | None = None  # one tolerance for every tensor; None: the table in harness/tolerances.py
@@ -47,6 +48,15 @@ class CheckContext:
 
     def for_dtype(self, dtype: str) -> CheckContext:
         return replace(self, dtype=dtype)
+
+    @property
+    def reference_model(self) -> str:
+        return self.model or LENET
+
+    @property
+    def weights(self) -> Path:
+        """The weights file of the reference model: the one given, else the shipped one."""
+        return Path(self.weights_path) if self.weights_path is not None else default_weights(self.reference_model)
 
     def tolerance(self, tensor_kind: str) -> Tolerance:
         """The override if one was given, else the table's entry for this dtype and tensor kind."""

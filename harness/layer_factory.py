@@ -12,9 +12,9 @@ from typing import Any
 from lenet_parity.custom_layers.backends import layer_class
 from lenet_parity.custom_layers.protocol import accepts
 from lenet_parity.errors import UserInputError
-from lenet_parity.reference.config import VARIANTS_CONFIG, LeNetConfig
-from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec, layer_plan
-from lenet_parity.vocabulary import LAYER_BACKENDS, LENET, LENET_VARIANTS
+from lenet_parity.reference.config import LENET5_CONFIG, VARIANTS_CONFIG, LeNetConfig
+from lenet_parity.reference.layers import LayerSpec, layer_plan, loss_spec
+from lenet_parity.vocabulary import LAYER_BACKENDS, LENET, LENET5, LENET_VARIANTS, REFERENCE_MODELS
 
 
 class LayerFactory:
@@ -45,26 +45,59 @@ class BackendFactory(LayerFactory):
         return layer_class(self.backend, spec.cls)
 
 
-def known_layers(lenet: LeNetConfig, variants: LeNetConfig) -> dict[str, tuple[str, LayerSpec]]:
-    """Every checkable layer, name -> (model, spec), in forward order, the loss last.
+def _merged(lenet: list[LayerSpec], variants: list[LayerSpec]) -> list[tuple[str, LayerSpec]]:
+    """LeNet's layers and the variants' own, in forward order: a variants-only layer (bn1, sigmoid3, softmax)
+    comes where the variants put it, each of LeNet's where LeNet does (relu3 before fc2)."""
+    base = {spec.name: spec for spec in lenet}
+    pending, merged = [spec.name for spec in lenet], []
+    for spec in variants:
+        if spec.name in base:
+            while pending:
+                name = pending.pop(0)
+                merged.append((LENET, base[name]))
+                if name == spec.name:
+                    break
+        else:
+            merged.append((LENET_VARIANTS, spec))
+    return merged + [(LENET, base[name]) for name in pending]
 
-    The variants model (batchnorm, residual, dropout) is a superset of LeNet, so its plan gives the order;
-    layers LeNet has come from LeNet's plan (model LENET), the others from the variants' (LENET_VARIANTS).
+
+def known_layers(configs: dict[str, LeNetConfig], model: str = LENET) -> dict[str, tuple[str, LayerSpec]]:
+    """Every checkable layer of a reference model, name -> (Phase 0 model, spec), in forward order, the loss last.
+
+    LENET: LeNet's layers (model LENET) with the variants' layers LeNet lacks (LENET_VARIANTS: batchnorm,
+    residual, dropout, sigmoid, softmax); LENET5: the 1998 LeNet-5's.
     """
-    base = {spec.name: spec for spec in layer_plan(lenet)}
-    layers = {}
-    for spec in layer_plan(variants):
-        layers[spec.name] = (LENET, base[spec.name]) if spec.name in base else (LENET_VARIANTS, spec)
-    for name, spec in base.items():  # in case the variants plan lacks one of LeNet's layers
-        layers.setdefault(name, (LENET, spec))
-    layers[LOSS_SPEC.name] = (LENET, LOSS_SPEC)
-    return layers
+    if model == LENET5:
+        layers = [(LENET5, spec) for spec in layer_plan(configs[LENET5])]
+    else:
+        layers = _merged(layer_plan(configs[LENET]), layer_plan(configs[LENET_VARIANTS]))
+    loss = loss_spec(configs[model])
+    return {spec.name: (m, spec) for m, spec in [*layers, *([(model, loss)] if loss else [])]}
 
 
-def layer_catalogue(phase0: Any = None) -> dict[str, tuple[str, LayerSpec]]:
-    """known_layers() for the models Phase 0 recorded, or for the default LeNet and variants without it."""
+DEFAULT_CONFIGS = {LENET: LeNetConfig(), LENET_VARIANTS: VARIANTS_CONFIG, LENET5: LENET5_CONFIG}
+
+
+def model_configs(phase0: Any = None) -> dict[str, LeNetConfig]:
+    """Each Phase 0 model's config: as Phase 0 recorded it, else the default."""
+    configs = dict(DEFAULT_CONFIGS)
     if phase0 is not None:
-        configs = {model: LeNetConfig.from_dict(cap.config) for (model, _), cap in phase0.captures.items()}
-        lenet = configs.get(LENET, LeNetConfig())
-        return known_layers(lenet, configs.get(LENET_VARIANTS, lenet))
-    return known_layers(LeNetConfig(), VARIANTS_CONFIG)
+        configs.update({model: LeNetConfig.from_dict(cap.config) for (model, _), cap in phase0.captures.items()})
+    return configs
+
+
+def layer_catalogue(phase0: Any = None, model: str | None = None) -> dict[str, tuple[str, LayerSpec]]:
+    """known_layers() of a reference model (None: LeNet) for the configs Phase 0 recorded, or the defaults."""
+    return known_layers(model_configs(phase0), model or LENET)
+
+
+def reference_model_for(kind: str, model: str | None, phase0: Any = None) -> str:
+    """The reference model a check of ``kind`` runs in: the one asked for; else LeNet, unless only another
+    model has layers of that kind (tanh, avgpool, crossentropy: the 1998 LeNet-5)."""
+    if model is not None:
+        return model
+    for candidate in REFERENCE_MODELS:
+        if any(spec.kind == kind for _, spec in layer_catalogue(phase0, candidate).values()):
+            return candidate
+    return LENET

@@ -121,9 +121,9 @@ def _boundary(scratch: str, env: dict[str, str], hide: list[str] = ()) -> list[s
 def golden_files() -> list[str]:
     """The shipped golden files: the worker never needs Phase 0's recorded answers, so there it reads them as
     empty (a layer that looks its answers up in a copy elsewhere is what the sweep's --seed is for)."""
-    from lenet_parity.vocabulary import DEFAULT_PHASE0, DEFAULT_TRAIN_BATCHES, DEFAULT_WEIGHTS
+    from lenet_parity.vocabulary import SHIPPED_GOLDEN_FILES
 
-    return [os.path.realpath(p) for p in (DEFAULT_PHASE0, DEFAULT_TRAIN_BATCHES, DEFAULT_WEIGHTS) if p.is_file()]
+    return [os.path.realpath(p) for p in SHIPPED_GOLDEN_FILES if p.is_file()]
 
 
 def wrap(sandbox: Sandbox, argv: list[str], scratch: str, *, hide_frameworks: bool) -> list[str]:

@@ -13,25 +13,28 @@ from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_alone import attach_layer_alone_causes
 from lenet_parity.harness.modes.hybrid import capture_threads, compare_model
 from lenet_parity.harness.results import CheckResult, CheckRun
-from lenet_parity.reference.layers import LOSS_SPEC
+from lenet_parity.reference.layers import LOSS_NAME
 from lenet_parity.reference.phase0_format import load_phase0
-from lenet_parity.vocabulary import FORWARD_TENSORS, LENET, LENET_VARIANTS
+from lenet_parity.vocabulary import FORWARD_TENSORS, REFERENCE_MODELS
 
 
 def trace(context: CheckContext, *, variants: bool = False) -> CheckRun:
-    """LeNet from the context's weights run entirely by its layers (every layer and the loss) against torch.
+    """The context's reference model (LeNet, or the 1998 LeNet-5) from its weights run entirely by its layers
+    (every layer and the loss) against torch.
 
-    ``variants`` also traces LeNet(VARIANTS_CONFIG) (batchnorm, residual, dropout), fully custom too. Bad input
-    (missing or stale Phase 0 / weights) raises UserInputError.
+    ``variants`` also traces LeNet(VARIANTS_CONFIG) (batchnorm, residual, dropout, sigmoid, softmax), fully custom
+    too. Bad input (missing or stale Phase 0 / weights) raises UserInputError.
     """
     phase0 = context.phase0 or load_phase0(context.phase0_path)
     context = replace(context, phase0=phase0)
+    models = REFERENCE_MODELS[context.reference_model]
+    models = models if variants else models[:1]
     run = CheckRun()
     with capture_threads():
-        for model in (LENET, LENET_VARIANTS) if variants else (LENET,):
+        for model in models:
             run.extend(compare_model(model, [], context, swap_all=True))
-    order = [record.name for model in (LENET, LENET_VARIANTS) for record in phase0.capture(model, context.dtype).layers]
-    attach_layer_alone_causes(run.results, context, [*order, LOSS_SPEC.name])
+    order = [record.name for model in models for record in phase0.capture(model, context.dtype).layers]
+    attach_layer_alone_causes(run.results, context, [*dict.fromkeys(order), LOSS_NAME])
     return run
 
 

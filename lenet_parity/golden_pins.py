@@ -34,9 +34,9 @@ def _place(path: str | os.PathLike) -> str:
 
 def shipped_places() -> dict[str, str]:
     """realpath of each shipped golden file -> its name in golden_digests.SHIPPED."""
-    from lenet_parity.vocabulary import DEFAULT_PHASE0, DEFAULT_TRAIN_BATCHES, DEFAULT_WEIGHTS
+    from lenet_parity.vocabulary import SHIPPED_GOLDEN_FILES
 
-    return {_place(p): p.name for p in (DEFAULT_PHASE0, DEFAULT_TRAIN_BATCHES, DEFAULT_WEIGHTS)}
+    return {_place(p): p.name for p in SHIPPED_GOLDEN_FILES}
 
 
 def shipped_seal(path: str | os.PathLike) -> str | None:

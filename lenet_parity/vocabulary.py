@@ -60,9 +60,13 @@ def grad_name(param: str) -> str:
 
 
 # ---- the models Phase 0 records ----
-LENET = "lenet"  # LeNet-5 as the README describes it
-LENET_VARIANTS = "lenet_variants"  # with the residual, batchnorm and dropout options
-MODELS = (LENET, LENET_VARIANTS)
+LENET = "lenet"  # LeNet-5 as the README describes it: ReLU, max pooling, log-softmax + NLLLoss
+LENET_VARIANTS = "lenet_variants"  # with the residual, batchnorm, dropout, sigmoid and softmax options
+LENET5 = "lenet5"  # the 1998 LeNet-5: conv1 padded, tanh, average pooling, cross-entropy on the logits
+MODELS = (LENET, LENET_VARIANTS, LENET5)
+# what `check --model M` checks: M's layers, LeNet's with its variants' (layers LeNet lacks: bn1, res1, ...)
+REFERENCE_MODELS = {LENET: (LENET, LENET_VARIANTS), LENET5: (LENET5,)}
+MODEL_TITLES = {LENET: "LeNet", LENET_VARIANTS: "the variants model", LENET5: "the 1998 LeNet-5"}
 NETWORK = "network"  # the origin of a row about the whole model's output (log-probabilities, loss), no one layer
 
 # ---- data and runs, relative to the working directory ----
@@ -75,8 +79,16 @@ def _packaged(package: str, name: str) -> Path:
 
 # ---- default paths: the golden files ship with the package, so these work from any working directory ----
 DEFAULT_WEIGHTS = _packaged("lenet_parity.weights", "lenet_seed42.json")
+DEFAULT_LENET5_WEIGHTS = _packaged("lenet_parity.weights", "lenet5_seed42.json")
 DEFAULT_PHASE0 = _packaged("lenet_parity.phase0", "_reference.json")
 DEFAULT_TRAIN_BATCHES = _packaged("lenet_parity.phase0", "_train_batches.json")  # the train mode's MNIST batches
+SHIPPED_GOLDEN_FILES = (DEFAULT_PHASE0, DEFAULT_TRAIN_BATCHES, DEFAULT_WEIGHTS, DEFAULT_LENET5_WEIGHTS)
+
+
+def default_weights(model: str) -> Path:
+    """The weights file a reference model (LENET, LENET5) is built from by default."""
+    return DEFAULT_LENET5_WEIGHTS if model == LENET5 else DEFAULT_WEIGHTS
+
 
 DATA_ROOT_ENV = "LENET_PARITY_DATA"
 DATA_ROOT_SEARCH = f"${DATA_ROOT_ENV}, else ./data or the source checkout's data/ when present, else " \

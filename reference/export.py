@@ -23,7 +23,9 @@ def config_from_state_dict(state: dict) -> LeNetConfig:
                        residual="res1.weight" in state, batchnorm="bn1.weight" in state)
 
 
-def export_initial_or_checkpoint(out: Path, *, seed: int, checkpoint: Path | None = None) -> None:
+def export_initial_or_checkpoint(out: Path, *, seed: int, checkpoint: Path | None = None,
+                                 config: LeNetConfig = LeNetConfig()) -> None:
+    """``config``'s fresh initialisation from ``seed`` (He for ReLU, LeCun's for tanh), or a checkpoint's weights."""
     import torch
 
     from lenet_parity.reference.determinism import seed_everything
@@ -31,8 +33,9 @@ def export_initial_or_checkpoint(out: Path, *, seed: int, checkpoint: Path | Non
 
     if checkpoint is None:
         seed_everything(seed)
-        model = LeNet()
-        export_weights(model, out, seed=seed, meta={"source": f"He initialisation, seed {seed}"})
+        model = LeNet(config)
+        init = "He" if config.activation == "relu" else "LeCun normal"
+        export_weights(model, out, seed=seed, meta={"source": f"{init} initialisation, seed {seed}"})
         return
     if not checkpoint.is_file():
         raise UserInputError(f"{checkpoint}: checkpoint not found")

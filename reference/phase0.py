@@ -3,8 +3,11 @@
 For each layer in forward order: its input ``x``, output ``y``, the gradient arriving at its output ``dy``,
 the gradient of its input ``dx``, its params and their ``grads`` (batchnorm: the running buffers before
 and after; dropout: the mask). Captured in float32 and in float64 (the same weights in double precision).
-The default LeNet comes from ``weights/lenet_seed42.json``; a second model with the residual, batchnorm
-and dropout options records just those layers. Written by ``make phase0``; read by the snapshot checks.
+The default LeNet comes from ``weights/lenet_seed42.json``; a second model with the residual, batchnorm,
+dropout, sigmoid and softmax options records just those layers; the 1998 LeNet-5 (tanh, average pooling,
+cross-entropy on logits) comes from ``weights/lenet5_seed42.json``. Each capture's ``log_probs`` is its network's
+output (LeNet-5's: logits) and ``loss_layer`` the loss it trains with. Written by ``make phase0``; read by the
+snapshot checks.
 """
 
 from __future__ import annotations
@@ -15,19 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from lenet_parity.golden import encode_tensor, write_document
-from lenet_parity.reference.config import VARIANTS_CONFIG, LeNetConfig
+from lenet_parity.errors import UserInputError
+from lenet_parity.reference.config import LENET5_CONFIG, VARIANTS_CONFIG
 from lenet_parity.reference.determinism import CAPTURE_THREADS, seed_everything, torch_generator
 from lenet_parity.reference.model import LeNet
 from lenet_parity.reference.phase0_format import PHASE0_KIND, PHASE0_VERSION
 from lenet_parity.reference.weights import build_torch_model
-from lenet_parity.vocabulary import LENET, LENET_VARIANTS
+from lenet_parity.reference.layers import LOSS_NAME
+from lenet_parity.vocabulary import LENET, LENET5, LENET_VARIANTS
 
 BATCH_INDICES = [0, 1, 2, 3]  # the first four MNIST test images: digits 7, 2, 1, 0
 
-VARIANT_KINDS = ("batchnorm", "residual", "dropout")
+VARIANT_KINDS = ("batchnorm", "residual", "dropout", "sigmoid", "softmax")
 
 
 def phase0_batch(data_root: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,7 +73,7 @@ def capture_pass(model: LeNet, x: torch.Tensor, target: torch.Tensor, *, kinds: 
         outputs.append(out)
         records.append((spec, layer, before))
         h = out
-    loss = F.nll_loss(h, target)
+    loss = model.loss(h, target)
     loss.backward()
 
     layers = []
@@ -94,9 +98,15 @@ def capture_pass(model: LeNet, x: torch.Tensor, target: torch.Tensor, *, kinds: 
         "log_probs": _encode(logp),
         "loss": float(loss.item()),
         "layers": layers,
-        "loss_layer": {"name": "loss", "kind": "loss", "cls": "NLLLoss", "kwargs": {},
-                       "x": _encode(logp), "dx": _encode(logp.grad), "loss": float(loss.item())},
+        "loss_layer": {**_loss_names(model), "kwargs": {}, "x": _encode(logp), "dx": _encode(logp.grad),
+                       "loss": float(loss.item())},
     }
+
+
+def _loss_names(model: LeNet) -> dict[str, str]:
+    spec = model.loss_spec
+    return ({"name": LOSS_NAME, "kind": "loss", "cls": "NLL of log(softmax)"} if spec is None  # torch's, not checked
+            else {"name": spec.name, "kind": spec.kind, "cls": spec.cls})
 
 
 def _capture_model(model: LeNet, x: torch.Tensor, target: torch.Tensor, kinds) -> dict[str, Any]:
@@ -108,12 +118,21 @@ def _capture_model(model: LeNet, x: torch.Tensor, target: torch.Tensor, kinds) -
     return {"config": model.config.to_dict(), **captures}
 
 
-def capture_phase0(weights_path: str | os.PathLike, data_root: str | os.PathLike, out_path: str | os.PathLike,
-                   *, seed: int = 42) -> dict[str, Any]:
+def _weights_meta(path: str | os.PathLike) -> dict[str, str]:
+    return {"file": Path(path).name,  # the name only: the file is identified by its sha256
+            "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+
+
+def capture_phase0(weights_path: str | os.PathLike, lenet5_weights_path: str | os.PathLike,
+                   data_root: str | os.PathLike, out_path: str | os.PathLike, *, seed: int = 42) -> dict[str, Any]:
     """Capture Phase 0 with a fixed thread count and write it atomically to ``out_path``."""
     torch.set_num_threads(CAPTURE_THREADS)
     seed_everything(seed)
     base = build_torch_model(weights_path)  # a bad weights file is refused before anything else is read
+    lenet5 = build_torch_model(lenet5_weights_path)
+    if lenet5.config != LENET5_CONFIG:
+        raise UserInputError(f"{lenet5_weights_path}: not LeNet-5's weights (its config is {lenet5.config}); "
+                             f"run: make weights")
     x, target = phase0_batch(data_root)
     seed_everything(seed)
     variants = LeNet(VARIANTS_CONFIG)  # He init from the seed; its params are recorded in the file
@@ -126,13 +145,13 @@ def capture_phase0(weights_path: str | os.PathLike, data_root: str | os.PathLike
         # this file, are reproducible only on the same torch version and capability
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "seed": seed,
-        "weights": {"file": Path(weights_path).name,  # the name only: the file is identified by its sha256
-                    "sha256": hashlib.sha256(Path(weights_path).read_bytes()).hexdigest()},
+        "weights": _weights_meta(weights_path),
         "batch": {"dataset": "mnist", "split": "test", "indices": BATCH_INDICES,
                   "normalization": _mnist_stats()},
         "models": {
             LENET: _capture_model(base, x, target, None),
             LENET_VARIANTS: _capture_model(variants, x, target, VARIANT_KINDS),
+            LENET5: {**_capture_model(lenet5, x, target, None), "weights": _weights_meta(lenet5_weights_path)},
         },
     }
     write_document(out_path, document)

@@ -14,7 +14,6 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness import guard
@@ -25,12 +24,13 @@ from lenet_parity.harness.layer_factory import layer_catalogue
 from lenet_parity.harness.results import CheckResult
 from lenet_parity.harness.swap import SKIPPED_BUFFERS, LossBridge, SwapError, swap_many
 from lenet_parity.reference.determinism import CAPTURE_THREADS
-from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
+from lenet_parity.reference.layers import LOSS_NAME, LayerSpec
 from lenet_parity.reference.model import LeNet
 from lenet_parity.reference.config import VARIANTS_CONFIG
 from lenet_parity.reference.phase0_format import REGENERATE, Capture, Phase0
 from lenet_parity.reference.weights import build_torch_model
-from lenet_parity.vocabulary import GRAD_INPUT, HYBRID, LENET, LOSS, NETWORK, OUTPUT, grad_name
+from lenet_parity.vocabulary import (GRAD_INPUT, HYBRID, LENET, LENET_VARIANTS, LOSS, MODEL_TITLES, NETWORK, OUTPUT,
+                                     grad_name)
 MaskFor = Callable[[str, tuple, torch.dtype], "torch.Tensor | None"]  # (layer name, x's shape, dtype) -> mask
 
 
@@ -48,12 +48,14 @@ def capture_threads():
         torch.set_num_threads(before)
 
 
-def group_layers(layer_names: list[str], phase0: Phase0 | None) -> dict[str, list[LayerSpec]]:
-    """The checked layers per model (lenet, lenet_variants), each list in forward order, the loss last."""
-    catalogue = layer_catalogue(phase0)
+def group_layers(layer_names: list[str], phase0: Phase0 | None, model: str | None = None) -> dict[str, list[LayerSpec]]:
+    """The checked layers per Phase 0 model (lenet, lenet_variants; lenet5), each list in forward order, the loss
+    last."""
+    catalogue = layer_catalogue(phase0, model)
     unknown = [n for n in layer_names if n not in catalogue]
     if unknown:
-        raise UserInputError(f"unknown layer(s) {unknown}; LeNet's layers are {', '.join(catalogue)}")
+        raise UserInputError(f"unknown layer(s) {unknown}; {MODEL_TITLES[model or LENET]}'s layers are "
+                             f"{', '.join(catalogue)}")
     groups: dict[str, list[LayerSpec]] = {}
     for name, (model, spec) in catalogue.items():  # catalogue order is forward order
         if name in layer_names:
@@ -62,8 +64,9 @@ def group_layers(layer_names: list[str], phase0: Phase0 | None) -> dict[str, lis
 
 
 def torch_model(model: str, dtype: str, weights_path: Path, *, seed: int = 42) -> LeNet:
-    """LeNet from the weights file, or LeNet(VARIANTS_CONFIG) initialised from ``seed`` as Phase 0 does, in dtype."""
-    if model == LENET:
+    """LeNet or LeNet-5 from the weights file, or LeNet(VARIANTS_CONFIG) initialised from ``seed`` as Phase 0
+    does, in dtype."""
+    if model != LENET_VARIANTS:
         net = build_torch_model(weights_path)
     else:
         with torch.random.fork_rng(devices=[]):  # seed_everything(seed)'s torch state, without touching the caller's
@@ -74,7 +77,7 @@ def torch_model(model: str, dtype: str, weights_path: Path, *, seed: int = 42) -
 
 def check_matches_phase0(net: LeNet, capture: Capture, phase0: Phase0, model: str, weights_path: Path) -> None:
     """The torch model must hold the params Phase 0 recorded, else the batch's comparison means nothing."""
-    source = f"{weights_path}" if model == LENET else "LeNet(VARIANTS_CONFIG) seeded as in reference/phase0.py"
+    source = f"{weights_path}" if model != LENET_VARIANTS else "LeNet(VARIANTS_CONFIG) seeded as in reference/phase0.py"
     for record in capture.layers:
         module = getattr(net, record.name, None)
         for key, value in record.params.items():
@@ -149,8 +152,8 @@ def build_layers(specs: list[LayerSpec], make_layer: Callable[[LayerSpec], Any])
 
 def swapped_copy(pristine: LeNet, layers: dict[str, Any]) -> tuple[LeNet, Callable]:
     """A copy of the torch model with ``layers`` swapped in, and its loss function (custom if "loss" is given)."""
-    net = swap_many(copy.deepcopy(pristine), {n: layer for n, layer in layers.items() if n != LOSS_SPEC.name})
-    loss_fn = LossBridge(layers[LOSS_SPEC.name]) if LOSS_SPEC.name in layers else F.nll_loss
+    net = swap_many(copy.deepcopy(pristine), {n: layer for n, layer in layers.items() if n != LOSS_NAME})
+    loss_fn = LossBridge(layers[LOSS_NAME]) if LOSS_NAME in layers else pristine.loss
     return net, loss_fn
 
 
@@ -183,12 +186,13 @@ class _Rows:
 
 def _tensors(ref: Pass, name: str) -> tuple[list[str], list[str]]:
     """(forward tensors, backward tensors) of a layer: output and buffers; grad_input and grad_<param>."""
-    if name == LOSS_SPEC.name:
+    if name == LOSS_NAME:
         return [LOSS], [GRAD_INPUT]
     return [OUTPUT, *ref.buffers[name]], [GRAD_INPUT, *(grad_name(k) for k in ref.params[name])]
 
 
-def _forward_rows(rows: _Rows, ref: Pass, hyb: Pass, names: list[str], failures: dict[str, _Failure]) -> None:
+def _forward_rows(rows: _Rows, ref: Pass, hyb: Pass, names: list[str], failures: dict[str, _Failure],
+                  last: str) -> None:
     def layer(name: str) -> None:
         failure = failures.get(name)
         if failure and failure.stage != "backward":
@@ -199,20 +203,20 @@ def _forward_rows(rows: _Rows, ref: Pass, hyb: Pass, names: list[str], failures:
             rows.rows += _layer_forward(rows, ref, hyb, name)
 
     for name in names:
-        if name != LOSS_SPEC.name:
+        if name != LOSS_NAME:
             layer(name)
-    if "logsoftmax" not in names:  # the network's output, whatever was swapped
-        rows.compare("logsoftmax", OUTPUT, hyb.log_probs, ref.log_probs, network=True)
-    if LOSS_SPEC.name in names:
-        layer(LOSS_SPEC.name)
+    if last not in names:  # the network's output (its last layer's), whatever was swapped
+        rows.compare(last, OUTPUT, hyb.log_probs, ref.log_probs, network=True)
+    if LOSS_NAME in names:
+        layer(LOSS_NAME)
     else:  # the loss value, whether or not the loss itself is checked
-        rows.compare(LOSS_SPEC.name, LOSS, hyb.loss, ref.loss, network=True)
+        rows.compare(LOSS_NAME, LOSS, hyb.loss, ref.loss, network=True)
 
 
 def _layer_forward(rows: _Rows, ref: Pass, hyb: Pass, name: str) -> list[CheckResult]:
     """A layer's forward rows (output, then its buffers; the loss: its value), not yet added to ``rows``."""
     probe = _Rows(rows.context, rows.case)
-    if name == LOSS_SPEC.name:
+    if name == LOSS_NAME:
         probe.compare(name, LOSS, hyb.loss, ref.loss)
         return probe.rows
     probe.compare(name, OUTPUT, hyb.outputs[name], ref.outputs[name])
@@ -228,7 +232,7 @@ def _backward_rows(rows: _Rows, ref: Pass, hyb: Pass, names: list[str], failures
         if failure:
             rows.error(name, backward, failure.message if failure.stage == "backward" else
                        f"not run: {failure.stage} failed")
-        elif name == LOSS_SPEC.name:
+        elif name == LOSS_NAME:
             rows.compare(name, GRAD_INPUT, hyb.dlogp, ref.dlogp)
         else:
             rows.compare(name, GRAD_INPUT, hyb.grad_inputs[name], ref.grad_inputs[name])
@@ -239,7 +243,7 @@ def _backward_rows(rows: _Rows, ref: Pass, hyb: Pass, names: list[str], failures
 def compare_model(model: str, specs: list[LayerSpec], context: CheckContext, *,
                   swap_all: bool = False) -> list[CheckResult]:
     """One model on its Phase 0 batch: the layers in ``specs`` swapped (every layer with swap_all) against torch."""
-    phase0, dtype, weights_path = context.phase0, context.dtype, Path(context.weights_path)
+    phase0, dtype, weights_path = context.phase0, context.dtype, context.weights
     capture = phase0.capture(model, dtype)
     pristine = torch_model(model, dtype, weights_path, seed=int(phase0.meta.get("seed", 42)))
     check_matches_phase0(pristine, capture, phase0, model, weights_path)
@@ -253,14 +257,14 @@ def compare_model(model: str, specs: list[LayerSpec], context: CheckContext, *,
         p = getattr(pristine, name).p
         return torch.bernoulli(torch.full(shape, 1 - p, dtype=tdtype), generator=generator) / (1 - p)
 
-    ref = forward_pass(copy.deepcopy(pristine), x, target, F.nll_loss, ref_mask)
+    ref = forward_pass(copy.deepcopy(pristine), x, target, pristine.loss, ref_mask)
     backward_pass(ref)
     names = [s.name for s in specs]
     if swap_all:  # every layer of the model and the loss: the fully custom network
-        specs = [*pristine.plan, LOSS_SPEC]
+        specs = [*pristine.plan, *([pristine.loss_spec] if pristine.loss_spec else [])]
         names = [s.name for s in specs]
     failures: dict[str, _Failure] = {}
-    rows = _Rows(context, "" if model == LENET else model)
+    rows = _Rows(context, "" if model != LENET_VARIANTS else model)
 
     while True:  # a layer that crashes is reported and the run repeated without it, so the others are checked
         layers, build_errors = build_layers([s for s in specs if s.name not in failures], context.make_layer)
@@ -279,7 +283,7 @@ def compare_model(model: str, specs: list[LayerSpec], context: CheckContext, *,
                 failure.rows = _layer_forward(rows, ref, hyb, exc.layer_name)
             failures[exc.layer_name] = failure
 
-    _forward_rows(rows, ref, hyb, names, failures)
+    _forward_rows(rows, ref, hyb, names, failures, pristine.plan[-1].name)
     _backward_rows(rows, ref, hyb, names, failures)
     return rows.rows
 
@@ -296,6 +300,6 @@ def run_hybrid(layer_names: list[str], context: CheckContext) -> list[CheckResul
         raise UserInputError(f"the hybrid mode needs Phase 0 (phase0/_reference.json); run: {REGENERATE}")
     results = []
     with capture_threads():
-        for model, specs in group_layers(list(layer_names), context.phase0).items():
+        for model, specs in group_layers(list(layer_names), context.phase0, context.model).items():
             results += compare_model(model, specs, context)
     return results

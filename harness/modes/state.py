@@ -180,7 +180,7 @@ def run_state(layer_names: list[str], context: CheckContext) -> list[CheckResult
     """Every named layer's side-effect and state checks on its Phase 0 case, a row per check."""
     rows = []
     for name in layer_names:
-        spec, case = snapshot_case(context.phase0, name, context.dtype)
+        spec, case = snapshot_case(context.phase0, name, context.dtype, context.reference_model)
         x = np.asarray(case.x, dtype=context.dtype)
         for check in CHECKS:
             if check == "deterministic" and spec.kind in ("batchnorm", "dropout"):

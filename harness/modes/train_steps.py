@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.compare import compare
@@ -22,9 +21,9 @@ from lenet_parity.harness.modes.hybrid import (backward_pass, build_layers, capt
                                                swapped_copy, torch_model)
 from lenet_parity.harness.results import CheckResult
 from lenet_parity.harness.swap import SKIPPED_BUFFERS, SwapError
-from lenet_parity.reference.layers import LOSS_SPEC, LayerSpec
+from lenet_parity.reference.layers import LOSS_NAME, LayerSpec
 from lenet_parity.reference.phase0_format import Phase0
-from lenet_parity.vocabulary import DEFAULT_TRAIN_BATCHES, GRAD_INPUT, LENET, LOSS, NETWORK, OUTPUT, TRAIN
+from lenet_parity.vocabulary import DEFAULT_TRAIN_BATCHES, GRAD_INPUT, LENET_VARIANTS, LOSS, NETWORK, OUTPUT, TRAIN
 
 
 def mnist_batches(data_root: Path, steps: int, batch_size: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -100,7 +99,7 @@ def train_model(model: str, specs: list[LayerSpec], context: CheckContext, *, se
                 batches: list) -> list[CheckResult]:
     """One model trained twice from the same weights, torch alone and with ``specs`` swapped: crash rows first,
     then the loss of every step, then the checked layers' params and buffers after the last step."""
-    dtype, weights_path, lr, momentum = context.dtype, Path(context.weights_path), context.train.lr, context.train.momentum
+    dtype, weights_path, lr, momentum = context.dtype, context.weights, context.train.lr, context.train.momentum
     tdtype = getattr(torch, dtype)
     pristine = torch_model(model, dtype, weights_path, seed=seed)
     generator = torch.Generator().manual_seed(seed)
@@ -110,9 +109,9 @@ def train_model(model: str, specs: list[LayerSpec], context: CheckContext, *, se
         return torch.bernoulli(torch.full(shape, 1 - p, dtype=mdtype), generator=generator) / (1 - p)
 
     ref = copy.deepcopy(pristine)
-    ref_losses, ref_masks = _train(ref, F.nll_loss, batches, tdtype, lr=lr, momentum=momentum,
+    ref_losses, ref_masks = _train(ref, pristine.loss, batches, tdtype, lr=lr, momentum=momentum,
                                    masks_for_step=lambda step: draw)
-    label = "" if model == LENET else f"{model}, "
+    label = "" if model != LENET_VARIANTS else f"{model}, "
     errors: list[CheckResult] = []
     failed: set[str] = set()
     while True:  # a layer that crashes is reported and training repeated without it
@@ -128,7 +127,7 @@ def train_model(model: str, specs: list[LayerSpec], context: CheckContext, *, se
         except SwapError as exc:
             if exc.layer_name not in layers:
                 raise
-            tensor = GRAD_INPUT if exc.stage == "backward" else (LOSS if exc.layer_name == LOSS_SPEC.name else OUTPUT)
+            tensor = GRAD_INPUT if exc.stage == "backward" else (LOSS if exc.layer_name == LOSS_NAME else OUTPUT)
             when = exc.stage if exc.step is None else f"step {exc.step}"  # swap: before the first step
             errors.append(CheckResult(exc.layer_name, tensor, TRAIN, dtype, error=str(exc), case=f"{label}{when}"))
             failed.add(exc.layer_name)
@@ -141,12 +140,12 @@ def train_model(model: str, specs: list[LayerSpec], context: CheckContext, *, se
             result.diagnosis = diagnose_values(tensor, actual, expected, atol, rtol)
         return result
 
-    loss_origin = "" if any(s.name == LOSS_SPEC.name for s in specs) else NETWORK  # the loss as the model's output
+    loss_origin = "" if any(s.name == LOSS_NAME for s in specs) else NETWORK  # the loss as the model's output
 
-    results = errors + [row(LOSS_SPEC.name, LOSS, got, want, "train_loss", f"{label}step {k}", loss_origin)
+    results = errors + [row(LOSS_NAME, LOSS, got, want, "train_loss", f"{label}step {k}", loss_origin)
                         for k, (got, want) in enumerate(zip(losses, ref_losses), start=1)]
     for spec in specs:
-        if spec.name == LOSS_SPEC.name or spec.name in failed:
+        if spec.name == LOSS_NAME or spec.name in failed:
             continue
         got = _state(net, spec.name)
         for key, want in _state(ref, spec.name).items():
@@ -154,11 +153,12 @@ def train_model(model: str, specs: list[LayerSpec], context: CheckContext, *, se
     return results
 
 
-def default_batch_size(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], phase0: Phase0 | None) -> int:
+def default_batch_size(layer_names: list[str], make_layer: Callable[[LayerSpec], Any], phase0: Phase0 | None,
+                       model: str | None = None) -> int:
     """32 (half of LeNet's training batch: `check all` stays within seconds); 8 for pure-Python layers."""
     from lenet_parity.custom_layers.protocol import array_kind
 
-    for specs in group_layers(list(layer_names), phase0).values():
+    for specs in group_layers(list(layer_names), phase0, model).values():
         for spec in specs:
             try:
                 if array_kind(make_layer(spec)) == "list":
@@ -177,17 +177,17 @@ def run_train(layer_names: list[str], context: CheckContext) -> list[CheckResult
     LeNet(VARIANTS_CONFIG) seeded like Phase 0, with dropout masks drawn once and shared.
     """
     options = context.train
-    batch_size = options.batch_size or default_batch_size(layer_names, context.make_layer, context.phase0)
+    batch_size = options.batch_size or default_batch_size(layer_names, context.make_layer, context.phase0, context.model)
     if options.steps < 1 or batch_size < 2 or not options.lr > 0 or not options.momentum >= 0:
         raise UserInputError(f"train mode needs steps >= 1, batch_size >= 2 (batchnorm needs two values a channel), "
                              f"lr > 0 and momentum >= 0; got steps={options.steps}, batch_size={batch_size}, "
                              f"lr={options.lr}, momentum={options.momentum}")
-    groups = group_layers(list(layer_names), context.phase0)
+    groups = group_layers(list(layer_names), context.phase0, context.model)
     seed_of_variants = int(context.phase0.meta.get("seed", 42)) if context.phase0 is not None else 42
     results = []
     with capture_threads():
         batches = mnist_batches(Path(context.data_root), options.steps, batch_size, options.seed)
         for model, specs in groups.items():
-            seed = options.seed if model == LENET else seed_of_variants
+            seed = options.seed if model != LENET_VARIANTS else seed_of_variants
             results += train_model(model, specs, context, seed=seed, batches=batches)
     return results
