@@ -15,10 +15,9 @@ import numpy as np
 from lenet_parity.conventions.construct import parameters
 from lenet_parity.conventions.names import (BACKWARD_METHODS, BIAS_NAMES, FORWARD_METHODS, GRAD_DICTS,
                                             INPUT_GRAD_NAMES, LEARNING_RATES, OUTPUT_NAMES, PARAM_DICTS, WEIGHT_NAMES,
-                                            ZERO_GRAD_METHODS, grad_names, method, normalise)
+                                            LOSSES, ZERO_GRAD_METHODS, grad_names, method, normalise)
 from lenet_parity.conventions.slots import LAYOUTS, Slot, find_array, layout_by_values, layouts_fitting
 
-LOSSES = ("NLLLoss", "CrossEntropyLoss")
 
 
 def torch_shapes(torch_class: str, kwargs: dict[str, Any]) -> dict[str, tuple[int, ...]]:

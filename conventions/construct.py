@@ -18,6 +18,9 @@ TORCH_DEFAULTS = {  # torch class -> keyword -> default (a keyword at its defaul
     "LogSoftmax": {"dim": 1},
     "NLLLoss": {"reduction": "mean"},
     "ReLU": {"inplace": False},
+    "AvgPool2d": {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True, "divisor_override": None},
+    "Softmax": {"dim": 1},
+    "CrossEntropyLoss": {"reduction": "mean"},
 }
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from lenet_parity.conventions.attributes import AttributesLayer, torch_shapes
 from lenet_parity.conventions.construct import array_parameters, map_arguments, parameters
 from lenet_parity.conventions.functions import FunctionsLayer
-from lenet_parity.conventions.names import (CLASS_NAMES, FORWARD_METHODS, FUNCTION_STEMS, did_you_mean, method,
+from lenet_parity.conventions.names import (CLASS_NAMES, FORWARD_METHODS, FUNCTION_STEMS, LOSSES, did_you_mean, method,
                                             normalise)
 from lenet_parity.conventions.slots import LAYOUTS, WEIGHT_LAYOUTS, layout_by_values
 
@@ -232,7 +232,7 @@ def _function_pairs(torch_class: str, functions: dict[str, Any], spec: dict[str,
             if backward is not None:
                 found.append(Found(torch_class, "functions", f"{name}/{backward.__name__}", (function, backward),
                                    declared=spec))
-        if torch_class == "NLLLoss" and stem in functions and not any(f.convention == "functions" for f in found):
+        if torch_class in LOSSES and stem in functions and not any(f.convention == "functions" for f in found):
             found.append(Found(torch_class, "functions", stem, (functions[stem], None), declared=spec))
     unique = {f.source: f for f in found}
     return list(unique.values())

@@ -15,7 +15,7 @@ import numpy as np
 
 from lenet_parity.conventions.attributes import torch_shapes
 from lenet_parity.conventions.construct import parameters, resolved
-from lenet_parity.conventions.names import ARGUMENT_NAMES, BIAS_NAMES, WEIGHT_NAMES, normalise
+from lenet_parity.conventions.names import ARGUMENT_NAMES, BIAS_NAMES, LOSSES, WEIGHT_NAMES, normalise
 from lenet_parity.conventions.slots import LAYOUTS, WEIGHT_LAYOUTS, layout_by_values
 
 
@@ -93,7 +93,7 @@ class FunctionsLayer:
         return [weight, bias if bias is not None else np.zeros(self.shapes["weight"][0])]
 
     def forward(self, *args: Any) -> Any:
-        if self.torch_class in ("NLLLoss", "CrossEntropyLoss"):
+        if self.torch_class in LOSSES:
             result = self.fn_forward(*args)
             if isinstance(result, tuple):  # (loss, dlogp) or (loss, cache)
                 self.loss_grad = result[1] if self.fused else None
@@ -125,7 +125,7 @@ class FunctionsLayer:
         return layout_by_values(self.torch_class, self.kwargs, layouts, run) or "torch"
 
     def backward(self, *args: Any) -> Any:
-        if self.torch_class in ("NLLLoss", "CrossEntropyLoss"):
+        if self.torch_class in LOSSES:
             if self.loss_grad is not None:
                 return self.loss_grad
             result = self.fn_backward(self.cache) if len(parameters(self.fn_backward)) == 1 else \

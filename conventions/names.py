@@ -9,6 +9,8 @@ from __future__ import annotations
 import difflib
 import re
 
+LOSSES = ("NLLLoss", "CrossEntropyLoss")  # torch's loss classes: forward(input, target) -> loss, backward() -> dinput
+
 # torch class -> the normalised class names that mean it
 CLASS_NAMES = {
     "Conv2d": ("conv2d", "conv", "convolution", "convolution2d", "convolutional", "conv2dlayer", "convlayer"),
@@ -18,6 +20,15 @@ CLASS_NAMES = {
     "Flatten": ("flatten", "flattenlayer", "reshape"),
     "LogSoftmax": ("logsoftmax", "logsoftmaxlayer"),
     "NLLLoss": ("nllloss", "nll", "negativeloglikelihood", "nlllosslayer", "nllosslayer"),
+    "Tanh": ("tanh", "tanhlayer", "hyperbolictangent"),
+    "Sigmoid": ("sigmoid", "logistic", "sigmoidlayer", "logisticsigmoid"),
+    "AvgPool2d": ("avgpool2d", "avgpool", "averagepool", "averagepool2d", "averagepooling", "averagepooling2d",
+                  "avgpooling", "avgpooling2d", "meanpool", "meanpooling", "subsampling", "avgpoollayer"),
+    "Softmax": ("softmax", "softmaxlayer"),
+    # softmax fused with cross-entropy, on logits (a cross-entropy alone, nnfs's or Keras's, reads probabilities)
+    "CrossEntropyLoss": ("crossentropyloss", "softmaxwithloss", "softmaxcrossentropy", "softmaxcrossentropyloss",
+                         "softmaxloss", "softmaxlosscategoricalcrossentropy", "softmaxcategoricalcrossentropy",
+                         "crossentropywithlogits", "softmaxce", "celoss", "crossentropy"),
 }
 
 # torch class -> function stems of the functions convention (``<stem>_forward[_suffix]``, ``<stem>_backward...``)
@@ -29,6 +40,12 @@ FUNCTION_STEMS = {
     "Flatten": ("flatten",),
     "LogSoftmax": ("log_softmax", "logsoftmax"),
     "NLLLoss": ("nll_loss", "nll", "nllloss", "negative_log_likelihood"),
+    "Tanh": ("tanh",),
+    "Sigmoid": ("sigmoid",),
+    "AvgPool2d": ("avg_pool", "avgpool", "avg_pool2d", "average_pool", "avg_pooling", "mean_pool"),
+    "Softmax": ("softmax",),
+    "CrossEntropyLoss": ("softmax_loss", "softmax_cross_entropy", "cross_entropy", "cross_entropy_loss",
+                         "softmax_with_loss", "softmax_cross_entropy_loss"),
 }
 
 # torch keyword -> the constructor parameter names that mean it (normalised)

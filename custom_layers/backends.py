@@ -15,6 +15,7 @@ MODULES = {
     "Conv2d": "conv", "MaxPool2d": "pool", "ReLU": "activations", "Linear": "linear", "Flatten": "shape",
     "LogSoftmax": "softmax", "Softmax": "softmax", "BatchNorm2d": "batchnorm", "BatchNorm1d": "batchnorm",
     "Dropout": "dropout", "Residual": "residual", "NLLLoss": "losses", "CrossEntropyLoss": "losses",
+    "Tanh": "activations", "Sigmoid": "activations", "AvgPool2d": "pool",
 }
 
 

@@ -21,18 +21,22 @@ from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.isolation import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, IsolatedFactory
 from lenet_parity.harness.results import CheckRun
 from lenet_parity.harness.trace import trace
-from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_SEED, DEFAULT_TRAIN_BATCHES,
-                                     DEFAULT_WEIGHTS, DTYPES, FLOAT64, LENET_SCOPE)
+from lenet_parity.harness.layer_factory import reference_model_for
+from lenet_parity.vocabulary import (DEFAULT_DATA_ROOT, DEFAULT_PHASE0, DEFAULT_SEED, DEFAULT_TRAIN_BATCHES, DTYPES,
+                                     FLOAT64, LENET, LENET_SCOPE, REFERENCE_MODELS, default_weights)
 
 
 def check_layer(layer: Any, kind: str = ALL, *, dtype: str | None = None, modes: Iterable[str] | None = None,
                 scope: str = LENET_SCOPE, timeout: float = DEFAULT_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT,
                 data_root: str | Path = DEFAULT_DATA_ROOT, phase0: str | Path = DEFAULT_PHASE0,
-                weights: str | Path = DEFAULT_WEIGHTS, sandbox: bool = True, seed: int = DEFAULT_SEED,
-                convention: str | None = None, adapter: str | Path | None = None, strict: bool = False) -> CheckRun:
+                weights: str | Path | None = None, sandbox: bool = True, seed: int = DEFAULT_SEED,
+                convention: str | None = None, adapter: str | Path | None = None, strict: bool = False,
+                model: str | None = None) -> CheckRun:
     """Check ``layer`` (a class, ``"file.py:Class"``, ``"module:Class"``, or ``"file.py"`` for every layer class
-    of a file) as LeNet's layers of ``kind`` (conv, pool, relu, dense, flatten, logsoftmax, loss, ...; ``all``
-    with a whole file), in every mode (or ``modes``), both dtypes (or ``dtype``). The train mode's batches ship in
+    of a file) as the reference model's layers of ``kind`` (conv, pool, relu, dense, flatten, logsoftmax, loss,
+    tanh, sigmoid, avgpool, softmax, crossentropy, ...; ``all`` with a whole file), in every mode (or ``modes``),
+    both dtypes (or ``dtype``). ``model``: "lenet" or "lenet5" (the 1998 LeNet-5); None: LeNet, or the model that
+    has layers of ``kind`` (tanh, avgpool, crossentropy: LeNet-5); ``weights``: None, the model's shipped file. The train mode's batches ship in
     the package; ``data_root`` is where MNIST would be read for batches beyond them; ``seed`` draws the sweep's
     random inputs. Code in other conventions (``W``/``dW`` attributes, CS231n functions, weights given to the
     constructor) is found by itself; ``convention`` forces one, ``adapter`` (a TOML file) declares what cannot be
@@ -43,11 +47,13 @@ def check_layer(layer: Any, kind: str = ALL, *, dtype: str | None = None, modes:
     an exception. Bad input raises
     ``UserInputError`` with a one-line message (what is wrong and how to fix it) and no chained traceback."""
     try:
+        model = reference_model_for(kind, _model(model))
+        weights = weights or default_weights(model)
         found_convention, declared = read_adapter(adapter) if adapter else (None, {})
         with (pinned(phase0, weights, DEFAULT_TRAIN_BATCHES),
               IsolatedFactory(_spec(layer), timeout=timeout, memory_limit=memory_limit, sandbox=sandbox,
                               convention=convention or found_convention, declared=declared) as factory):
-            context = CheckContext(factory, phase0_path=Path(phase0), weights_path=Path(weights),
+            context = CheckContext(factory, phase0_path=Path(phase0), weights_path=Path(weights), model=model,
                                    data_root=Path(data_root), scope=scope, seed=seed, strict=strict)
             run = run_checks(kind, context, modes=modes, dtypes=DTYPES if dtype is None else (dtype,))
         factory.report_into(run)  # once its process has ended: all it printed
@@ -58,22 +64,32 @@ def check_layer(layer: Any, kind: str = ALL, *, dtype: str | None = None, modes:
 
 def check_network(layers_file: str | Path, *, dtype: str = FLOAT64, variants: bool = False,
                   timeout: float = DEFAULT_TIMEOUT, phase0: str | Path = DEFAULT_PHASE0,
-                  weights: str | Path = DEFAULT_WEIGHTS, sandbox: bool = True) -> CheckRun:
-    """The whole network built from ``layers_file``'s classes (named like torch's layers) against torch's LeNet on
-    the Phase 0 batch: every tensor in forward then backward order, the first divergence first.
+                  weights: str | Path | None = None, sandbox: bool = True, model: str = LENET) -> CheckRun:
+    """The whole network built from ``layers_file``'s classes (named like torch's layers) against torch's LeNet
+    (``model="lenet5"``: the 1998 LeNet-5) on the Phase 0 batch: every tensor in forward then backward order, the
+    first divergence first.
 
     Bad input raises ``UserInputError`` with a one-line message and no chained traceback, as check_layer does."""
     try:
         if not str(layers_file).endswith(".py") and not Path(layers_file).is_dir():
             raise UserInputError(f"layers_file {str(layers_file)!r}: check_network takes a whole file "
                                  f"(path/to/file.py), its classes named like torch's layers")
+        model = _model(model)
+        weights = weights or default_weights(model)
         with (pinned(phase0, weights), IsolatedFactory(str(layers_file), timeout=timeout, sandbox=sandbox) as factory):
-            context = CheckContext(factory, phase0_path=Path(phase0), weights_path=Path(weights), dtype=dtype)
+            context = CheckContext(factory, phase0_path=Path(phase0), weights_path=Path(weights), dtype=dtype,
+                                   model=model)
             run = trace(context, variants=variants)
         factory.report_into(run)  # once its process has ended: all it printed
         return run
     except UserInputError as exc:
         raise _one_line(exc) from None
+
+
+def _model(model: str | None) -> str | None:
+    if model is not None and model not in REFERENCE_MODELS:
+        raise UserInputError(f"model {model!r}: choose one of {', '.join(REFERENCE_MODELS)}")
+    return model
 
 
 def _spec(layer: Any) -> Any:

@@ -428,8 +428,11 @@ def cases():
 @click.option("--dtype", type=click.Choice([*DTYPES, "both"]), default="both", show_default=True)
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=DEFAULT_SEED, show_default=True,
               help="Draws the sweep cases' inputs, as check --seed does; written into the manifest for cases check.")
+@click.option("--model", type=click.Choice(list(REFERENCE_MODELS)), default=None,
+              help="The reference model whose layers' cases are written  [default: lenet, or the model that has the "
+                   "type, as check picks it]")
 @PHASE0_OPTION
-def cases_export_cmd(layer_types, out, scope, dtype, seed, phase0):
+def cases_export_cmd(layer_types, out, scope, dtype, seed, model, phase0):
     """Write the cases `check TYPE` runs on a layer alone (snapshot and sweep): inputs only, never the answers."""
     from lenet_parity.harness.portable.export import export_cases, manifest_document
     from lenet_parity.harness.portable.plan import plan_cases
@@ -439,8 +442,8 @@ def cases_export_cmd(layer_types, out, scope, dtype, seed, phase0):
     dtypes = list(DTYPES) if dtype == "both" else [dtype]
     _writable("--out", out / "manifest.json")
     start = time.perf_counter()
-    found = plan_cases(kinds, scope, dtypes, load_phase0(phase0), seed)
-    export_cases(found, out, manifest_document(found, kinds=kinds, scope=scope, dtypes=dtypes, seed=seed))
+    found = plan_cases(kinds, scope, dtypes, load_phase0(phase0), seed, model)
+    export_cases(found, out, manifest_document(found, kinds=kinds, scope=scope, dtypes=dtypes, seed=seed, model=model))
     beyond = sum(c.beyond_lenet for c in found)
     click.echo(f"exported {len(found)} cases ({beyond} beyond LeNet) of {', '.join(kinds)} to {out} in "
                f"{time.perf_counter() - start:.1f} s (seed {seed})")

@@ -2,7 +2,7 @@
 
 It imports numpy and nothing of lenet-parity: it reads DIR/manifest.json, each case's inputs from
 DIR/cases/<id>/*.npy, and writes each of the case's outputs to DIR/answers/<id>/<name>.npy, in the case's
-dtype. Every layer type of LeNet and its variants is here, with torch's semantics (cross-correlation,
+dtype. Every layer type of LeNet, its variants and the 1998 LeNet-5 is here, with torch's semantics (cross-correlation,
 floor-mode pooling with the gradient to the first maximum, NLLLoss's mean, batchnorm in training mode).
 
     lenet-parity cases export all --out /tmp/cases --scope torch
@@ -70,6 +70,27 @@ def maxpool2d_backward(dy, saved):
     return dx
 
 
+def avgpool2d(x, kernel_size, stride=None):
+    """torch's AvgPool2d (floor mode, no padding): each window's mean; the gradient spread evenly over it."""
+    (kh, kw), (sh, sw) = pair(kernel_size), pair(stride if stride is not None else kernel_size)
+    ho, wo = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+    windows = [(slice(None), slice(None), slice(p, p + sh * ho, sh), slice(q, q + sw * wo, sw))
+               for p in range(kh) for q in range(kw)]
+    return sum(x[w] for w in windows) / (kh * kw), windows
+
+
+def avgpool2d_backward(dy, x, windows):
+    dx = np.zeros_like(x)
+    for w in windows:
+        dx[w] += dy / len(windows)  # overlapping windows add
+    return dx
+
+
+def softmax(x, dim):
+    e = np.exp(x - x.max(axis=dim, keepdims=True))  # the max shift: no overflow for logits of 1e4
+    return e / e.sum(axis=dim, keepdims=True)
+
+
 def batchnorm(x, weight, bias, running_mean, running_var, eps=1e-5, momentum=0.1):
     axes = (0,) + tuple(range(2, x.ndim))
     shape = [1, -1] + [1] * (x.ndim - 2)
@@ -121,6 +142,26 @@ def answer(case: dict, a: dict) -> dict:
         shifted = x - x.max(axis=dim, keepdims=True)
         y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
         return {"y": y, "dx": dy - np.exp(y) * dy.sum(axis=dim, keepdims=True)}
+    if layer == "Tanh":
+        y = np.tanh(x)
+        return {"y": y, "dx": dy * (1 - y * y)}
+    if layer == "Sigmoid":
+        y = np.exp(-np.logaddexp(0, -x))  # 1 / (1 + exp(-x)) without overflow for x of -1000
+        return {"y": y, "dx": dy * y * (1 - y)}
+    if layer == "AvgPool2d":
+        y, windows = avgpool2d(x, kw["kernel_size"], kw.get("stride"))
+        return {"y": y, "dx": avgpool2d_backward(dy, x, windows)}
+    if layer == "Softmax":
+        dim = kw.get("dim", 1)
+        y = softmax(x, dim)
+        return {"y": y, "dx": y * (dy - (dy * y).sum(axis=dim, keepdims=True))}
+    if layer == "CrossEntropyLoss":  # on logits, reduction="mean"
+        t, n = a["target"], x.shape[0]
+        shifted = x - x.max(axis=1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # log-softmax, never log(0)
+        dx = np.exp(logp)
+        dx[np.arange(n), t] -= 1
+        return {"y": np.asarray(-logp[np.arange(n), t].mean()), "dx": dx / n}
     if layer == "NLLLoss":  # reduction="mean"
         t, n = a["target"], x.shape[0]
         dx = np.zeros_like(x)

@@ -31,7 +31,9 @@ from lenet_parity.vocabulary import (DEFAULT_SEED, DTYPES, FLOAT32, FLOAT64, LEN
 @dataclass(frozen=True)
 class Config:
     shape: tuple  # the input's shape
-    inputs: str = "normal"  # normal, ties (values k/2: tied maxima), zeros (30% exact zeros), huge (scale 1e4)
+    # normal, ties (values k/2: tied maxima), zeros (30% exact zeros), huge (scale 1e4), saturate (scale 40:
+    # sigmoid and tanh at +-40 and beyond, flat to 1e-17; a naive sigmoid's exp(-x) overflows float32 past 88)
+    inputs: str = "normal"
     kwargs: dict | None = None  # None: the layer's own constructor arguments
     scope: str = LENET_SCOPE  # lenet: what a LeNet layer must do; torch: torch's full generality
     dtypes: tuple[str, ...] = DTYPES  # the dtypes it runs in (the batch-size configurations: float64 only)
@@ -63,9 +65,10 @@ def own_configs(spec: LayerSpec) -> list[Config]:
     if spec.cls == "Conv2d":
         (kh, kw_), c = _pair(kw["kernel_size"]), kw["in_channels"]
         return [Config((1, c, kh + 3, kw_ + 1)), Config((3, c, kh + 2, kw_ + 6))]
-    if spec.cls == "MaxPool2d":
+    if spec.cls in ("MaxPool2d", "AvgPool2d"):  # the first shape: floor mode drops the last row and column
         kh, kw_ = _pair(kw["kernel_size"])
-        return [Config((1, 3, 3 * kh + 1, 4 * kw_ + 1)), Config((2, 4, 3 * kh, 2 * kw_), "ties")]
+        ties = "ties" if spec.cls == "MaxPool2d" else "normal"  # tied maxima only matter to max-pool
+        return [Config((1, 3, 3 * kh + 1, 4 * kw_ + 1)), Config((2, 4, 3 * kh, 2 * kw_), ties)]
     if spec.cls == "Linear":
         return [Config((1, kw["in_features"])), Config((5, kw["in_features"]))]
     if spec.cls == "BatchNorm2d":
@@ -76,9 +79,13 @@ def own_configs(spec: LayerSpec) -> list[Config]:
         return [Config((1, kw["channels"], 5, 7)), Config((2, kw["channels"], 4, 4))]
     return {
         "ReLU": [Config((1, 3, 5, 7), "zeros"), Config((4, 10), "zeros")],
+        "Tanh": [Config((1, 3, 5, 7)), Config((4, 10), "saturate")],
+        "Sigmoid": [Config((1, 3, 5, 7)), Config((4, 10), "saturate")],
         "Flatten": [Config((1, 3, 4, 5)), Config((2, 16, 4, 4))],
         "LogSoftmax": [Config((1, 10)), Config((3, 10), "huge"), Config((4, 10), "ties")],
+        "Softmax": [Config((1, 10)), Config((3, 10), "huge"), Config((4, 10), "ties")],
         "NLLLoss": [Config((1, 10)), Config((6, 10), "huge"), Config((5, 3))],
+        "CrossEntropyLoss": [Config((1, 10)), Config((6, 10), "huge"), Config((5, 3))],  # huge: logits of 1e4
         "Dropout": [Config((1, 3, 4, 5)), Config((2, 7))],
     }.get(spec.cls, [])
 
@@ -91,7 +98,8 @@ BATCH_SIZES = (64, 32, 8)
 # for (measured: our correct NumPy conv errs 2.4e-3 there, atol 1e-4); in float64 it errs 6e-12. One dtype
 # also halves their cost: `check all --mode sweep` 2.8 -> 3.6 s with the numpy backend, 3.3 -> 7.3 s in Python.
 BATCH_DTYPES = (FLOAT64,)
-_BATCH_INPUTS = {"ReLU": "zeros", "MaxPool2d": "ties"}  # the class's nasty values, at full size too
+# the class's nasty values, at full size too
+_BATCH_INPUTS = {"ReLU": "zeros", "MaxPool2d": "ties", "Sigmoid": "saturate", "Tanh": "saturate"}
 
 
 def batch_configs(spec: LayerSpec, shape: tuple) -> list[Config]:
@@ -116,6 +124,11 @@ EXTRA_CONFIGS: dict[str, list[Config]] = {
         Config((2, 2, 6, 9), kwargs=dict(kernel_size=(2, 3), stride=(1, 2)), scope=TORCH_SCOPE),
         Config((1, 2, 7, 8), kwargs=dict(kernel_size=3)),  # floor mode drops the last row and column
     ],
+    "AvgPool2d": [  # overlapping windows: an element's gradient is the sum of its windows' shares
+        Config((2, 3, 9, 7), kwargs=dict(kernel_size=3, stride=2)),
+        Config((1, 2, 5, 6), kwargs=dict(kernel_size=2, stride=1)),
+        Config((2, 2, 6, 9), kwargs=dict(kernel_size=(2, 3), stride=(1, 2)), scope=TORCH_SCOPE),
+    ],
     "Linear": [
         Config((2, 7), kwargs=dict(in_features=7, out_features=3)),
         Config((3, 5), kwargs=dict(in_features=5, out_features=4, bias=False), scope=TORCH_SCOPE),
@@ -124,6 +137,8 @@ EXTRA_CONFIGS: dict[str, list[Config]] = {
                 Config((2, 3, 4, 5), kwargs=dict(start_dim=1, end_dim=2), scope=TORCH_SCOPE)],
     "LogSoftmax": [Config((3, 7), "huge", kwargs=dict(dim=-1), scope=TORCH_SCOPE),
                    Config((2, 6), "ties", kwargs=dict(dim=1))],
+    "Softmax": [Config((3, 7), "huge", kwargs=dict(dim=-1), scope=TORCH_SCOPE),
+                Config((2, 6), "ties", kwargs=dict(dim=1))],
     "BatchNorm2d": [Config((2, 3, 4, 5), kwargs=dict(num_features=3, eps=1e-3, momentum=0.3), scope=TORCH_SCOPE)],
     "BatchNorm1d": [Config((4, 5), kwargs=dict(num_features=5, eps=1e-3, momentum=0.3), scope=TORCH_SCOPE),
                     Config((2, 5, 3), kwargs=dict(num_features=5), scope=TORCH_SCOPE)],  # (N, C, L) input
@@ -162,6 +177,8 @@ def _inputs(config: Config, rng: np.random.Generator) -> np.ndarray:
         x[rng.random(config.shape) < 0.3] = 0.0  # torch's ReLU passes no gradient at exactly 0
     elif config.inputs == "huge":
         x *= 1e4  # exp() overflows unless the maximum is subtracted first
+    elif config.inputs == "saturate":
+        x *= 40  # a third of |x| >= 40; exp(-x) overflows float32 for x < -88 (float64 only below -709)
     return x
 
 
@@ -197,9 +214,10 @@ def sweep_case(spec: LayerSpec, config: Config, dtype: str, seed_key: str,
     if spec.cls == "Dropout":
         p = spec.kwargs.get("p", 0.5)
         mask = (rng.random(config.shape) >= p).astype(dtype) / np.asarray(1 - p, dtype)  # torch divides by 1 - p
-    if spec.cls == "NLLLoss":
+    if spec.cls in ("NLLLoss", "CrossEntropyLoss"):
         targets = rng.integers(0, config.shape[1], config.shape[0])
-        x = sweep_torch.log_softmax(x, dtype)  # the loss reads log-probabilities
+    if spec.cls == "NLLLoss":
+        x = sweep_torch.log_softmax(x, dtype)  # it reads log-probabilities; CrossEntropyLoss reads the logits
     expected, dy = sweep_torch.reference(spec, x, params, dtype, rng, mask=mask, targets=targets)
     twin = {FLOAT32: FLOAT64, FLOAT64: FLOAT32}[dtype]  # the same values in the other dtype: the float32 noise floor
     other, _ = sweep_torch.reference(spec, x.astype(twin), {k: v.astype(twin) for k, v in params.items()}, twin, rng,
@@ -241,14 +259,15 @@ class Planned:
         return sweep_case(self.spec, self.config, dtype, self.seed_key, self.seed)
 
 
-def sweep_plan(layer_names: list[str], phase0: Any, scope: str, seed: int = DEFAULT_SEED) -> list[Planned]:
+def sweep_plan(layer_names: list[str], phase0: Any, scope: str, seed: int = DEFAULT_SEED,
+               model: str | None = None) -> list[Planned]:
     """The sweep's cases for these layers, in order: each layer's own shapes, then (once per class) its LeNet
     shape at the README's batch sizes and the class's other configurations that ``scope`` asks for. Each case
     runs in the dtypes of its ``config.dtypes``."""
     from lenet_parity.harness.modes.sweep_torch import lenet_shapes
 
     seed = check_seed(seed)
-    catalogue = layer_catalogue(phase0)
+    catalogue = layer_catalogue(phase0, model)
     shapes = lenet_shapes(catalogue, phase0)
     seen_classes: set[str] = set()
     plan = []
@@ -279,7 +298,7 @@ def seed_note(seed: int) -> str:
 def _sweep(layer_names: list[str], context: CheckContext) -> list[CheckResult]:
     context.note(seed_note(context.seed))
     results: list[CheckResult] = []
-    for planned in sweep_plan(layer_names, context.phase0, context.scope, context.seed):
+    for planned in sweep_plan(layer_names, context.phase0, context.scope, context.seed, context.model):
         if context.dtype in planned.config.dtypes:
             results += _planned_rows(planned, context)
     return results

@@ -12,9 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lenet_parity.reference.config import LeNetConfig
 from lenet_parity.reference.layers import LayerSpec
-from lenet_parity.vocabulary import LENET
 
 
 def _conv2d(x, p, kw, extra):
@@ -51,6 +49,10 @@ FUNCTIONAL = {
     "Linear": _linear,
     "Flatten": lambda x, p, kw, extra: torch.flatten(x, kw.get("start_dim", 1), kw.get("end_dim", -1)),
     "LogSoftmax": lambda x, p, kw, extra: F.log_softmax(x, dim=kw.get("dim", 1)),
+    "Softmax": lambda x, p, kw, extra: F.softmax(x, dim=kw.get("dim", 1)),
+    "Tanh": lambda x, p, kw, extra: torch.tanh(x),
+    "Sigmoid": lambda x, p, kw, extra: torch.sigmoid(x),
+    "AvgPool2d": lambda x, p, kw, extra: F.avg_pool2d(x, kw["kernel_size"], kw.get("stride") or kw["kernel_size"]),
     "BatchNorm2d": _batch_norm,
     "BatchNorm1d": _batch_norm,
     "Dropout": _dropout,
@@ -58,13 +60,15 @@ FUNCTIONAL = {
 }
 
 BUFFERS = ("running_mean", "running_var")
+LOSSES = {"NLLLoss": F.nll_loss, "CrossEntropyLoss": F.cross_entropy}  # on log-probabilities, on logits
 
 
 def lenet_shapes(catalogue: dict[str, tuple[str, LayerSpec]], phase0: Any) -> dict[str, tuple]:
     """Each layer's input shape in LeNet, without the batch, by torch's own rules: (1, 28, 28) for conv1, (10,)
     for the loss. ``catalogue`` is harness/layer_factory.py's, in forward order."""
-    configs = {} if phase0 is None else {model: cap.config for (model, _), cap in phase0.captures.items()}
-    config = LeNetConfig.from_dict(configs[LENET]) if LENET in configs else LeNetConfig()
+    from lenet_parity.harness.layer_factory import model_configs
+
+    config = model_configs(phase0)[next(iter(catalogue.values()))[0]]  # the model of the first layer
     shape: tuple = (config.in_channels, config.image_size, config.image_size)
     shapes = {}
     for name, (_, spec) in catalogue.items():
@@ -76,7 +80,7 @@ def lenet_shapes(catalogue: dict[str, tuple[str, LayerSpec]], phase0: Any) -> di
             weight = {"weight": torch.zeros(kw["out_channels"], shape[0], *k)}
         elif spec.cls == "Linear":
             weight = {"weight": torch.zeros(kw["out_features"], shape[0])}
-        elif spec.cls not in ("MaxPool2d", "Flatten"):
+        elif spec.cls not in ("MaxPool2d", "AvgPool2d", "Flatten"):
             continue  # the others keep the shape (the variants' batchnorm, residual, dropout too)
         shape = tuple(FUNCTIONAL[spec.cls](torch.zeros(1, *shape), weight, kw, {}).shape[1:])
     return shapes
@@ -96,8 +100,8 @@ def reference(spec: LayerSpec, x: np.ndarray, params: dict[str, np.ndarray], dty
     xt = torch.tensor(x, dtype=tdtype, requires_grad=True)
     trainable = {k: torch.tensor(v, dtype=tdtype, requires_grad=True) for k, v in params.items() if k not in BUFFERS}
     extra = {k: torch.tensor(v, dtype=tdtype) for k, v in params.items() if k in BUFFERS}
-    if spec.cls == "NLLLoss":
-        loss = F.nll_loss(xt, torch.as_tensor(targets, dtype=torch.int64))
+    if spec.cls in LOSSES:
+        loss = LOSSES[spec.cls](xt, torch.as_tensor(targets, dtype=torch.int64))
         (dx,) = torch.autograd.grad(loss, [xt])
         return {"loss": loss.item(), "grad_input": dx.numpy()}, None
     if mask is not None:

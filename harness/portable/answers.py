@@ -26,7 +26,8 @@ from lenet_parity.harness.portable.regular_files import regular_file
 from lenet_parity.harness.results import CheckResult, CheckRun
 from lenet_parity.harness.tolerances import Tolerance
 from lenet_parity.reference.layers import KINDS
-from lenet_parity.vocabulary import DEFAULT_SEED, DTYPES, GRAD_INPUT, LENET_SCOPE, MAX_SEED, SCOPES, TORCH_SCOPE
+from lenet_parity.vocabulary import (DEFAULT_SEED, DTYPES, GRAD_INPUT, LENET_SCOPE, MAX_SEED, REFERENCE_MODELS,
+                                     SCOPES, TORCH_SCOPE)
 
 EXPORT_AGAIN = "export the cases again (lenet-parity cases export ...) and answer them again"
 
@@ -46,8 +47,10 @@ def read_manifest(folder: Path) -> dict[str, Any]:
                              f"{EXPORT_AGAIN}")
     types, dtypes, records = manifest.get("types"), manifest.get("dtypes"), manifest.get("cases")
     seed = manifest.setdefault("seed", DEFAULT_SEED)  # an export made before --seed drew with seed 0
+    model = manifest.setdefault("model", None)  # None: each type's model as check picks it (exports before --model)
     well_formed = (manifest.get("scope") in SCOPES and isinstance(types, list) and types and set(types) <= set(KINDS)
                    and type(seed) is int and 0 <= seed <= MAX_SEED
+                   and (model is None or isinstance(model, str) and model in REFERENCE_MODELS)
                    and isinstance(dtypes, list) and dtypes and set(dtypes) <= set(DTYPES)
                    and isinstance(records, list)
                    and all(isinstance(r, dict) and isinstance(r.get("id"), str) for r in records))
@@ -78,7 +81,7 @@ class Required:
 def planned_for(manifest: dict[str, Any], phase0: Any, path: Path) -> list[PortableCase]:
     """The harness's own cases for this manifest, in its order; bad input if they are not the exported ones."""
     cases = {c.id: c for c in plan_cases(manifest["types"], manifest["scope"], manifest["dtypes"], phase0,
-                                         manifest["seed"])}
+                                         manifest["seed"], manifest["model"])}
     ids = [r["id"] for r in manifest["cases"]]
     if sorted(ids) != sorted(cases):
         unknown = sorted(set(ids) - set(cases)) or sorted(set(cases) - set(ids)) or ids

@@ -23,11 +23,11 @@ TSV_COLUMNS = ("id", "type", "layer", "dtype", "dir", "inputs", "outputs", "beyo
 
 
 def manifest_document(cases: list[PortableCase], *, kinds: list[str], scope: str, dtypes: list[str],
-                      seed: int) -> dict[str, Any]:
+                      seed: int, model: str | None = None) -> dict[str, Any]:
     """``seed`` drew the sweep's inputs; ``cases check`` reads it back to rebuild the same expected values."""
     found = versions()
     return {"format_version": FORMAT_VERSION, "torch_version": found["torch"], "versions": found, "types": kinds,
-            "scope": scope, "dtypes": dtypes, "seed": seed, "cases": [c.record() for c in cases]}
+            "scope": scope, "dtypes": dtypes, "seed": seed, "model": model, "cases": [c.record() for c in cases]}
 
 
 def tsv_text(records: list[dict[str, Any]]) -> str:

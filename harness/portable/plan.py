@@ -16,11 +16,11 @@ import numpy as np
 from lenet_parity.atomic import safe_name
 from lenet_parity.harness.check_runner import select_layers
 from lenet_parity.harness.layer_case import TRAINING_KINDS, Case
-from lenet_parity.harness.layer_factory import layer_catalogue
+from lenet_parity.harness.layer_factory import layer_catalogue, reference_model_for
 from lenet_parity.harness.modes.snapshot import snapshot_case
 from lenet_parity.harness.modes.sweep import sweep_plan
 from lenet_parity.reference.layers import LayerSpec
-from lenet_parity.vocabulary import DEFAULT_SEED, GRAD_INPUT, LENET, LOSS, OUTPUT, SNAPSHOT, SWEEP, TORCH_SCOPE
+from lenet_parity.vocabulary import DEFAULT_SEED, GRAD_INPUT, LENET_VARIANTS, LOSS, OUTPUT, SNAPSHOT, SWEEP, TORCH_SCOPE
 
 FORMAT_VERSION = 1
 ANSWER_NAMES = {OUTPUT: "y", LOSS: "y", GRAD_INPUT: "dx"}  # the rest keep their names: grad_weight, running_mean
@@ -86,10 +86,10 @@ def _plain(value: Any) -> Any:
 
 
 def plan_cases(kinds: Iterable[str], scope: str, dtypes: Iterable[str], phase0: Any,
-               seed: int = DEFAULT_SEED) -> list[PortableCase]:
+               seed: int = DEFAULT_SEED, model: str | None = None) -> list[PortableCase]:
     """Every layer-alone case of these layer types: per type and dtype, the snapshot's, then the sweep's (its
-    random inputs drawn from ``seed``, as ``check --seed`` draws them)."""
-    catalogue = layer_catalogue(phase0)
+    random inputs drawn from ``seed``, as ``check --seed`` draws them), in the reference ``model`` (None: LeNet,
+    or the model that has the type, as ``check`` picks it)."""
     cases: list[PortableCase] = []
     seen: set[str] = set()
 
@@ -102,13 +102,15 @@ def plan_cases(kinds: Iterable[str], scope: str, dtypes: Iterable[str], phase0: 
         cases.append(PortableCase(unique, kind, mode, layer, origin, spec, case, dtype, beyond))
 
     for kind in kinds:
+        kind_model = reference_model_for(kind, model, phase0)
+        catalogue = layer_catalogue(phase0, kind_model)
         names = select_layers(kind, None, catalogue)
         for dtype in dtypes:
             for name in names:
-                spec, case = snapshot_case(phase0, name, dtype)
-                add(kind, SNAPSHOT, name, name, spec, case, dtype, catalogue[name][0] != LENET)
-            for planned in [p for p in sweep_plan(names, phase0, scope, seed) if dtype in p.config.dtypes]:
-                variant = catalogue[planned.origin][0] != LENET
+                spec, case = snapshot_case(phase0, name, dtype, kind_model)
+                add(kind, SNAPSHOT, name, name, spec, case, dtype, catalogue[name][0] == LENET_VARIANTS)
+            for planned in [p for p in sweep_plan(names, phase0, scope, seed, kind_model) if dtype in p.config.dtypes]:
+                variant = catalogue[planned.origin][0] == LENET_VARIANTS
                 add(kind, SWEEP, planned.label, planned.origin, planned.spec, planned.case(dtype), dtype,
                     variant or planned.config.scope == TORCH_SCOPE)
     return cases
