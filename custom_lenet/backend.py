@@ -17,6 +17,7 @@ import numpy as np
 from lenet_parity.errors import UserInputError
 from lenet_parity.custom_lenet.model import CustomLeNet
 from lenet_parity.vocabulary import PYTHON
+from lenet_parity.reference.layers import loss_spec
 from lenet_parity.reference.weights import WeightsFile, read_weights
 
 OPTIMIZERS = ("sgd", "adam")
@@ -43,8 +44,9 @@ class CustomBackend:
         self.name = model.backend
         layers = importlib.import_module(f"lenet_parity.custom_layers.{model.backend}")
         optim = importlib.import_module(f"lenet_parity.custom_layers.{model.backend}.optim")
-        self.loss = layers.NLLLoss()  # the mean over the batch, as F.nll_loss
-        self.sum_loss = layers.NLLLoss(reduction="sum")
+        loss = getattr(layers, loss_spec(model.config).cls)  # NLLLoss; LeNet-5's CrossEntropyLoss on logits
+        self.loss = loss()  # the mean over the batch, as torch's
+        self.sum_loss = loss(reduction="sum")
         first = next(iter(model.layers.values()))
         first.needs_input_grad = False  # training never reads the image's gradient; torch skips it too
         params = model.trainable_layers()  # slots named conv1.weight, conv1.bias, ... like torch's
@@ -64,14 +66,14 @@ class CustomBackend:
 
     def train_step(self, x: Any, y: Any) -> float:
         self.model.train()
-        logp = self.model.forward(x)  # (N, num_classes)
-        loss = self.loss.forward(logp, _targets(y, self.name))
+        out = self.model.forward(x)  # (N, num_classes) log-probabilities, or LeNet-5's logits
+        loss = self.loss.forward(out, _targets(y, self.name))
         self.model.backward(self.loss.backward())  # every layer's grads overwritten: nothing to zero
         self.optimizer.step()
         return float(loss)
 
     def evaluate(self, x: Any, y: Any) -> tuple[float, int]:
-        """(summed NLL, number correct) in evaluation mode."""
+        """(summed loss, number correct) in evaluation mode."""
         self.model.eval()
         chunk = EVAL_CHUNK.get(self.name) or len(x)
         loss_sum, correct = 0.0, 0

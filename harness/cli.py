@@ -249,9 +249,11 @@ def phase0_cmd(weights, lenet5_weights, data_root, out, train_batches):
 @click.option("--backend", type=click.Choice(TRAIN_BACKENDS), default=TORCH, show_default=True)
 @click.option("--dataset", type=click.Choice(["mnist", "fashion-mnist", "cifar10"]), default="mnist", show_default=True)
 @DATA_ROOT_OPTION
-@_path_option("--weights", DEFAULT_WEIGHTS, "Initial weights.", must_exist=("weights file", "make weights"))
+@MODEL_OPTION
+@_path_option("--weights", None, "Initial weights  [default: the model's shipped weights file]",
+              must_exist=("weights file", "make weights"))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Run folder (log.csv, best.json, summary.json); default runs/BACKEND.")
+              help="Run folder (log.csv, best.json, summary.json); default runs/BACKEND (runs/lenet5-BACKEND).")
 @click.option("--epochs", type=click.IntRange(min=1), default=_R.epochs, show_default=True, help="At most.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=_R.lr, show_default=True)
 @click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=_R.lr_decay, show_default=True,
@@ -270,13 +272,30 @@ def phase0_cmd(weights, lenet5_weights, data_root, out, train_batches):
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Continue an interrupted run in --out (refused when its weights, dtype, backend or recipe differ).")
 @click.option("--restart", is_flag=True, help="Start over in --out, discarding an interrupted run (= --no-resume).")
-def train_cmd(backend, dataset, data_root, weights, out, dtype, resume, restart, **recipe_options):
-    """Train LeNet (SGD with momentum, patience early stopping, CSV log, resumable) with any backend."""
+def train_cmd(backend, dataset, data_root, model, weights, out, dtype, resume, restart, **recipe_options):
+    """Train LeNet or the 1998 LeNet-5 (SGD with momentum, patience early stopping, CSV log, resumable) with any
+    backend."""
     from lenet_parity.custom_lenet.training import run_training
 
     recipe = Recipe(**recipe_options)
-    run_training(backend, dataset=dataset, data_root=data_root, weights_path=weights, out=out or DEFAULT_RUNS / backend,
+    weights = _model_weights(model, weights)
+    out = out or DEFAULT_RUNS / (backend if model == LENET else f"{model}-{backend}")
+    run_training(backend, dataset=dataset, data_root=data_root, weights_path=weights, out=out,
                  recipe=recipe, resume=resume and not restart, dtype=dtype or default_dtype(backend), log=click.echo)
+
+
+def _model_weights(model: str, weights: Path | None) -> Path:
+    """The weights to start from: the model's shipped file, or the one given if it is that model's."""
+    if weights is None:
+        return default_weights(model)
+    from lenet_parity.harness.layer_factory import DEFAULT_CONFIGS
+    from lenet_parity.reference.weights import read_weights
+
+    config = read_weights(weights).config
+    if model == LENET5 and config != DEFAULT_CONFIGS[LENET5]:
+        raise UserInputError(f"--weights {weights}: not weights of the 1998 LeNet-5 (--model lenet5); export them: "
+                             f"lenet-parity export-weights --model lenet5 --out FILE")
+    return weights
 
 
 _CHECK_TYPES = [*KINDS, "all"]
@@ -676,17 +695,20 @@ def infer_cmd(ctx, backend, checkpoint, compare, dtype, dataset, data_root, limi
 @click.option("--backend", type=click.Choice(LAYER_BACKENDS), default=NUMPY, show_default=True)
 @click.option("--dtype", type=click.Choice(DTYPES), default="float64", show_default=True)
 @click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True)
-@_path_option("--weights", DEFAULT_WEIGHTS, must_exist=("weights file", "make weights"))
+@MODEL_OPTION
+@_path_option("--weights", None, "Initial weights  [default: the model's shipped weights file]",
+              must_exist=("weights file", "make weights"))
 @DATA_ROOT_OPTION
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RUNS / "follow", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Train on the first N training images only.")
 @click.option("--eval-limit", type=click.IntRange(min=1), default=None, help="Evaluate on the first N images only.")
 @click.option("--atol", type=float, default=None, help="Largest loss difference allowed [default: 1e-6 in float64].")
 @click.pass_context
-def follow_cmd(ctx, backend, dtype, epochs, weights, data_root, out, limit, eval_limit, atol):
+def follow_cmd(ctx, backend, dtype, epochs, model, weights, data_root, out, limit, eval_limit, atol):
     """Train a custom backend and torch in lockstep from the same weights and batches; the loss gap, step by step."""
     from lenet_parity.custom_lenet.follow import follow
 
+    weights = _model_weights(model, weights)
     result = follow(backend=backend, dtype=dtype, epochs=epochs, weights_path=weights, data_root=data_root, out=out,
                     recipe=Recipe(limit=limit), atol=atol, eval_limit=eval_limit)
     click.echo(result.report())

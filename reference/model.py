@@ -75,15 +75,16 @@ def build_torch_layer(spec: LayerSpec) -> nn.Module:
     return _TORCH_CLASSES[spec.cls](**spec.kwargs)
 
 
-def _nll_of_probabilities(p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return F.nll_loss(torch.log(p), target)  # a softmax head's loss (the variants model's)
+def _nll_of_probabilities(p: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    return F.nll_loss(torch.log(p), target, reduction=reduction)  # a softmax head's loss (the variants model's)
 
 
 _LOSSES = {"logsoftmax": F.nll_loss, "softmax": _nll_of_probabilities, "logits": F.cross_entropy}
 
 
 def loss_function(config: LeNetConfig):
-    """The loss of the model's output and the int64 targets, the mean over the batch, as its head needs."""
+    """The loss of the model's output and the int64 targets as its head needs: ``fn(output, target,
+    reduction="mean")``, the mean over the batch (or "sum")."""
     return _LOSSES[config.head]
 
 

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from lenet_parity.reference.model import LeNet
+from lenet_parity.reference.model import LeNet, loss_function
 from lenet_parity.reference.weights import export_weights, load_into_torch
 
 
@@ -23,7 +22,7 @@ class TorchBackend:
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        loss = F.nll_loss(self.model(x), y)
+        loss = self.model.loss(self.model(x), y)  # NLLLoss on log-probabilities; LeNet-5's cross-entropy
         loss.backward()
         self.optimizer.step()
         return float(loss.item())
@@ -31,8 +30,8 @@ class TorchBackend:
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
         self.model.eval()
-        logp = self.model(x)
-        return float(F.nll_loss(logp, y, reduction="sum")), int((logp.argmax(1) == y).sum())
+        out = self.model(x)  # log-probabilities or logits: the same argmax
+        return float(loss_function(self.model.config)(out, y, reduction="sum")), int((out.argmax(1) == y).sum())
 
     def set_lr(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
