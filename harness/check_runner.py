@@ -21,7 +21,7 @@ from lenet_parity.harness.warnings_policy import soften
 from lenet_parity.reference.layers import KINDS, LayerSpec
 from lenet_parity.reference.phase0_format import load_phase0
 from lenet_parity.reference.weights import read_weights
-from lenet_parity.vocabulary import DTYPES, LENET_VARIANTS, MODEL_TITLES, MODES
+from lenet_parity.vocabulary import DTYPES, LENET_VARIANTS, MODEL_TITLES, MODES, REFERENCE_MODELS
 
 ALL = "all"
 TYPES = (*KINDS, ALL)
@@ -41,6 +41,13 @@ def select_layers(kind: str, layer: str | None, catalogue: dict[str, tuple[str, 
         raise UserInputError(f"--layer {layer} is a {found} layer, not {kind}; {kind} layers: {', '.join(same)} "
                              f"(or use: check {found} --layer {layer})")
     return [layer]
+
+
+def _lacking(kind: str, context: CheckContext) -> str:
+    """Why a type has no layer to check in the chosen model, and which model has one."""
+    having = [m for m in REFERENCE_MODELS if m != context.model and reference_model_for(kind, None, context.phase0) == m]
+    hint = f"; {MODEL_TITLES[having[0]]} does: --model {having[0]}" if having else ""
+    return f"{MODEL_TITLES[context.model]} has no {kind} layer{hint}"
 
 
 def select_modes(names: Iterable[str] | None) -> list[Mode]:
@@ -83,6 +90,8 @@ def run_checks(kind: str, context: CheckContext, *, layer: str | None = None, mo
         read_weights(context.weights)
     catalogue = layer_catalogue(context.phase0, context.model)
     names = select_layers(kind, layer, catalogue)
+    if not names:
+        raise UserInputError(_lacking(kind, context))
     run = CheckRun(layers=list(names))
     defines = getattr(context.make_layer, "defines", None)  # a whole file: some classes may be absent
     if defines is not None:
