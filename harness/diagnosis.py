@@ -4,7 +4,8 @@ one the layer's values match (within the tolerance). None matches: ``unknown``. 
 Each hypothesis is a small function ``(Evidence) -> Diagnosis | None`` whose docstring names the classic bug;
 ``HYPOTHESES`` lists them in the order they are tried (the most specific first). The generic ones on values live
 here; those on shapes in diagnosis_shapes.py, those of the window layers (conv, pool) in diagnosis_windows.py, those
-of the dense head (log-softmax, the loss, ...) in diagnosis_dense_head.py.
+of the dense head (log-softmax, the loss, ...) in diagnosis_dense_head.py, those of tanh's and sigmoid's backward
+in diagnosis_activations.py.
 """
 
 from __future__ import annotations
@@ -14,20 +15,36 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lenet_parity.harness import (diagnosis_dense_head as head, diagnosis_im2col as im2col, diagnosis_shapes as shapes,
-                                  diagnosis_windows as windows)
+from lenet_parity.harness import (diagnosis_activations as activations, diagnosis_dense_head as head,
+                                  diagnosis_im2col as im2col, diagnosis_shapes as shapes, diagnosis_windows as windows)
 from lenet_parity.harness.diagnosis_evidence import UNKNOWN, Diagnosis, Evidence  # noqa: F401 - re-exported
 
 
 # ---- the hypotheses ----
 
+_OVERFLOWS = {  # a class's classic overflow: what exp() was given, and the stable way
+    "LogSoftmax": "exp() overflowed: subtract each row's maximum before exp (log-sum-exp trick): "
+                  "z = x - x.max(axis=1, keepdims=True); z - log(sum(exp(z)))",
+    "Softmax": "exp() overflowed (inf / inf = NaN on huge logits): subtract each row's maximum before exp: "
+               "e = exp(x - x.max(axis=1, keepdims=True)); e / e.sum(axis=1, keepdims=True)",
+    "NLLLoss": "exp() or log() overflowed: subtract each row's maximum before exp (log-sum-exp trick)",
+    "CrossEntropyLoss": "the softmax inside the loss overflowed (exp of huge logits, inf / inf = NaN): subtract each "
+                        "row's maximum before exp, or use log_softmax: z = x - x.max(axis=1, keepdims=True)",
+    "Tanh": "exp() overflowed: tanh as (exp(x) - exp(-x)) / (exp(x) + exp(-x)) is inf / inf = NaN once |x| > ~88 "
+            "(float32) or ~709 (float64); np.tanh(x) saturates to +-1",
+    "Sigmoid": "exp() overflowed: exp(x) / (1 + exp(x)) is inf / inf = NaN for large x (1 / (1 + exp(-x)) for large "
+               "-x); call exp only on -|x|: e = exp(-|x|), 1 / (1 + e) where x >= 0, e / (1 + e) below",
+}
+
+
 def overflow(ev: Evidence) -> Diagnosis | None:
-    """NaN or Inf where torch is finite: exp() of large logits without subtracting the max, or a division by 0."""
+    """NaN or Inf where torch is finite: exp() of large logits without subtracting the max (softmax, the loss), a
+    naive exp() in tanh or sigmoid, or a division by 0."""
     finite = np.isfinite(ev.expected)
     if np.all(np.isfinite(ev.got[finite])):
         return None
-    if ev.cls in ("LogSoftmax", "Softmax", "NLLLoss", "CrossEntropyLoss"):
-        return Diagnosis("overflow", "exp() overflowed: subtract each row's maximum before exp (log-sum-exp trick)")
+    if ev.cls in _OVERFLOWS:
+        return Diagnosis("overflow", _OVERFLOWS[ev.cls])
     return Diagnosis("overflow", "NaN or Inf where torch's values are finite: an overflow or a division by zero")
 
 
@@ -42,9 +59,19 @@ def _named_factor(c: float, ev: Evidence) -> tuple[str, str] | None:
     """c as a fraction a reader recognises, with what it usually means."""
     n = ev.batch
     candidates: list[tuple[float, str, str]] = []
+    if ev.cls == "AvgPool2d":  # first: LeNet-5's 2x2 window is 4, and so may be the batch
+        (kh, kw), _, _ = windows.geometry(ev)
+        k, where = kh * kw, f"kh*kw = {kh}*{kw} = {kh * kw}"
+        if ev.tensor == "grad_input":
+            candidates += [(float(k), where, "the average-pool gradient is not divided by the window's kh*kw: each "
+                                             "element of a window gets dy / (kh*kw)"),
+                           (1 / k, f"1/({where})", "the average-pool gradient is divided by kh*kw twice")]
+        else:
+            candidates += [(float(k), where, "each window's sum, not its mean: divide by the window's kh*kw"),
+                           (1 / k, f"1/({where})", "each window's mean divided by kh*kw a second time")]
     if n and n > 1:
         candidates += [(1 / n, f"1/N (N={n})", "averaged over the batch instead of summing"),
-                       (float(n), f"N (N={n})", "summed over the batch instead of averaging")]
+                       (float(n), f"N (N={n})", "summed over the batch instead of averaging: not divided by N")]
     if ev.dy is not None and ev.dy.ndim == 4:  # a conv's gradient sums over the batch and every output position
         m = ev.dy.shape[0] * ev.dy.shape[2] * ev.dy.shape[3]
         candidates.append((1 / m, f"1/(N*H*W) = 1/{m}", "averaged over the batch and the output positions instead "
@@ -181,11 +208,13 @@ def partial_coverage(ev: Evidence) -> Diagnosis | None:
 # generic patterns (a zero band, a permutation, the borders) that would also describe them less precisely.
 HYPOTHESES: list[Callable[[Evidence], Diagnosis | None]] = [
     windows.hard_coded_crop, shapes.size_expression, shapes.hw_swapped_shape, shapes.wrong_shape,
-    overflow, head.log_eps, head.softmax_jacobian, sign, scale, offset,
-    windows.flipped_kernel, im2col.im2col_order, windows.stride_ignored_in_forward, windows.one_sided_padding, head.softmax_wrong_axis, head.nll_block_index,
-    head.biased_running_var, windows.short_window, windows.stride_ignored_in_backward, windows.overwritten,
-    windows.tie_break, windows.whole_window, windows.hw_swapped_layer, head.relu_mask_from_dy, head.relu_unmasked,
-    head.relu_at_zero,
+    overflow, head.log_eps, head.softmax_jacobian, activations.grad_from_input, activations.wrong_derivative,
+    activations.chain_rule, head.elementwise_grad, head.softmax_wrong_axis, head.xent_grad_no_onehot,
+    sign, scale, offset,
+    windows.flipped_kernel, im2col.im2col_order, windows.stride_ignored_in_forward, windows.one_sided_padding,
+    head.nll_block_index, head.biased_running_var, windows.short_window, windows.stride_ignored_in_backward,
+    windows.stride_as_kernel, windows.overwritten, windows.tie_break, windows.whole_window, windows.hw_swapped_layer,
+    head.relu_mask_from_dy, head.relu_unmasked, head.relu_at_zero,
     partial_coverage, permutation, border, precision,
 ]
 

@@ -1,4 +1,4 @@
-"""Hypotheses for the layers after the convolutions: ReLU, batchnorm's running stats, log-softmax and the loss.
+"""Hypotheses for the layers after the convolutions: ReLU, batchnorm's running stats, (log-)softmax and the loss.
 
 Registered in diagnosis.py's HYPOTHESES. Their broken twins, for the bug zoo, live in mutants/dense_head.py.
 """
@@ -21,18 +21,55 @@ def _two_d(ev: Evidence, cls: tuple[str, ...], tensor: str, *, needs_dy: bool = 
     return np.asarray(ev.x, dtype=np.float64)
 
 
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    return np.exp(log_softmax(x, axis))
+
+
 def softmax_wrong_axis(ev: Evidence) -> Diagnosis | None:
-    """Log-softmax's backward summing dy over the wrong axis (the batch instead of the classes)."""
+    """(Log-)softmax along the wrong axis (the batch instead of the classes): the forward's max and sum over
+    axis 0, or log-softmax's backward summing dy over axis 0."""
+    x = _two_d(ev, ("LogSoftmax", "Softmax"), "output")
+    if x is not None:
+        along0 = log_softmax(x, 0) if ev.cls == "LogSoftmax" else _softmax(x, 0)
+        if ev.matches(along0) and not ev.matches(ev.expected):
+            return Diagnosis("wrong-axis", f"{ev.cls.lower()} is taken over the batch (axis 0): each column sums to 1; "
+                                           f"the max and the sum run over the classes of each row (axis=1, "
+                                           f"keepdims=True)")
     x = _two_d(ev, ("LogSoftmax",), "grad_input", needs_dy=True)
-    if x is None:
-        return None
-    p = np.exp(log_softmax(x, 1))
-    if ev.matches(ev.dy - p * ev.dy.sum(axis=0, keepdims=True)):
+    if x is not None and ev.matches(ev.dy - _softmax(x, 1) * ev.dy.sum(axis=0, keepdims=True)):
         return Diagnosis("wrong-axis", "dx = dy - softmax * sum(dy) sums dy over the batch (axis 0); it must sum "
                                        "over the classes of each row (axis 1, keepdims=True)")
-    if ev.matches(ev.dy * (1 - p)):
+    return None
+
+
+def elementwise_grad(ev: Evidence) -> Diagnosis | None:
+    """(Log-)softmax's backward as if it were elementwise, the Jacobian's diagonal only: log-softmax's
+    dy * (1 - s), softmax's dy * s * (1 - s), with s = softmax(x)."""
+    x = _two_d(ev, ("LogSoftmax", "Softmax"), "grad_input", needs_dy=True)
+    if x is None:
+        return None
+    s = _softmax(x, 1)
+    if ev.cls == "LogSoftmax" and ev.matches(ev.dy * (1 - s)):
         return Diagnosis("elementwise-grad", "dx = dy * (1 - softmax) keeps only the Jacobian's diagonal; every class "
-                                             "moves every log-probability: dx = dy - softmax * dy.sum(axis=1, keepdims=True)")
+                                             "moves every log-probability: dx = dy - softmax * dy.sum(axis=1, "
+                                             "keepdims=True)")
+    candidate = ev.dy * s * (1 - s)
+    if ev.cls == "Softmax" and ev.matches(candidate) and not ev.matches(ev.expected):  # one-hot rows: both ~0
+        return Diagnosis("elementwise-grad", "dx = dy * s * (1 - s) keeps only the Jacobian's diagonal, as if softmax "
+                                             "were elementwise; every class moves every probability (-s_i * s_j): "
+                                             "dx = s * (dy - (dy * s).sum(axis=1, keepdims=True))")
+    return None
+
+
+def xent_grad_no_onehot(ev: Evidence) -> Diagnosis | None:
+    """Cross-entropy's gradient softmax(x) / N without the one-hot: the -1 at each row's true class is missing."""
+    x = _two_d(ev, ("CrossEntropyLoss",), "grad_input")
+    if x is None or ev.targets is None:
+        return None
+    n = x.shape[0] if ev.kwargs.get("reduction", "mean") == "mean" else 1
+    if ev.matches(_softmax(x, 1) / n):
+        return Diagnosis("missing-onehot", "the gradient is softmax(x) / N: the -1 at each row's true class is "
+                                           "missing; dx = (softmax(x) - onehot(target)) / N")
     return None
 
 

@@ -17,6 +17,8 @@ _OUTPUT_SIZES = [  # (how the size was computed, what is wrong with it, the size
      lambda h, k, s, p: -(-(h + 2 * p - k) // s) + 1),
     ("H // stride", "the kernel and padding are left out", lambda h, k, s, p: h // s),
     ("H // kernel", "the stride is taken to be the kernel", lambda h, k, s, p: h // k),
+    ("(H + 2*padding - 1) // stride + 1", "the kernel is left out: windows running past the border are kept, "
+     "partial", lambda h, k, s, p: (h + 2 * p - 1) // s + 1),
 ]
 
 

@@ -1,4 +1,5 @@
-"""Hypotheses for the sliding-window layers (Conv2d, MaxPool2d): their kernels, padding, strides and overlaps.
+"""Hypotheses for the sliding-window layers (Conv2d, MaxPool2d, AvgPool2d): their kernels, padding, strides and
+overlaps.
 
 Registered in diagnosis.py's HYPOTHESES. Each recomputes the layer as the classic bug would, with our NumPy twin
 or a loop as short as the bug's own.
@@ -12,7 +13,8 @@ import numpy as np
 
 from lenet_parity.harness.diagnosis_evidence import Diagnosis, Evidence
 
-WINDOWED = ("Conv2d", "MaxPool2d")
+WINDOWED = ("Conv2d", "MaxPool2d", "AvgPool2d")
+POOLS = ("MaxPool2d", "AvgPool2d")
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -177,10 +179,14 @@ def _pool_mask(ev: Evidence, pick: str) -> np.ndarray:
 
 def _window_blocks(ev: Evidence) -> tuple[np.ndarray, np.ndarray | None]:
     """What each output position sends back to its window, (N, C, H_out, W_out, kh, kw): the kernel times dy for a
-    conv; dy at the window's first maximum for a max-pool, with the mask of that maximum."""
+    conv; dy / (kh * kw) to every element for an average pool; dy at the window's first maximum for a max-pool,
+    with the mask of that maximum."""
     dy = np.asarray(ev.dy, dtype=np.float64)
     if ev.cls == "Conv2d":
         return np.einsum("noyx,ocij->ncyxij", dy, np.asarray(ev.params["weight"], dtype=np.float64)), None
+    if ev.cls == "AvgPool2d":
+        k = geometry(ev)[0]
+        return np.broadcast_to((dy / (k[0] * k[1]))[..., None, None], (*dy.shape, *k)), None
     mask = _pool_mask(ev, "first")
     return mask * dy[..., None, None], mask
 
@@ -189,17 +195,19 @@ def _scatter(blocks: np.ndarray, shape: tuple, step: tuple[int, int], *, overwri
              mask: np.ndarray | None = None) -> np.ndarray:
     """The blocks put back window by window, output rows then columns, ``step`` apart: added up (col2im), or
     written with `=` (a later window replaces an earlier one where they overlap; only at the mask's elements when
-    given: a pool's dx[max] = dy)."""
+    given: a pool's dx[max] = dy). A window that a wrong step puts past the border is cut off, as slicing does."""
     out = np.zeros(shape)
     kh, kw = blocks.shape[-2:]
     for oy in range(blocks.shape[2]):
         for ox in range(blocks.shape[3]):
             region = out[:, :, oy * step[0]:oy * step[0] + kh, ox * step[1]:ox * step[1] + kw]
-            block = blocks[:, :, oy, ox]
+            block = blocks[:, :, oy, ox, :region.shape[2], :region.shape[3]]
+            if mask is not None:
+                mask_block = mask[:, :, oy, ox, :region.shape[2], :region.shape[3]]
             if not overwrite:
                 region += block
             else:
-                region[...] = block if mask is None else np.where(mask[:, :, oy, ox], block, region)
+                region[...] = block if mask is None else np.where(mask_block, block, region)
     return out
 
 
@@ -234,6 +242,22 @@ def stride_ignored_in_backward(ev: Evidence) -> Diagnosis | None:
     if ev.matches(_cropped(ev, _scatter(_window_blocks(ev)[0], _padded_shape(ev), (1, 1)))):
         return Diagnosis("stride", "backward puts output (r, c)'s window back at (r, c); with a stride it belongs at "
                                    "(r*stride, c*stride): the loop was only ever run with stride 1")
+    return None
+
+
+def stride_as_kernel(ev: Evidence) -> Diagnosis | None:
+    """Pool backward putting output (r, c)'s window back at (r*kernel, c*kernel): the stride taken to be the window
+    size, right only for the default stride (= kernel_size)."""
+    if ev.cls not in POOLS or ev.tensor != "grad_input" or ev.x is None or ev.dy is None:
+        return None
+    k, s, _ = geometry(ev)
+    if k == s:
+        return None
+    blocks, mask = _window_blocks(ev)
+    if ev.matches(_cropped(ev, _scatter(blocks, _padded_shape(ev), k, mask=mask))):
+        return Diagnosis("stride", f"backward puts output (r, c)'s window back at (r*kernel, c*kernel); with stride "
+                                   f"{s[0] if s[0] == s[1] else s} (not the kernel size {k[0] if k[0] == k[1] else k}) "
+                                   f"it belongs at (r*stride, c*stride): the loop assumed stride == kernel_size")
     return None
 
 

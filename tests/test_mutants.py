@@ -1,8 +1,9 @@
 """The bug zoo: every mutant is caught by the harness and localised to its layer and tensor, the correct layers
 pass the same checks, and the verdict rules (a crash is no catch, a failure elsewhere is a false alarm) hold.
 
-The module fixture runs ``lenet-parity mutants --quick`` once (float64, each mutant in the modes that must
-catch it); the full run (both dtypes, every mode of every mutant) is the slow test at the end.
+Each mutant is planted in its reference model (LeNet with its variants' layers, or the 1998 LeNet-5), and the
+controls run for each model. The module fixture runs ``lenet-parity mutants --quick`` once (float64, each mutant in
+the modes that must catch it); the full run (both dtypes, every mode of every mutant) is the slow test at the end.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from lenet_parity.harness.ansi import unstyle
 from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.mutants.catalogue import CATALOGUE, MODES, Mutant
 from lenet_parity.harness.mutants.conv_pool import ConvBiasGradSign
-from lenet_parity.harness.mutants.runner import run_zoo, table
+from lenet_parity.harness.mutants.runner import model_context, run_zoo, table
 from lenet_parity.harness.mutants.verdict import judge
 from lenet_parity.harness.results import CheckResult, CheckRun
 from lenet_parity.reference.phase0_format import load_phase0
+from lenet_parity.vocabulary import DEFAULT_LENET5_WEIGHTS, LENET, LENET5, REFERENCE_MODELS
 
 from conftest import PHASE0, WEIGHTS
 
@@ -61,9 +63,10 @@ def entry(doc: dict, name: str) -> dict:
 def test_the_catalogue_has_at_least_12_distinct_mutants_each_of_its_layers_class(phase0):
     assert len(CATALOGUE) >= 12 and len(set(NAMES)) == len(NAMES)
     assert len({m.factory for m in CATALOGUE}) == len(CATALOGUE)
-    layers = layer_catalogue(phase0)
+    assert {m.model for m in CATALOGUE} == set(REFERENCE_MODELS)  # both reference models hold mutants
     correct = BackendFactory("numpy")
     for m in CATALOGUE:
+        layers = layer_catalogue(phase0, m.model)
         assert m.layer_name in layers, m.name
         cls = correct.layer_class(layers[m.layer_name][1])
         assert issubclass(m.factory, cls) and m.factory is not cls, m.name  # a small subclass of the right layer
@@ -96,7 +99,7 @@ def test_each_mutant_really_differs_from_the_correct_layer(name, phase0):
     """Outside the harness, on the sweep's seeded cases for its layer: the mutant runs without raising and
     differs from the correct layer in an expected tensor (the train mode's weight/bias: in their gradient)."""
     m = next(m for m in CATALOGUE if m.name == name)
-    spec = layer_catalogue(phase0)[m.layer_name][1]
+    spec = layer_catalogue(phase0, m.model)[m.layer_name][1]
     correct = BackendFactory("numpy").layer_class(spec)
     expected = {t if t.startswith(("grad_", "output", "loss", "running")) else f"grad_{t}" for t in m.expected_tensors}
     differs = []
@@ -137,27 +140,30 @@ def test_every_mutant_is_caught_and_localised(quick_zoo, name):
     assert all(f["origin"] == m.layer_name for f in e["failures"] if f["mode"] in ("snapshot", "sweep"))
 
 
-def test_the_correct_numpy_and_python_layers_pass_the_same_checks(quick_zoo, phase0):
+def test_the_correct_numpy_and_python_layers_pass_the_same_checks_in_each_model(quick_zoo, phase0):
     controls = quick_zoo[2]["controls"]
-    assert [c["backend"] for c in controls] == ["numpy", "python"]
+    assert [(c["model"], c["backend"]) for c in controls] == [(LENET, "numpy"), (LENET, "python"),
+                                                              (LENET5, "numpy"), (LENET5, "python")]
     for c in controls:
         assert c["passed"] is True and c["first_failure"] is None, c
-        assert c["layers"] == list(layer_catalogue(phase0))  # every layer and the loss
+        assert c["layers"] == list(layer_catalogue(phase0, c["model"]))  # every layer of its model and the loss
         assert c["modes"] == [mode for mode in MODES if any(mode in m.caught_by for m in CATALOGUE)]
-        assert c["dtypes"] == ["float64"] and c["checks"] > 300
+        assert c["dtypes"] == ["float64"] and c["checks"] > (300 if c["model"] == LENET else 150)
 
 
 def test_the_table_has_a_row_per_mutant(quick_zoo, phase0):
     lines = quick_zoo[1].splitlines()
-    assert lines[0].split()[:2] == ["mutant", "bug"]
-    layers = layer_catalogue(phase0)
+    assert lines[0].split()[:3] == ["mutant", "bug", "model"]
     for m, line in zip(CATALOGUE, lines[1:]):
+        layers = layer_catalogue(phase0, m.model)
         assert line.startswith(m.name) and m.description in line
-        assert f"{m.layer_name} ({layers[m.layer_name][1].cls})" in line
+        assert f" {m.model} " in line and f"{m.layer_name} ({layers[m.layer_name][1].cls})" in line
         first = entry(quick_zoo[2], m.name)["first_failure"]
         assert f"{first['layer']}.{first['tensor']} [{first['mode']}, float64]" in line
         assert line.endswith("caught, localised")
-    assert any(line.startswith("PASS  correct python layers:") for line in lines)
+        assert entry(quick_zoo[2], m.name)["model"] == m.model
+    assert any(line.startswith("PASS  correct python layers of lenet (LeNet):") for line in lines)
+    assert any(line.startswith("PASS  correct numpy layers of lenet5 (the 1998 LeNet-5):") for line in lines)
 
 
 def test_the_accumulating_gradients_are_caught_at_the_layer_by_the_state_mode_and_by_training(quick_zoo):
@@ -236,6 +242,31 @@ def test_one_mutant_with_json(tmp_path):
     assert [m["name"] for m in doc["mutants"]] == ["linear-weight-grad-reshaped"]
     assert doc["mutants"][0]["first_failure"]["layer"] == "fc2"
     assert [c["layers"] for c in doc["controls"]] == [["fc1", "fc2", "fc3"]] * 2  # its kind's correct layers
+
+
+@pytest.mark.parametrize("name, model, layers", [
+    ("tanh-grad-from-input", LENET5, ["tanh1", "tanh2", "tanh3", "tanh4"]),
+    ("crossentropy-summed", LENET5, ["loss"]),
+    ("sigmoid-grad-no-one-minus", LENET, ["sigmoid3", "sigmoid4"]),
+])
+def test_one_new_mutant_runs_in_its_model_with_that_models_controls(tmp_path, name, model, layers):
+    result = mutants("--mutant", name, "--quick", "--json", str(tmp_path / "z.json"))
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "z.json").read_text())
+    assert [(m["name"], m["model"], m["localised"]) for m in doc["mutants"]] == [(name, model, True)]
+    assert [(c["model"], c["layers"]) for c in doc["controls"]] == [(model, layers)] * 2
+
+
+def test_the_zoos_weights_serve_the_model_they_fit(phase0):
+    context = CheckContext(BackendFactory("numpy"), phase0=phase0, weights_path=WEIGHTS)  # LeNet's file
+    assert model_context(context, LENET).weights == WEIGHTS
+    assert model_context(context, LENET5).weights == DEFAULT_LENET5_WEIGHTS  # LeNet's would not fit LeNet-5
+    assert model_context(replace(context, weights_path=DEFAULT_LENET5_WEIGHTS), LENET5).weights == DEFAULT_LENET5_WEIGHTS
+
+
+def test_a_mutant_in_an_unknown_model_is_refused():
+    with pytest.raises(ValueError, match="model 'lenet_variants' must be one of lenet, lenet5"):
+        Mutant("bad", "test", "sigmoid3", ("grad_input",), Conv2d, model="lenet_variants")
 
 
 def test_an_unknown_mutant_is_bad_input():

@@ -1,11 +1,11 @@
 """``lenet-parity mutants``: every mutant through the harness, then the correct layers through the same checks.
 
-Each mutant runs via check_runner.run_checks with the correct NumPy layers everywhere but its one layer;
-the layers checked are its kind's (pool1 and pool2 for a pool mutant), so the report shows whether the
-harness blames the right one. The train mode checks the mutant's layer alone (every swapped layer shares
-the blame for a diverging training run). The controls, the correct numpy and python layers on every layer,
-run the same modes and dtypes: no false alarm. Exit 0 only when every mutant is caught and localised and
-the controls pass.
+Each mutant runs via check_runner.run_checks in its reference model (LeNet, or the 1998 LeNet-5), with the
+correct NumPy layers everywhere but its one layer; the layers checked are its kind's (pool1 and pool2 for a
+pool mutant), so the report shows whether the harness blames the right one. The train mode checks the
+mutant's layer alone (every swapped layer shares the blame for a diverging training run). The controls, the
+correct numpy and python layers on every layer of each reference model the mutants use, run the same modes
+and dtypes: no false alarm. Exit 0 only when every mutant is caught and localised and the controls pass.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ import numpy as np
 from lenet_parity.atomic import atomic_write_text
 from lenet_parity.harness.check_runner import ALL, run_checks, select_layers
 from lenet_parity.harness.context import CheckContext
-from lenet_parity.harness.layer_factory import BackendFactory, layer_catalogue
+from lenet_parity.harness.layer_factory import BackendFactory, layer_catalogue, model_configs
 from lenet_parity.harness.mutants.catalogue import CATALOGUE, Mutant
 from lenet_parity.harness.mutants.verdict import Verdict, judge
 from lenet_parity.harness.results import CheckResult, CheckRun
 from lenet_parity.reference.phase0_format import load_phase0
-from lenet_parity.vocabulary import DTYPES, FLOAT64, LAYER_BACKENDS, MODES, NUMPY, TRAIN
+from lenet_parity.reference.weights import read_weights
+from lenet_parity.vocabulary import DTYPES, FLOAT64, LAYER_BACKENDS, MODEL_TITLES, MODES, NUMPY, REFERENCE_MODELS, TRAIN
 
 TRAIN_STEPS = 3  # the accumulating-gradients bug changes the update from step 2: its loss differs at step 3
 QUICK_DTYPES = (FLOAT64,)  # --quick: the tight dtype; every mutant still in each mode that must catch it
@@ -39,7 +40,7 @@ class PlantedFactory(BackendFactory):
     def __init__(self, mutant: Mutant):
         super().__init__(NUMPY)
         self.mutant = mutant
-        self.label = f"numpy with {mutant.name} at {mutant.layer_name}"
+        self.label = f"numpy with {mutant.name} at {mutant.model}'s {mutant.layer_name}"
 
     def layer_class(self, spec):
         return self.mutant.factory if spec.name == self.mutant.layer_name else super().layer_class(spec)
@@ -48,6 +49,7 @@ class PlantedFactory(BackendFactory):
 @dataclass
 class Control:
     backend: str
+    model: str  # the reference model whose layers it checks (lenet, lenet5)
     run: CheckRun
     layers: tuple[str, ...]  # the layers checked
 
@@ -69,11 +71,21 @@ def mutant_context(context: CheckContext) -> CheckContext:
     return replace(context, train=replace(context.train, steps=TRAIN_STEPS))
 
 
+def model_context(context: CheckContext, model: str) -> CheckContext:
+    """``context`` in one reference model. The zoo's --weights serves the model whose config it holds (LeNet's, as
+    `check`'s default); every other model is built from its shipped weights file."""
+    weights = context.weights_path
+    if weights is not None and read_weights(weights).config != model_configs(context.phase0)[model]:
+        weights = None
+    return replace(context, model=model, weights_path=weights)
+
+
 def run_mutant(mutant: Mutant, context: CheckContext, *, quick: bool = False) -> Verdict:
-    """The mutant planted in LeNet and checked in its modes (--quick: only those that must catch it)."""
+    """The mutant planted in its reference model and checked in its modes (--quick: only those that must catch it)."""
     modes = tuple(m for m in MODES if m in (mutant.caught_by if quick else mutant.modes))
     dtypes = QUICK_DTYPES if quick else DTYPES
-    catalogue = layer_catalogue(context.phase0)
+    context = model_context(context, mutant.model)
+    catalogue = layer_catalogue(context.phase0, mutant.model)
     kind = catalogue[mutant.layer_name][1].kind
     planted = replace(context, make_layer=PlantedFactory(mutant))
     run = CheckRun()
@@ -92,18 +104,21 @@ def run_mutant(mutant: Mutant, context: CheckContext, *, quick: bool = False) ->
     return verdict
 
 
-def run_controls(kind: str, modes: tuple[str, ...], dtypes: tuple[str, ...], context: CheckContext) -> list[Control]:
-    """The correct layers of both backends through the same modes and dtypes as the mutants, with ``context``'s
-    settings as `check` has them, so a control counts what `check all` counts."""
-    layers = tuple(select_layers(kind, None, layer_catalogue(context.phase0)))
-    return [Control(backend, run_checks(kind, replace(context, make_layer=BackendFactory(backend)), modes=list(modes),
-                                        dtypes=dtypes), layers)
+def run_controls(kind: str, modes: tuple[str, ...], dtypes: tuple[str, ...], context: CheckContext,
+                 model: str) -> list[Control]:
+    """The correct layers of both backends in ``model`` through the same modes and dtypes as the mutants, with
+    ``context``'s settings as `check --model` has them, so a control counts what `check all --model` counts."""
+    context = model_context(context, model)
+    layers = tuple(select_layers(kind, None, layer_catalogue(context.phase0, model)))
+    return [Control(backend, model, run_checks(kind, replace(context, make_layer=BackendFactory(backend)),
+                                               modes=list(modes), dtypes=dtypes), layers)
             for backend in LAYER_BACKENDS]
 
 
 def run_zoo(context: CheckContext, mutants: list[Mutant] | None = None, *, quick: bool = False) -> ZooReport:
-    """The mutants (default: the whole catalogue), then the controls: every layer, or for mutants all of one
-    kind, the layers of that kind. ``context`` gives the golden files and data; its factory is unused."""
+    """The mutants (default: the whole catalogue), then the controls for each reference model they are planted
+    in: every layer, or for mutants all of one kind, the layers of that kind. ``context`` gives the golden files
+    and data; its factory is unused."""
     start = time.perf_counter()
     named = mutants is not None
     mutants = list(CATALOGUE) if mutants is None else mutants
@@ -111,9 +126,11 @@ def run_zoo(context: CheckContext, mutants: list[Mutant] | None = None, *, quick
         context = replace(context, phase0=load_phase0(context.phase0_path))
     verdicts = [run_mutant(m, mutant_context(context), quick=quick) for m in mutants]
     modes = tuple(m for m in MODES if any(m in v.modes for v in verdicts))
-    kinds = {layer_catalogue(context.phase0)[m.layer_name][1].kind for m in mutants}
-    kind = kinds.pop() if named and len(kinds) == 1 else ALL
-    controls = run_controls(kind, modes, QUICK_DTYPES if quick else DTYPES, context)
+    controls = []
+    for model in (m for m in REFERENCE_MODELS if any(x.model == m for x in mutants)):
+        kinds = {layer_catalogue(context.phase0, model)[m.layer_name][1].kind for m in mutants if m.model == model}
+        kind = kinds.pop() if named and len(kinds) == 1 else ALL
+        controls += run_controls(kind, modes, QUICK_DTYPES if quick else DTYPES, context, model)
     return ZooReport(verdicts, controls, quick, time.perf_counter() - start)
 
 
@@ -141,7 +158,7 @@ def _status(v: Verdict) -> str:
     return style("MISSED", fg="red", bold=True)
 
 
-COLUMNS = (("mutant", 32), ("bug", 44), ("planted in", 24), ("caught by", 21), ("first failure", 42),
+COLUMNS = (("mutant", 32), ("bug", 44), ("model", 6), ("planted in", 24), ("caught by", 21), ("first failure", 42),
            ("diagnosis", 17))
 
 
@@ -153,7 +170,8 @@ def table(report: ZooReport) -> str:
     for v in report.verdicts:
         m, first = v.mutant, v.first_checked_failure
         planted = f"{m.layer_name} ({v.layer_cls})"
-        cells = (m.name, m.description, planted, _caught_by(v), _where(first), first.likely().code if first else "-")
+        cells = (m.name, m.description, m.model, planted, _caught_by(v), _where(first),
+                 first.likely().code if first else "-")
         lines.append(" ".join(f"{c:{w}}" for c, (_, w) in zip(cells, COLUMNS)) + " " + _status(v))
         if v.first_failure is not None and v.first_failure is not first:
             notes.append(f"{m.name}: a network-level row failed first: {v.first_failure.describe()}")
@@ -161,8 +179,9 @@ def table(report: ZooReport) -> str:
     lines += [""] + notes + ([""] if notes else [])
     for c in report.controls:
         r, modes = c.run, ", ".join(dict.fromkeys(x.mode for x in c.run.results))
-        summary = (f"correct {c.backend} layers: {len(r.results) - len(r.failures)}/{len(r.results)} checks passed "
-                   f"({len(c.layers)} layers; {modes})")
+        summary = (f"correct {c.backend} layers of {c.model} ({MODEL_TITLES[c.model]}): "
+                   f"{len(r.results) - len(r.failures)}/{len(r.results)} checks passed "
+                   f"({len(c.layers)} layer{'s' if len(c.layers) != 1 else ''}; {modes})")
         lines.append(style(f"PASS  {summary}", fg="green") if r.passed else
                      style(f"FAIL  {summary}; first failure: {_where(r.first_failure)}", fg="red", bold=True))
     good = sum(v.localised for v in report.verdicts)
@@ -186,7 +205,8 @@ def to_json(report: ZooReport) -> dict[str, Any]:
     return {
         "passed": report.passed, "quick": report.quick, "seconds": round(report.seconds, 3),
         "mutants": [{
-            "name": v.mutant.name, "description": v.mutant.description, "layer": v.mutant.layer_name,
+            "name": v.mutant.name, "description": v.mutant.description, "model": v.mutant.model,
+            "layer": v.mutant.layer_name,
             "class": v.mutant.factory.__name__, "expected_tensors": list(v.mutant.expected_tensors),
             "modes": list(v.modes), "dtypes": list(v.dtypes), "must_be_caught_by": list(v.mutant.caught_by),
             "caught": v.caught, "localised": v.localised,
@@ -198,7 +218,8 @@ def to_json(report: ZooReport) -> dict[str, Any]:
             "failures": [_row(r, detail=False) for r in v.run.failures],
         } for v in report.verdicts],
         "controls": [{
-            "backend": c.backend, "passed": c.run.passed, "layers": list(c.layers), "checks": len(c.run.results),
+            "backend": c.backend, "model": c.model, "passed": c.run.passed, "layers": list(c.layers),
+            "checks": len(c.run.results),
             "failed_checks": len(c.run.failures), "modes": list(dict.fromkeys(r.mode for r in c.run.results)),
             "dtypes": list(dict.fromkeys(r.dtype for r in c.run.results)), "first_failure": _row(c.run.first_failure),
             "notes": list(c.run.notes),
