@@ -24,7 +24,8 @@ from conftest import PHASE0, ROOT, WEIGHTS
 
 HERE = Path(__file__).resolve()
 ALL_LAYERS = {"conv1", "bn1", "relu1", "pool1", "res1", "conv2", "bn2", "relu2", "pool2", "flatten", "fc1", "bn3",
-              "relu3", "drop1", "fc2", "bn4", "relu4", "drop2", "fc3", "logsoftmax", "loss"}
+              "sigmoid3", "relu3", "drop1", "fc2", "bn4", "sigmoid4", "relu4", "drop2", "fc3", "softmax", "logsoftmax",
+              "loss"}
 SCHEMA_KEYS = {"layer", "tensor", "mode", "dtype", "passed", "max_abs_err", "max_rel_err", "mismatched", "worst_index",
                "atol", "rtol"}
 

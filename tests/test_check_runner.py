@@ -14,8 +14,7 @@ from lenet_parity.errors import UserInputError
 from lenet_parity.harness.check_runner import run_checks, select_layers
 from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.modes import REGISTRY
-from lenet_parity.harness.layer_factory import BackendFactory, known_layers
-from lenet_parity.reference.config import LeNetConfig
+from lenet_parity.harness.layer_factory import DEFAULT_CONFIGS, BackendFactory, known_layers
 from lenet_parity.reference.layers import LayerSpec
 from lenet_parity.reference.phase0_format import load_phase0
 
@@ -57,7 +56,7 @@ def test_one_broken_layer_among_all_is_localised_and_the_rest_pass(phase0):
     assert not run.passed
     assert (run.first_failure.layer, run.first_failure.tensor) == ("pool1", "grad_input")
     assert {(r.layer, r.tensor) for r in run.failures} == {("pool1", "grad_input")}
-    assert len({r.layer for r in run.results}) == 21  # every other layer was still checked, and passed
+    assert len({r.layer for r in run.results}) == 24  # every other layer was still checked, and passed
 
 
 def test_results_come_in_forward_then_backward_order(phase0):
@@ -86,7 +85,7 @@ def test_the_train_mode_runs_in_float64_only_and_says_why(phase0, mnist_root):
 
 
 def test_select_layers_by_type_and_name():
-    catalogue = known_layers(LeNetConfig(), LeNetConfig(residual=True, batchnorm=True, dropout=0.5))
+    catalogue = known_layers(DEFAULT_CONFIGS)
     assert select_layers("pool", None, catalogue) == ["pool1", "pool2"]
     assert select_layers("batchnorm", None, catalogue) == ["bn1", "bn2", "bn3", "bn4"]
     assert select_layers("all", None, catalogue)[-2:] == ["logsoftmax", "loss"]

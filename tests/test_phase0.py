@@ -92,7 +92,7 @@ def test_every_layer_is_recorded_in_both_dtypes():
         expected_dlogp[np.arange(4), cap.targets] = -0.25
         np.testing.assert_array_equal(cap.dlogp, expected_dlogp)
     variants = [r.name for r in phase0.capture("lenet_variants", "float64").layers]
-    assert variants == ["bn1", "res1", "bn2", "bn3", "drop1", "bn4", "drop2"]
+    assert variants == ["bn1", "res1", "bn2", "bn3", "sigmoid3", "drop1", "bn4", "sigmoid4", "drop2", "softmax"]
 
 
 def test_float64_capture_uses_the_same_weights():

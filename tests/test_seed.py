@@ -22,6 +22,7 @@ from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.layer_factory import BackendFactory, layer_catalogue
 from lenet_parity.harness.modes.sweep import BATCH_SIZES, sweep_plan
 from lenet_parity.reference.phase0_format import load_phase0
+from lenet_parity.vocabulary import REFERENCE_MODELS
 
 RELU_WRONG_AT_64 = '''
 import numpy as np
@@ -111,14 +112,17 @@ def test_seed_0_draws_the_inputs_of_releases_before_it(phase0):
     np.testing.assert_array_equal(planned.case("float64").x, expected)
 
 
-def test_every_layer_class_runs_at_lenets_shapes_with_the_readme_batch_sizes(phase0):
-    recorded = {r.name: r.x.shape[1:] for _, r in phase0.records("float64")}  # Phase 0's inputs, batch of 4
-    recorded["loss"] = phase0.capture("lenet", "float64").log_probs.shape[1:]
-    names = list(layer_catalogue(phase0))
-    plan = sweep_plan(names, phase0, "lenet")
+@pytest.mark.parametrize("model", ["lenet", "lenet5"])
+def test_every_layer_class_runs_at_lenets_shapes_with_the_readme_batch_sizes(phase0, model):
+    recorded = {r.name: r.x.shape[1:] for m, r in phase0.records("float64")  # Phase 0's inputs, batch of 4
+                if m in REFERENCE_MODELS[model]}
+    recorded["loss"] = phase0.capture(model, "float64").log_probs.shape[1:]
+    catalogue = layer_catalogue(phase0, model)
+    names = list(catalogue)
+    plan = sweep_plan(names, phase0, "lenet", model=model)
     first_of_class = {}
     for name in names:
-        first_of_class.setdefault(layer_catalogue(phase0)[name][1].cls, name)
+        first_of_class.setdefault(catalogue[name][1].cls, name)
     assert set(BATCH_SIZES) >= {64, 32, 8}
     for cls, name in first_of_class.items():
         batches = [p.config.shape[0] for p in plan
