@@ -37,6 +37,20 @@ _OVERFLOWS = {  # a class's classic overflow: what exp() was given, and the stab
 }
 
 
+def log_of_zero(ev: Evidence) -> Diagnosis | None:
+    """An infinite (never NaN) log-probability or loss where torch is finite: the max-shifted softmax is right, but
+    a probability far below the largest underflows to 0 and log(0) = -inf (CS231n's ``-np.log(P[range(N), y])``)."""
+    if ev.cls not in ("LogSoftmax", "CrossEntropyLoss") or ev.tensor not in ("output", "loss"):
+        return None
+    got, finite = np.asarray(ev.got, dtype=np.float64), np.isfinite(ev.expected)
+    if np.isnan(got).any() or np.all(np.isfinite(got[finite])):
+        return None
+    return Diagnosis("log-of-zero", "log(softmax(x)) is log(0) = -inf where a probability underflows (a logit ~745 "
+                                    "below the row's maximum in float64, ~104 in float32): the max shift alone is not "
+                                    "enough; take the log-softmax directly: z = x - x.max(axis=1, keepdims=True); "
+                                    "logp = z - log(exp(z).sum(axis=1, keepdims=True))")
+
+
 def overflow(ev: Evidence) -> Diagnosis | None:
     """NaN or Inf where torch is finite: exp() of large logits without subtracting the max (softmax, the loss), a
     naive exp() in tanh or sigmoid, or a division by 0."""
@@ -208,7 +222,7 @@ def partial_coverage(ev: Evidence) -> Diagnosis | None:
 # generic patterns (a zero band, a permutation, the borders) that would also describe them less precisely.
 HYPOTHESES: list[Callable[[Evidence], Diagnosis | None]] = [
     windows.hard_coded_crop, shapes.size_expression, shapes.hw_swapped_shape, shapes.wrong_shape,
-    overflow, head.log_eps, head.softmax_jacobian, activations.grad_from_input, activations.wrong_derivative,
+    log_of_zero, overflow, head.log_eps, head.softmax_jacobian, activations.grad_from_input, activations.wrong_derivative,
     activations.chain_rule, head.elementwise_grad, head.softmax_wrong_axis, head.xent_grad_no_onehot,
     sign, scale, offset,
     windows.flipped_kernel, im2col.im2col_order, windows.stride_ignored_in_forward, windows.one_sided_padding,

@@ -275,3 +275,21 @@ def test_the_correct_numpy_layers_of_the_new_types_pass_the_same_check(kind):
            "crossentropy": npl.CrossEntropyLoss}[kind]
     run = check_layer(cls, kind, dtype="float64", modes=["snapshot", "sweep"])
     assert run.passed, [r.describe() for r in run.failures][:3]
+
+
+# ---- log(softmax) of an underflowed probability: the max shift was done, the log taken of a 0 ----
+
+def test_log_of_an_underflowed_probability_is_named_not_called_a_missing_max_shift(rng):
+    x = rng.standard_normal((6, 10)) * 1e4
+    target = rng.integers(0, 10, 6)
+    expected = F.cross_entropy(torch.tensor(x), torch.tensor(target)).item()
+    p = np.exp(x - x.max(axis=1, keepdims=True))  # CS231n's softmax_loss: shifted, then the log of P
+    p /= p.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        got = -np.log(p[range(6), target]).mean()
+    found = diagnose(evidence("loss", got, expected, "CrossEntropyLoss", x=x, targets=target))
+    assert found.code == "log-of-zero" and "log-softmax directly" in found.hint
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # no shift at all: inf / inf, a NaN loss
+        e = np.exp(x)
+        naive = -np.log((e / e.sum(axis=1, keepdims=True))[range(6), target]).mean()
+    assert diagnose(evidence("loss", naive, expected, "CrossEntropyLoss", x=x, targets=target)).code == "overflow"
