@@ -37,18 +37,31 @@ _OVERFLOWS = {  # a class's classic overflow: what exp() was given, and the stab
 }
 
 
+_LOG_SOFTMAX = "take the log-softmax directly: z = x - x.max(axis=1, keepdims=True); logp = z - log(exp(z).sum(axis=1, keepdims=True))"
+
+
 def log_of_zero(ev: Evidence) -> Diagnosis | None:
-    """An infinite (never NaN) log-probability or loss where torch is finite: the max-shifted softmax is right, but
-    a probability far below the largest underflows to 0 and log(0) = -inf (CS231n's ``-np.log(P[range(N), y])``)."""
+    """An infinite (never NaN) log-probability or loss where torch is finite: a max-shifted softmax whose small
+    probabilities underflow to 0 before the log (CS231n's ``-np.log(P[range(N), y])``), log(0) = -inf. A row of
+    log-softmax with a finite entry was shifted (without the shift, log(sum(exp)) overflows the whole row); an
+    infinite loss from logits whose exp() overflows could be either bug, and the hint says both."""
     if ev.cls not in ("LogSoftmax", "CrossEntropyLoss") or ev.tensor not in ("output", "loss"):
         return None
     got, finite = np.asarray(ev.got, dtype=np.float64), np.isfinite(ev.expected)
     if np.isnan(got).any() or np.all(np.isfinite(got[finite])):
         return None
-    return Diagnosis("log-of-zero", "log(softmax(x)) is log(0) = -inf where a probability underflows (a logit ~745 "
-                                    "below the row's maximum in float64, ~104 in float32): the max shift alone is not "
-                                    "enough; take the log-softmax directly: z = x - x.max(axis=1, keepdims=True); "
-                                    "logp = z - log(exp(z).sum(axis=1, keepdims=True))")
+    underflow = ("log(softmax(x)) is log(0) = -inf where a probability underflows (a logit ~745 below the row's "
+                 "maximum in float64, ~104 in float32): the max shift alone is not enough; " + _LOG_SOFTMAX)
+    if ev.cls == "LogSoftmax":
+        rows = got.reshape(got.shape[0], -1) if got.ndim > 1 else got[None]
+        return Diagnosis("log-of-zero", underflow) if np.isfinite(rows).any(axis=1).all() else None
+    x = None if ev.x is None else np.asarray(ev.x, dtype=np.float64)
+    exp_overflows = x is None or x.max() > np.log(np.finfo(np.float32 if ev.dtype_size == 4 else np.float64).max)
+    if not exp_overflows:
+        return Diagnosis("log-of-zero", underflow)
+    return Diagnosis("overflow", "the loss is infinite on huge logits: exp() overflowed (no max shift), or the softmax "
+                                 "was shifted and log(P) took the log of a probability that underflowed to 0; "
+                                 + _LOG_SOFTMAX + " avoids both")
 
 
 def overflow(ev: Evidence) -> Diagnosis | None:

@@ -279,17 +279,43 @@ def test_the_correct_numpy_layers_of_the_new_types_pass_the_same_check(kind):
 
 # ---- log(softmax) of an underflowed probability: the max shift was done, the log taken of a 0 ----
 
-def test_log_of_an_underflowed_probability_is_named_not_called_a_missing_max_shift(rng):
+def _log_of_shifted_softmax(x, target):
+    """CS231n's softmax_loss: P = exp(x - max) / sum, loss = -mean(log(P[range(N), y])): log(0) where P underflows."""
+    p = np.exp(x - x.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        return -np.log(p[range(len(target)), target]).mean()
+
+
+def test_log_of_an_underflowed_probability_is_named_not_called_a_missing_max_shift():
+    target = np.array([3, 7])
+    x = np.zeros((2, 10))
+    x[range(2), target] = -800.0  # exp never overflows here; the true class's probability underflows to 0
+    expected = F.cross_entropy(torch.tensor(x), torch.tensor(target)).item()  # 800 + log(9): finite
+    found = diagnose(evidence("loss", _log_of_shifted_softmax(x, target), expected, "CrossEntropyLoss", x=x,
+                              targets=target))
+    assert found.code == "log-of-zero" and "log-softmax directly" in found.hint
+
+
+def test_an_infinite_loss_on_logits_whose_exp_overflows_names_both_possible_causes(rng):
     x = rng.standard_normal((6, 10)) * 1e4
     target = rng.integers(0, 10, 6)
     expected = F.cross_entropy(torch.tensor(x), torch.tensor(target)).item()
-    p = np.exp(x - x.max(axis=1, keepdims=True))  # CS231n's softmax_loss: shifted, then the log of P
-    p /= p.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore"):
-        got = -np.log(p[range(6), target]).mean()
-    found = diagnose(evidence("loss", got, expected, "CrossEntropyLoss", x=x, targets=target))
-    assert found.code == "log-of-zero" and "log-softmax directly" in found.hint
+    found = diagnose(evidence("loss", _log_of_shifted_softmax(x, target), expected, "CrossEntropyLoss", x=x,
+                              targets=target))
+    assert found.code == "overflow" and "underflowed to 0" in found.hint and "no max shift" in found.hint
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # no shift at all: inf / inf, a NaN loss
         e = np.exp(x)
         naive = -np.log((e / e.sum(axis=1, keepdims=True))[range(6), target]).mean()
     assert diagnose(evidence("loss", naive, expected, "CrossEntropyLoss", x=x, targets=target)).code == "overflow"
+
+
+def test_a_log_softmax_row_with_a_finite_entry_was_shifted_one_without_was_not(rng):
+    x = rng.standard_normal((3, 10)) * 1e4
+    expected = F.log_softmax(torch.tensor(x), dim=1).numpy()
+    with np.errstate(divide="ignore", over="ignore"):
+        shifted = x - x.max(axis=1, keepdims=True)
+        log_of_p = np.log(np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True))  # -inf but for the max
+        unshifted = x - np.log(np.exp(x).sum(axis=1, keepdims=True))  # log(inf): the whole row -inf
+    assert diagnose(evidence("output", log_of_p, expected, "LogSoftmax", x=x)).code == "log-of-zero"
+    assert diagnose(evidence("output", unshifted, expected, "LogSoftmax", x=x)).code == "overflow"
