@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 1
 .PHONY: help setup data data-fashion weights phase0 train check any-language test test-fast bench bench-quick bench-grading bench-sandbox follow experiments report report-screenshot clean
 
 help:
-	@echo "make check   set up, fetch MNIST, run every layer check (numpy and pure-Python backends, the C example)"
+	@echo "make check   set up, fetch MNIST, run every layer check (numpy and pure-Python backends, LeNet and the 1998 LeNet-5, the mutants, the C example)"
 	@echo "make test    set up, fetch MNIST, run the test suite"
 	@echo "other: setup data data-fashion weights phase0 train follow any-language bench bench-quick bench-grading bench-sandbox experiments report clean"
 
@@ -61,6 +61,8 @@ follow: data
 check: data
 	$(CLI) check all --backend numpy
 	$(CLI) check all --backend python
+	$(CLI) check all --backend numpy --model lenet5
+	$(CLI) check all --backend python --model lenet5
 	$(CLI) mutants
 	$(MAKE) --no-print-directory any-language
 
