@@ -600,7 +600,13 @@ def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
 @main.command("grade")
 @click.argument("submissions", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="gradebook.csv/.json/.html and, per student, a JSON report and a repro folder.")
+              help="gradebook.csv/.json/.html and, per student, report.json, report.html and a repro folder.")
+@click.option("--rubric", "rubric_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A TOML rubric: the graded layer types, their points, partial credit  [default: LeNet's seven "
+                   "types, 10 points each, shared by the modes]")
+@click.option("--resume", is_flag=True,
+              help="Regrade only the submissions changed or new since the gradebook in --out (everything when the "
+                   "rubric, seed, modes, versions or golden files changed); keep the others' rows.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
               help="Seconds per call into a submission's layer.")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
@@ -612,43 +618,65 @@ def mutants_cmd(ctx, name, quick, json_path, phase0, weights, data_root):
               help="Let submissions import torch, torchvision, tensorflow and jax (refused by default: a fail).")
 @click.option("--mode", "modes", type=click.Choice(MODES), multiple=True,
               help="Repeatable [default: every mode]; without train, MNIST is not needed.")
-@click.option("--gradescope", is_flag=True, help="Also write Gradescope's results.json.")
+@click.option("--gradescope", is_flag=True, help="Also write Gradescope's results.json per student "
+                                                 "(students/NAME/results.json).")
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=DEFAULT_SEED, show_default=True,
               help="Draws the sweep's random inputs, as check --seed does; recorded in the gradebook and each report. "
                    "Keep a private one so a submission cannot learn the inputs.")
 @NO_SANDBOX_OPTION
 @CONVENTION_OPTIONS
-def grade_cmd(submissions, out, timeout, workers, executor, ray_address, data_root, allow_imports, modes, gradescope,
-              seed, no_sandbox, convention, adapter, strict):
-    """Grade a class: every submission (a .py file or folder per student) through every layer type, isolated.
+def grade_cmd(submissions, out, rubric_path, resume, timeout, workers, executor, ray_address, data_root,
+              allow_imports, modes, gradescope, seed, no_sandbox, convention, adapter, strict):
+    """Grade a class: every submission (a .py file or folder per student) through every graded layer type, isolated.
 
     Exit 0 when grading finished (whatever the grades), 2 for bad input."""
     from tqdm import tqdm
 
-    from lenet_parity.harness.grading import Reading, find_submissions, grade
+    from lenet_parity.harness.gradebook import optional
+    from lenet_parity.harness.grading import Reading, grade
+    from lenet_parity.harness.rubric import read_rubric
     from lenet_parity.harness.sandbox import probe
 
+    rubric = read_rubric(rubric_path)
     if not no_sandbox and not probe().active:
         raise UserInputError(f"grade runs students' code only inside the sandbox, and here it is "
                              f"{probe().describe()}; fix that, or pass --no-sandbox to grade with Python-level "
                              f"guards only (a student who wants the grade can get past them)")
     _writable("--out", out / "gradebook.csv")
+    if gradescope and optional("gradescope", "results_document") is None:
+        click.echo("warning: --gradescope: harness/gradescope.py is not installed yet; no results.json is written",
+                   err=True)
     pool = Executor(executor, workers, ray_address)
-    count = len(find_submissions(submissions))
-    click.echo(f"grading {count} submission{'s' if count != 1 else ''} on {pool.describe()}", err=True)
-    bar = tqdm(total=count, desc="grading", unit="submission", disable=None)
+    bars = []
+
+    def planned(plan):
+        if resume:
+            click.echo(plan.describe(), err=True)
+        count = len(plan.regrade)
+        click.echo(f"grading {count} submission{'s' if count != 1 else ''} on {pool.describe()} ({rubric.source})",
+                   err=True)
+        bars.append(tqdm(total=count, desc="grading", unit="submission", disable=None))
 
     def progress(g):
-        bar.update(1)
-        bar.write(f"{g.student}: " + " ".join(f"{k}={v}" for k, v in g.cells.items()) + f"  score {g.score:.2f}")
+        bars[0].update(1)
+        bars[0].write(f"{g.student}: " + " ".join(f"{k}={v}" for k, v in g.cells.items()) +
+                      f"  {g.total_points:g}/{g.max_total_points:g} points")
 
     started = time.perf_counter()
     grades = grade(submissions, out, executor=pool, timeout=timeout, data_root=data_root, allow_imports=allow_imports,
                    gradescope=gradescope, modes=tuple(dict.fromkeys(modes)) or None, progress=progress, seed=seed,
-                   reading=Reading(**_conventions(convention, adapter), strict=strict))
-    bar.close()
-    click.echo(f"graded {len(grades)} submissions in {time.perf_counter() - started:.1f} s (seed {seed}): "
+                   reading=Reading(**_conventions(convention, adapter), strict=strict), rubric=rubric, resume=resume,
+                   planned=planned)
+    for bar in bars:
+        bar.close()
+    regraded = [g.student for g in grades if g.regraded]
+    kept = [g.student for g in grades if not g.regraded]
+    click.echo(f"graded {len(regraded)} of {len(grades)} submissions in {time.perf_counter() - started:.1f} s "
+               f"(seed {seed}): "
                f"{out / 'gradebook.csv'}, {out / 'gradebook.html'}")
+    if resume:
+        click.echo(f"regraded {len(regraded)}: {', '.join(regraded) or 'none'}")
+        click.echo(f"kept {len(kept)}: {', '.join(kept) or 'none'}")
 
 
 @main.command("compare-runs")
@@ -823,3 +851,7 @@ def screenshot_cmd(html, png, width, height):
         click.echo(f"wrote {screenshot(html, png, width=width, height=height)}")
     except RuntimeError as exc:  # no browser
         raise UserInputError(str(exc)) from None
+
+
+from lenet_parity.harness.cli_gradescope import gradescope  # noqa: E402  (its own module: build and run)
+main.add_command(gradescope)

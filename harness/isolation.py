@@ -147,6 +147,9 @@ class Worker:
         self.generation = 0  # which process; a handle is valid only in its own
         self.deaths = 0
         self.memory_errors = 0  # MemoryErrors the layer raised: each costs the time to fill the limit
+        self.slowest = (0.0, "")  # (seconds, method) of the slowest layer method that answered: a timeout's context
+        self.timed_out: tuple[float, str] | None = None  # (time.monotonic(), during) of the first --timeout kill:
+        # a row whose error was decided after it (CheckResult.decided_at) was cut by it (harness/grade_cells.py)
         self.proc: subprocess.Popen | None = None
         self.scratch: str | None = None
         self.output = OutputCapture()  # what every process of this worker printed
@@ -212,6 +215,7 @@ class Worker:
             raise self._died(during) from None
         except PipeTimeout:
             self.close()
+            self.timed_out = self.timed_out or (time.monotonic(), during)
             raise WorkerError(f"no answer after {self.timeout:g} s during {during}: killed (--timeout)") from None
         try:
             reply = _NoClasses(io.BytesIO(data)).load()
@@ -345,7 +349,9 @@ class RemoteLayer:
     def _call(self, method: str, args: tuple) -> Any:
         """The remote method's result; arguments it changed in place are changed here too, as in one process.
         The worker sends every argument back as it is after the call; whether it changed is judged here."""
+        started = time.monotonic()
         reply = self._request("call", method, args, during=method)
+        self._worker.slowest = max(self._worker.slowest, (time.monotonic() - started, method))
         if not (isinstance(reply, dict) and isinstance(reply.get("args"), list) and len(reply["args"]) == len(args)):
             raise WorkerError(f"the worker sent a malformed reply during {method}")
         for mine, now in zip(args, reply["args"]):

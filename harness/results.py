@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ class CheckResult:
     diagnosis: Diagnosis | None = None  # set by the check that had the values to test hypotheses on
     noise_floor: float | None = None  # max |torch float32 - torch float64| for this tensor, where the check knows it
     source: Any = None  # (LayerSpec, Case) the row was checked on, where the check had one: for --repro
+    decided_at: float = field(default_factory=time.monotonic, repr=False, compare=False)  # when the row was made:
+    # an error decided after its worker's --timeout kill (isolation.Worker.timed_out) is a check not run
 
     @property
     def noise_multiple(self) -> float | None:

@@ -29,6 +29,7 @@ from lenet_parity.errors import UserInputError
 from lenet_parity.reference.layers import KINDS
 
 SPLITS = ("type", "mode", "check")
+CREDITED = ("passed", "warning", "unsupported")  # CheckResult.status values that earn a check's share
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")  # Gradescope's, least visible first
 LENET_TYPES = ("conv", "pool", "relu", "dense", "flatten", "logsoftmax", "loss")  # what LeNet's student writes
 
@@ -61,11 +62,11 @@ DEFAULT_RUBRIC = Rubric()
 
 
 def points_earned(rule: TypeRule, results: list[Any]) -> float:
-    """The points a layer type's check rows earn under its rule (rows: CheckResult-like, with ``mode`` and
-    ``status`` in pass, warning, unsupported, fail). No rows at all (missing, not loadable): nothing."""
+    """The points a layer type's check rows earn under its rule (rows: CheckResults, or anything with ``mode`` and
+    ``status``: passed, warning, unsupported, failed). No rows at all (missing, not loadable): nothing."""
     if not results:
         return 0.0
-    ok = [r.status in ("pass", "warning", "unsupported") for r in results]
+    ok = [r.status in CREDITED for r in results]
     if rule.split == "type":
         share = float(all(ok))
     elif rule.split == "check":

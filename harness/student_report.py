@@ -47,36 +47,28 @@ def _num(value: Any) -> str:
 
 
 def _points(report: dict, kind: str, rubric: Rubric) -> tuple[float, float] | None:
-    """(earned, max) of a layer type where the report has them: ``points[kind]`` a number (its max in
-    ``max_points[kind]``, else the rubric's) or ``{"points", "max_points"}``; None without points."""
+    """(earned, max) of a layer type as report.json has them (``points[kind]``, ``max_points[kind]``, else the
+    rubric's); None for a report without points (written before rubrics)."""
     earned, most = report.get("points"), report.get("max_points")
     earned = earned.get(kind) if isinstance(earned, dict) else None
     most = most.get(kind) if isinstance(most, dict) else None
-    if isinstance(earned, dict):
-        earned, most = earned.get("points"), earned.get("max_points", most)
-    if isinstance(earned, bool) or not isinstance(earned, (int, float)):
+    if not _is_number(earned):
         return None
     rule = rubric.types.get(kind)
-    return float(earned), float(most if isinstance(most, (int, float)) else rule.points if rule else 0.0)
+    return float(earned), float(most if _is_number(most) else rule.points if rule else 0.0)
 
 
 def _total(report: dict, kinds: list[str], hidden: set[str], rubric: Rubric) -> str:
-    """The points line: the report's total, or (with hidden types, whose points are not shown) the visible types'
-    sum; the checks passed when the report has no points."""
-    per_type = {k: _points(report, k, rubric) for k in kinds}
-    shown = [p for k, p in per_type.items() if k not in hidden]
+    """The points line: report.json's ``total_points`` of ``max_total_points``, or (with hidden types, whose points
+    are not shown) the visible types' sum; the checks passed when the report has no points."""
+    shown = [p for k in kinds if k not in hidden for p in [_points(report, k, rubric)]]
     if hidden:
         if not shown or None in shown:
             return f"points of {len(hidden)} hidden layer type(s) are not shown here"
         return (f"{sum(p[0] for p in shown):g} of {sum(p[1] for p in shown):g} points in the layer types shown "
                 f"in full ({len(hidden)} hidden layer type(s) not counted here)")
-    earned = next((report[k] for k in ("total_points", "points") if _is_number(report.get(k))), None)
-    most = next((report[k] for k in ("max_total_points", "total_max_points", "max_points")
-                 if _is_number(report.get(k))), None)
-    if earned is None and shown and None not in shown:
-        earned, most = sum(p[0] for p in shown), sum(p[1] for p in shown)
-    if earned is not None:
-        return f"{earned:g} of {most if most is not None else rubric.max_points:g} points"
+    if _is_number(report.get("total_points")) and _is_number(report.get("max_total_points")):
+        return f"{report['total_points']:g} of {report['max_total_points']:g} points"
     if _is_number(report.get("checks_total")):
         return f"{report.get('checks_passed', 0)} of {report['checks_total']} checks passed"
     return ""

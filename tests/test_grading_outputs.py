@@ -28,17 +28,19 @@ FORMULAS = ['=HYPERLINK("http://x","y")', "@SUM(1+1)", "+1", "-2", "\tTAB", "\rC
 def test_formula_cells_are_quoted_and_numbers_stay_numbers(tmp_path):
     """Every name a spreadsheet would run reads back from csv.reader as ' + the name; the other cells as written."""
     names = [*FORMULAS, "alice", "O'Brien, José"]
-    grades = [grading.Grade(name, cells=dict.fromkeys(LAYER_TYPES, "pass"), passed=3, total=4, folder=f"s{i}")
+    grades = [grading.Grade(name, cells=dict.fromkeys(LAYER_TYPES, "pass"), passed=3, total=4, folder=f"s{i}",
+                            points=dict.fromkeys(LAYER_TYPES, 10.0), max_points=dict.fromkeys(LAYER_TYPES, 10.0))
               for i, name in enumerate(names)]
     grading.write_gradebook(grades, tmp_path)
     header, *rows = list(csv.reader((tmp_path / "gradebook.csv").open(newline="")))
-    assert header == ["student", *LAYER_TYPES, "checks_passed", "checks_total", "score", "report", "seed"]
+    assert header == ["student", *LAYER_TYPES, "checks_passed", "checks_total", "points", "max_points", "score",
+                      "report", "seed"]
     read = {row[0]: row for row in rows}
     assert set(read) == {"'" + n for n in FORMULAS} | {"alice", "O'Brien, José"}
     for name in names:
         row = read["'" + name if name in FORMULAS else name]
-        assert row[1:] == [*["pass"] * len(LAYER_TYPES), "3", "4", "1.0", f"students/s{names.index(name)}/report.json",
-                           str(DEFAULT_SEED)]
+        assert row[1:] == [*["pass"] * len(LAYER_TYPES), "3", "4", "70.0", "70.0", "1.0",
+                           f"students/s{names.index(name)}/report.json", str(DEFAULT_SEED)]
     assert all(not cell.startswith(grading.FORMULA_STARTS) for row in rows for cell in row)
 
 
