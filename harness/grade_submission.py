@@ -82,7 +82,7 @@ def _check_types(grade: Grade, submission: Submission, folder: Path, source: str
                                           convention=reading.convention, declared=reading.declared)
             except UserInputError as exc:  # the file cannot be loaded at all: every type left says why
                 cell = "fail" if isinstance(exc, ForbiddenImport) else "error"  # borrowed, not broken
-                every_cell(grade, pending, cell, str(exc).replace(source, str(submission.path)))
+                every_cell(grade, pending, cell, _in_grading_words(str(exc), source, submission.path))
                 return
             with factory:
                 runs = _until_spent(grade, pending, factory, submission, phase0=phase0, data_root=data_root,
@@ -129,6 +129,13 @@ def _record(grade: Grade, kind: str, run, factory, rubric: Rubric) -> None:
     grade.not_run += not_run
     grade.points[kind] = points_earned(rubric.types[kind], run.results)
     grade.reports[kind] = run.to_dict()
+
+
+def _in_grading_words(message: str, source: str, path: Path) -> str:
+    """A load error as a student reads it: their file's name, not the scratch copy's, without the CLI's --impl."""
+    message = message.replace(source, str(path))
+    prefix = f"--impl {path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
 
 
 def report_json(grade: Grade, submission: Submission) -> str:
