@@ -493,8 +493,10 @@ class IsolatedFactory:
             run.note(f"the layer ran {run.sandbox}: only Python-level guards stood between it and this machine")
         run.keep_output(self.output)
 
-    def close(self) -> None:
-        if self.worker.proc is not None:  # what the builds and backwards found, for the report
+    def close(self, *, describe: bool = True) -> None:
+        """End the worker; first (``describe``) ask it what its builds and backwards found, for the report. Not
+        after an interruption: a call may still be under way there, and Ctrl-C must not wait for it."""
+        if describe and self.worker.proc is not None:
             try:
                 self._found = {str(k): list(v) for k, v in dict(self.worker.request(
                     "described", during="describing what was found")).items()}
@@ -505,8 +507,8 @@ class IsolatedFactory:
     def __enter__(self) -> "IsolatedFactory":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        self.close(describe=exc_type is None)
 
 
 def _by_value(cls: type) -> bytes:

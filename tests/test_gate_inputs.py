@@ -86,13 +86,18 @@ def test_a_report_where_no_folder_can_be_made_is_bad_input_before_any_check(tmp_
 def test_ctrl_c_is_exit_130_with_one_line_and_no_stray_process(tmp_path):
     layer = tmp_path / "slow_relu.py"
     layer.write_text("import time\n\nclass SlowReLU:\n    def __init__(self):\n        self.params, self.grads = {}, {}\n"
-                     "    def forward(self, x):\n        time.sleep(30)\n        return x\n"
+                     "    def forward(self, x):\n        time.sleep(600)\n        return x\n"
                      "    def backward(self, dy):\n        return dy\n")
     proc = subprocess.Popen([CLI, "check", "relu", "--impl", f"{layer}:SlowReLU", "--mode", "snapshot", *PATHS],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    time.sleep(4)  # imports, Phase 0, the worker started and asleep in forward
+    deadline = time.monotonic() + 120  # not a timing: wait for the worker to exist (asleep in forward), however
+    while time.monotonic() < deadline and proc.poll() is None:  # loaded the machine is
+        if subprocess.run(["pgrep", "-f", f"worker_main .*{layer}"], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)  # its first call under way
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, err = proc.communicate(timeout=60)  # Ctrl-C never waits for the layer's call (600 s) to end
     assert proc.returncode == 130, (out, err)
     assert err.strip().splitlines()[-1].startswith("interrupted:")
     left = subprocess.run(["pgrep", "-f", f"worker_main .*{layer}"], capture_output=True, text=True)
