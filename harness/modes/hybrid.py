@@ -23,6 +23,7 @@ from lenet_parity.harness.diagnosis import diagnose_values
 from lenet_parity.harness.layer_factory import layer_catalogue
 from lenet_parity.harness.results import CheckResult
 from lenet_parity.harness.swap import SKIPPED_BUFFERS, LossBridge, SwapError, swap_many
+from lenet_parity.harness.torch_cache import digest, golden_seal, shared
 from lenet_parity.reference.determinism import CAPTURE_THREADS
 from lenet_parity.reference.layers import LOSS_NAME, LayerSpec
 from lenet_parity.reference.model import LeNet
@@ -65,7 +66,13 @@ def group_layers(layer_names: list[str], phase0: Phase0 | None, model: str | Non
 
 def torch_model(model: str, dtype: str, weights_path: Path, *, seed: int = 42) -> LeNet:
     """LeNet or LeNet-5 from the weights file, or LeNet(VARIANTS_CONFIG) initialised from ``seed`` as Phase 0
-    does, in dtype."""
+    does, in dtype. Built once per process while the weights file is pinned (a copy each)."""
+    source = model_source(model, weights_path, seed)
+    cache_key = None if source is None else (model, dtype, source)
+    return shared("model", cache_key, lambda: _build_model(model, dtype, weights_path, seed))
+
+
+def _build_model(model: str, dtype: str, weights_path: Path, seed: int) -> LeNet:
     if model != LENET_VARIANTS:
         net = build_torch_model(weights_path)
     else:
@@ -73,6 +80,15 @@ def torch_model(model: str, dtype: str, weights_path: Path, *, seed: int = 42) -
             torch.manual_seed(seed)
             net = LeNet(VARIANTS_CONFIG)
     return net.to(getattr(torch, dtype))
+
+
+def model_source(model: str, weights_path: Path, seed: int) -> tuple | None:
+    """What ``torch_model`` builds the model from, for a key of harness/torch_cache.py: the seal of the pinned
+    weights file, or the seed of LeNet(VARIANTS_CONFIG); None (nothing cached) when the weights are not pinned."""
+    if model == LENET_VARIANTS:
+        return ("seed", seed)
+    seal = golden_seal(weights_path)
+    return None if seal is None else ("weights", seal)
 
 
 def check_matches_phase0(net: LeNet, capture: Capture, phase0: Phase0, model: str, weights_path: Path) -> None:
@@ -132,6 +148,23 @@ def backward_pass(p: Pass) -> None:
     p.loss.backward()
     p.grad_inputs = {name: t.grad for name, t in p.inputs.items()}
     p.dlogp = p.log_probs.grad
+
+
+def reference_pass(pristine: LeNet, x: torch.Tensor, target: torch.Tensor,
+                   recorded: dict[str, torch.Tensor]) -> Pass:
+    """Pure torch's forward and backward on the batch: dropout takes Phase 0's ``recorded`` mask where it fits,
+    else a mask drawn from a generator seeded 0."""
+    generator = torch.Generator().manual_seed(0)
+
+    def ref_mask(name: str, shape: tuple, tdtype: torch.dtype) -> torch.Tensor:
+        if name in recorded and tuple(recorded[name].shape) == shape:  # Phase 0's own mask
+            return recorded[name].to(tdtype)
+        p = getattr(pristine, name).p
+        return torch.bernoulli(torch.full(shape, 1 - p, dtype=tdtype), generator=generator) / (1 - p)
+
+    ref = forward_pass(copy.deepcopy(pristine), x, target, pristine.loss, ref_mask)
+    backward_pass(ref)
+    return ref
 
 
 def build_layers(specs: list[LayerSpec], make_layer: Callable[[LayerSpec], Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -249,16 +282,9 @@ def compare_model(model: str, specs: list[LayerSpec], context: CheckContext, *,
     check_matches_phase0(pristine, capture, phase0, model, weights_path)
     x, target = torch.as_tensor(capture.input.copy()), torch.as_tensor(capture.targets, dtype=torch.int64)
     recorded = {r.name: torch.as_tensor(r.mask.copy()) for r in capture.layers if r.mask is not None}
-    generator = torch.Generator().manual_seed(0)
-
-    def ref_mask(name: str, shape: tuple, tdtype: torch.dtype) -> torch.Tensor:
-        if name in recorded and tuple(recorded[name].shape) == shape:  # Phase 0's own mask
-            return recorded[name].to(tdtype)
-        p = getattr(pristine, name).p
-        return torch.bernoulli(torch.full(shape, 1 - p, dtype=tdtype), generator=generator) / (1 - p)
-
-    ref = forward_pass(copy.deepcopy(pristine), x, target, pristine.loss, ref_mask)
-    backward_pass(ref)
+    source = model_source(model, weights_path, int(phase0.meta.get("seed", 42)))
+    cache_key = None if source is None else (model, dtype, source, digest(x, target, recorded))
+    ref = shared("hybrid", cache_key, lambda: reference_pass(pristine, x, target, recorded))
     names = [s.name for s in specs]
     if swap_all:  # every layer of the model and the loss: the fully custom network
         specs = [*pristine.plan, *([pristine.loss_spec] if pristine.loss_spec else [])]

@@ -204,8 +204,16 @@ class SweepCase(Case):
 
 def sweep_case(spec: LayerSpec, config: Config, dtype: str, seed_key: str,
                seed: int = DEFAULT_SEED) -> SweepCase:
-    """Seeded inputs and params (the same values in both dtypes), and torch's answer for them."""
-    from lenet_parity.harness.modes import sweep_torch  # torch is imported only when a sweep runs
+    """Seeded inputs and params (the same values in both dtypes), and torch's answer for them: computed once per
+    process and shared by every submission it grades (a copy each)."""
+    from lenet_parity.harness.torch_cache import shared  # torch is imported only when a sweep runs
+
+    key = (spec, config, dtype, seed_key, seed)  # all it is drawn and computed from
+    return shared("sweep", key, lambda: _sweep_case(*key))
+
+
+def _sweep_case(spec: LayerSpec, config: Config, dtype: str, seed_key: str, seed: int) -> SweepCase:
+    from lenet_parity.harness.modes import sweep_torch
 
     rng = case_rng(seed, seed_key)
     x = _inputs(config, rng).astype(dtype)

@@ -8,6 +8,7 @@ params (tensors "weight", "bias") and batchnorm running stats, so drift that one
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,9 +19,10 @@ from lenet_parity.harness.compare import compare
 from lenet_parity.harness.context import CheckContext
 from lenet_parity.harness.diagnosis import diagnose_values
 from lenet_parity.harness.modes.hybrid import (backward_pass, build_layers, capture_threads, forward_pass, group_layers,
-                                               swapped_copy, torch_model)
+                                               model_source, swapped_copy, torch_model)
 from lenet_parity.harness.results import CheckResult
 from lenet_parity.harness.swap import SKIPPED_BUFFERS, SwapError
+from lenet_parity.harness.torch_cache import digest, golden_seal, shared
 from lenet_parity.reference.layers import LOSS_NAME, LayerSpec
 from lenet_parity.reference.phase0_format import Phase0
 from lenet_parity.vocabulary import DEFAULT_TRAIN_BATCHES, GRAD_INPUT, LENET_VARIANTS, LOSS, NETWORK, OUTPUT, TRAIN
@@ -30,7 +32,13 @@ def mnist_batches(data_root: Path, steps: int, batch_size: int, seed: int) -> li
     """The first ``steps`` batches of epoch 1 of the training loop's seeded order over MNIST's 60,000 images,
     normalised as training normalises them: [(x float32 (B, 1, 28, 28), y int64 (B,))]. From the batches shipped
     in the package when they cover the request (the default seed, steps * batch_size <= 1280), else from MNIST
-    under ``data_root``."""
+    under ``data_root``. Read once per process while the shipped file is pinned (a copy each)."""
+    seal = golden_seal(DEFAULT_TRAIN_BATCHES)
+    cache_key = None if seal is None else (seal, os.path.realpath(data_root), steps, batch_size, seed)
+    return shared("batches", cache_key, lambda: _read_batches(data_root, steps, batch_size, seed))
+
+
+def _read_batches(data_root: Path, steps: int, batch_size: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     from lenet_parity.reference.data_fetch import dataset_spec
     from lenet_parity.reference.datasets import DATASETS, normalise, normalised_batches
     from lenet_parity.reference.train_batches import read_train_batches
@@ -87,6 +95,22 @@ def _train(net: torch.nn.Module, loss_fn: Callable, batches: list, dtype: torch.
     return losses, masks
 
 
+def _reference_run(pristine: torch.nn.Module, batches: list, dtype: torch.dtype, *, lr: float, momentum: float,
+                   seed: int) -> tuple[list[torch.Tensor], list[dict], dict[str, dict[str, torch.Tensor]]]:
+    """Pure torch trained on a copy of ``pristine``, dropout masks drawn from a generator seeded ``seed``: the
+    loss of each step, the masks, and every layer's params and buffers after the last step."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def draw(name: str, shape: tuple, mdtype: torch.dtype) -> torch.Tensor:
+        p = getattr(pristine, name).p
+        return torch.bernoulli(torch.full(shape, 1 - p, dtype=mdtype), generator=generator) / (1 - p)
+
+    ref = copy.deepcopy(pristine)
+    losses, masks = _train(ref, pristine.loss, batches, dtype, lr=lr, momentum=momentum,
+                           masks_for_step=lambda step: draw)
+    return losses, masks, {spec.name: _state(ref, spec.name) for spec in ref.plan}
+
+
 def _state(net: torch.nn.Module, name: str) -> dict[str, torch.Tensor]:
     """A layer's params and buffers by name (weight, bias, running_mean, running_var)."""
     module = getattr(net, name)
@@ -102,15 +126,10 @@ def train_model(model: str, specs: list[LayerSpec], context: CheckContext, *, se
     dtype, weights_path, lr, momentum = context.dtype, context.weights, context.train.lr, context.train.momentum
     tdtype = getattr(torch, dtype)
     pristine = torch_model(model, dtype, weights_path, seed=seed)
-    generator = torch.Generator().manual_seed(seed)
-
-    def draw(name: str, shape: tuple, mdtype: torch.dtype) -> torch.Tensor:
-        p = getattr(pristine, name).p
-        return torch.bernoulli(torch.full(shape, 1 - p, dtype=mdtype), generator=generator) / (1 - p)
-
-    ref = copy.deepcopy(pristine)
-    ref_losses, ref_masks = _train(ref, pristine.loss, batches, tdtype, lr=lr, momentum=momentum,
-                                   masks_for_step=lambda step: draw)
+    source = model_source(model, weights_path, seed)
+    cache_key = None if source is None else (model, dtype, source, seed, lr, momentum, digest(batches))
+    ref_losses, ref_masks, ref_states = shared("train", cache_key, lambda: _reference_run(
+        pristine, batches, tdtype, lr=lr, momentum=momentum, seed=seed))
     label = "" if model != LENET_VARIANTS else f"{model}, "
     errors: list[CheckResult] = []
     failed: set[str] = set()
@@ -148,7 +167,7 @@ def train_model(model: str, specs: list[LayerSpec], context: CheckContext, *, se
         if spec.name == LOSS_NAME or spec.name in failed:
             continue
         got = _state(net, spec.name)
-        for key, want in _state(ref, spec.name).items():
+        for key, want in ref_states[spec.name].items():
             results.append(row(spec.name, key, got.get(key), want, "train_param", f"{label}after {len(batches)} steps"))
     return results
 
