@@ -14,7 +14,7 @@ from lenet_parity.errors import UserInputError
 from lenet_parity.golden_pins import pinned
 from lenet_parity.harness.grade_cells import judge
 from lenet_parity.harness.grade_record import Grade, Reading, Submission
-from lenet_parity.harness.grade_train import train_rows_together, trains, without_train
+from lenet_parity.harness.grade_together import remaining, rows_together, runs_together
 from lenet_parity.harness.rubric import DEFAULT_RUBRIC, Rubric, points_earned
 from lenet_parity.reference.layers import KINDS
 from lenet_parity.vocabulary import DEFAULT_PHASE0, DEFAULT_SEED, SHIPPED_GOLDEN_FILES
@@ -88,7 +88,7 @@ def _check_types(grade: Grade, submission: Submission, folder: Path, source: str
             with factory:
                 runs = _until_spent(grade, pending, factory, submission, phase0=phase0, data_root=data_root,
                                     modes=modes, reading=reading, together=together)
-            together = False  # a worker spent on the training together: each type trains alone
+            together = False  # a worker spent on the modes together: each type runs them alone
             for kind, run in runs.items():  # once its process has ended: all it printed
                 factory.report_into(run)
                 _record(grade, kind, run, factory, rubric)
@@ -103,8 +103,8 @@ def _check_types(grade: Grade, submission: Submission, folder: Path, source: str
 def _until_spent(grade: Grade, pending: list[str], factory, submission: Submission, *, phase0, data_root, modes,
                  reading, together: bool) -> dict:
     """The runs of the pending types, in order, until one leaves the worker spent; a type with no class is
-    marked missing on the way. ``together``: the train mode first with every type's layers at once
-    (harness/grade_train.py); the types then run their other modes alone, and train alone only if that failed."""
+    marked missing on the way. ``together``: the network modes first with every type's layers at once
+    (harness/grade_together.py); each type then runs alone what did not pass together, and its other modes."""
     from lenet_parity.harness.check_runner import run_checks
     from lenet_parity.harness.context import CheckContext
 
@@ -116,18 +116,19 @@ def _until_spent(grade: Grade, pending: list[str], factory, submission: Submissi
             grade.cells[kind], grade.reasons[kind] = "missing", (
                 f"nothing in {submission.path.name} implements {GRADED[kind]} (a class named like "
                 f"it, or function pairs like conv_forward/conv_backward)")
-    trained = None
-    if together and trains(modes) and defined:
-        trained = train_rows_together(defined, factory, phase0=phase0, data_root=data_root, seed=grade.seed,
+    together_rows = {}
+    if together and runs_together(modes) and defined:
+        together_rows = rows_together(defined, modes, factory, phase0=phase0, data_root=data_root, seed=grade.seed,
                                       strict=reading.strict)
         if spent(factory):
             return {}
     runs = {}
     for kind in defined:
+        done = together_rows.get(kind, {})
         context = CheckContext(factory, phase0=phase0, data_root=data_root, seed=grade.seed, strict=reading.strict)
-        runs[kind] = run_checks(kind, context, modes=without_train(modes) if trained else modes)
-        if trained:
-            runs[kind].extend(trained[kind])
+        runs[kind] = run_checks(kind, context, modes=remaining(modes, done))
+        for rows in done.values():
+            runs[kind].extend(rows)
         if spent(factory):
             break
     return runs

@@ -1,5 +1,5 @@
-"""Grading's train mode: every graded type's layers trained together once; each type alone only when that fails, so a
-wrong layer costs no other type its train points."""
+"""Grading's network modes (hybrid, train): every graded type's layers swapped in together once; each type alone only
+when that fails, so a wrong layer costs no other type its points."""
 
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ def trainings(monkeypatch):
     return calls
 
 
-def grade(path: Path, tmp_path: Path):
+def grade(path: Path, tmp_path: Path, modes=("snapshot", "train")):
     return grade_one(Submission(path.stem, path), tmp_path, timeout=60, data_root=tmp_path, rubric=RUBRIC,
-                     modes=("snapshot", "train"))
+                     modes=modes)
 
 
 def test_a_correct_submission_trains_once_and_each_type_gets_its_rows(tmp_path, trainings):
@@ -53,3 +53,13 @@ def test_a_wrong_layer_makes_each_type_train_alone_and_costs_only_its_own_points
     assert len(trainings) == 1 + 3  # together (failed), then conv, relu and flatten alone
     assert result.cells == {"conv": "fail", "relu": "pass", "flatten": "pass"}
     assert result.points["relu"] == result.points["flatten"] == 10.0 and result.points["conv"] < 10.0
+
+
+def test_the_hybrid_mode_together_gives_each_type_its_own_layers_rows_in_both_dtypes(tmp_path):
+    result = grade(STUDENT / "numpy_layers.py", tmp_path, modes=("hybrid",))
+    assert result.cells == {"conv": "pass", "relu": "pass", "flatten": "pass"}
+    hybrid = {kind: {(r["layer"], r["dtype"]) for r in result.reports[kind]["results"]} for kind in result.cells}
+    assert hybrid["conv"] == {(layer, dtype) for layer in ("conv1", "conv2") for dtype in ("float32", "float64")}
+    assert {layer for layer, _ in hybrid["relu"]} == {"relu1", "relu2", "relu3", "relu4"}
+    bug = grade(STUDENT / "buggy" / "B01_conv_bias_grad_mean.py", tmp_path / "bug", modes=("hybrid",))
+    assert bug.cells == {"conv": "fail", "relu": "pass", "flatten": "pass"}  # each alone once together failed
