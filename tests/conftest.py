@@ -31,3 +31,12 @@ def resealed(text: str) -> str:
     document = json.loads(text)
     document[SEAL] = content_sha256(document)
     return json.dumps(document)
+
+
+def ctrl_c_reaches_it() -> None:
+    """A Popen ``preexec_fn``: SIGINT back to its default in the child, so Python there turns it into
+    KeyboardInterrupt as a terminal's Ctrl-C does; a test runner started as a background job (``cmd &``) ignores
+    SIGINT, and its children would inherit that and never see the signal."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import PHASE0, ROOT, WEIGHTS
+from conftest import PHASE0, ROOT, WEIGHTS, ctrl_c_reaches_it
 from lenet_parity.harness.cli import main
 from lenet_parity.harness.tolerances import TABLE
 
@@ -89,7 +89,8 @@ def test_ctrl_c_is_exit_130_with_one_line_and_no_stray_process(tmp_path):
                      "    def forward(self, x):\n        time.sleep(600)\n        return x\n"
                      "    def backward(self, dy):\n        return dy\n")
     proc = subprocess.Popen([CLI, "check", "relu", "--impl", f"{layer}:SlowReLU", "--mode", "snapshot", *PATHS],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=ctrl_c_reaches_it)
     deadline = time.monotonic() + 120  # not a timing: wait for the worker to exist (asleep in forward), however
     while time.monotonic() < deadline and proc.poll() is None:  # loaded the machine is
         if subprocess.run(["pgrep", "-f", f"worker_main .*{layer}"], capture_output=True).returncode == 0:

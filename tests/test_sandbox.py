@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import PHASE0, ROOT, WEIGHTS
+from conftest import PHASE0, ROOT, WEIGHTS, ctrl_c_reaches_it
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.isolation import IsolatedFactory, WorkerError
 from lenet_parity.harness.sandbox import ALLOWED_ENV, probe
@@ -279,7 +279,7 @@ def _wait_for_numpy(pid: int, limit: float = 60.0) -> None:
 @pytest.mark.parametrize("delay", [0.0, 0.05, 0.3])
 def test_ctrl_c_while_the_cli_imports_is_exit_130_without_a_traceback(delay):
     proc = subprocess.Popen([str(CLI), "check", "relu", "--mode", "snapshot"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_reaches_it)
     _wait_for_numpy(proc.pid)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
