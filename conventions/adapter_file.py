@@ -22,6 +22,7 @@ from typing import Any
 
 from lenet_parity.conventions import CONVENTIONS
 from lenet_parity.errors import UserInputError
+from lenet_parity.toml_file import read_toml
 
 LAYER_TYPES = {"conv": "Conv2d", "pool": "MaxPool2d", "relu": "ReLU", "dense": "Linear", "flatten": "Flatten",
                "logsoftmax": "LogSoftmax", "loss": "NLLLoss"}
@@ -32,17 +33,8 @@ LAYOUTS = ("torch", "in,out", "hwio", "ohwi")
 
 def read_adapter(path: str | Path) -> tuple[str | None, dict[str, dict[str, Any]]]:
     """(the file's convention or None, torch class -> what is declared for it); bad input is one line."""
-    import tomllib
-
     path = Path(path)
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserInputError(f"--adapter {path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserInputError(f"--adapter {path}: cannot read ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserInputError(f"--adapter {path}: not valid TOML ({exc})") from None
+    document = read_toml(path, "--adapter")
     convention = document.pop("convention", None)
     if convention is not None and convention not in CONVENTIONS:
         raise UserInputError(f"--adapter {path}: convention {convention!r}; choose one of {', '.join(CONVENTIONS)}")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lenet_parity.errors import UserInputError
+from lenet_parity.toml_file import read_toml
 from lenet_parity.reference.layers import KINDS
 
 SPLITS = ("type", "mode", "check")
@@ -81,17 +82,8 @@ def read_rubric(path: str | Path | None) -> Rubric:
     """The rubric in a TOML file (None: DEFAULT_RUBRIC); every problem is one line naming the file and the key."""
     if path is None:
         return DEFAULT_RUBRIC
-    import tomllib
-
     path = Path(path)
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserInputError(f"--rubric {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserInputError(f"--rubric {path}: cannot be read ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserInputError(f"--rubric {path}: not TOML ({exc})") from None
+    document = read_toml(path, "--rubric")
 
     def bad(where: str, why: str) -> UserInputError:
         return UserInputError(f"--rubric {path}: {where}: {why}")

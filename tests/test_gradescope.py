@@ -168,7 +168,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["gradescope", "build", "--out", str(tmp_path / "a.zip"), "--rubric",
                                   str(tmp_path / "none.toml")])
-    assert result.exit_code == 2 and "no such file" in result.output and not (tmp_path / "a.zip").exists()
+    assert result.exit_code == 2 and "file not found" in result.output and not (tmp_path / "a.zip").exists()
     adapter = tmp_path / "adapter.toml"
     adapter.write_text("[convolution]\nclass = 'Conv'\n")
     result = runner.invoke(main, ["gradescope", "build", "--out", str(tmp_path / "a.zip"), "--adapter", str(adapter)])

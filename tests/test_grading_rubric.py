@@ -133,7 +133,7 @@ def test_missing_syntax_error_and_entries_that_are_not_python(graded):
 
 
 @pytest.mark.parametrize("text, says", [
-    ("[types.conv\n", "not TOML"),
+    ("[types.conv\n", "not valid TOML"),
     ("[types.conv2d]\npoints = 3\n", "[types.conv2d]: unknown layer type"),
     ('[defaults]\nsplit = "layer"\n', "split 'layer'"),
     ("[types.conv]\npoints = -1\n", "points -1"),
