@@ -29,8 +29,9 @@ import numpy as np
 from lenet_parity.custom_layers.protocol import fits
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.sandbox import Sandbox, probe, worker_environment, wrap
-from lenet_parity.harness.worker_io import (HEADER, OutputCapture, PipeClosed, PipeTimeout, frame, read_exactly,
-                                            tree_resident_bytes, write_all)
+from lenet_parity.harness.wire import Oversized, PipeClosed, pack, read_message
+from lenet_parity.harness.worker_io import (OutputCapture, PipeTimeout, read_into, tree_resident_bytes, widen,
+                                            write_all)
 from lenet_parity.harness.worker_main import ALLOW_IMPORTS, FORBID_IMPORTS, ForbiddenImportError
 
 DEFAULT_TIMEOUT = 60.0  # seconds per call into user code
@@ -70,9 +71,12 @@ def _decode(value: Any) -> Any:
         dtype = np.dtype(dtype)
         if dtype.kind not in "biuf":
             raise WorkerError(f"the worker sent an array of dtype {dtype}")
-        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+        array = np.frombuffer(data, dtype=dtype).reshape(shape)  # over the message's own buffer (wire.py)
+        return array if array.flags.writeable and array.flags.aligned else array.copy()
     if isinstance(value, tuple) and value and value[0] == _OBJECT and len(value) == 2:
         return OpaqueValue(value[1])
+    if isinstance(value, (bytes, bytearray, memoryview, pickle.PickleBuffer)):  # a buffer outside an array
+        return OpaqueValue(type(value).__name__)
     if isinstance(value, list):
         return [_decode(v) for v in value]
     if isinstance(value, tuple):
@@ -175,6 +179,8 @@ class Worker:
         finally:
             for fd in (to_child_r, from_child_w, output_w):
                 os.close(fd)
+        for fd in (to_child_w, from_child_r):
+            widen(fd)
         os.set_blocking(to_child_w, False)  # every write has a deadline (worker_io.write_all)
         self._request_fd, self._reply_fd = to_child_w, from_child_r
         self._drainer = self.output.drain(output_r)
@@ -204,13 +210,12 @@ class Worker:
         dropped, self.dropped = self.dropped, []
         deadline = time.monotonic() + self.timeout
         try:
-            write_all(self._request_fd, frame(pickle.dumps((op, args, dropped), protocol=5)), deadline,
-                      alive=lambda: self.proc.poll() is None)
-            (size,) = HEADER.unpack(self._read(HEADER.size, deadline, during))
-            if size > _MAX_REPLY:
-                self.close()
-                raise WorkerError(f"the layer's process announced a {size}-byte reply during {during}: killed")
-            data = self._read(size, deadline, during)
+            write_all(self._request_fd, pack((op, args, dropped)), deadline, alive=lambda: self.proc.poll() is None)
+            data, buffers = read_message(lambda view: self._read(view, deadline, during), limit=_MAX_REPLY)
+        except Oversized as exc:
+            self.close()
+            raise WorkerError(f"the layer's process announced a {exc.size}-byte reply during {during}: killed") \
+                from None
         except PipeClosed:
             raise self._died(during) from None
         except PipeTimeout:
@@ -218,7 +223,7 @@ class Worker:
             self.timed_out = self.timed_out or (time.monotonic(), during)
             raise WorkerError(f"no answer after {self.timeout:g} s during {during}: killed (--timeout)") from None
         try:
-            reply = _NoClasses(io.BytesIO(data)).load()
+            reply = _NoClasses(io.BytesIO(data), buffers=buffers).load()
             ok = reply[0] == "ok"
             value = _decode(reply[1]) if ok else None
             if not ok:
@@ -237,8 +242,8 @@ class Worker:
             message = f"{message or 'out of memory'}; memory limit {self.memory_limit / (1 << 30):g} GiB"
         raise remote_error(name, message, where)
 
-    def _read(self, n: int, deadline: float, during: str) -> bytes:
-        """Exactly n bytes of the reply pipe by the deadline, watching the process's life and memory meanwhile."""
+    def _read(self, view: memoryview, deadline: float, during: str) -> None:
+        """``view`` filled from the reply pipe by the deadline, watching the process's life and memory meanwhile."""
         def watch() -> None:
             if self.proc.poll() is not None:
                 raise PipeClosed()
@@ -248,7 +253,7 @@ class Worker:
                 raise WorkerError(f"memory limit {self.memory_limit / (1 << 30):g} GiB exceeded during {during} "
                                   f"({resident / (1 << 30):.1f} GiB resident): killed (--memory-limit)")
 
-        return read_exactly(self._reply_fd, n, deadline, watch)
+        read_into(self._reply_fd, view, deadline, watch)
 
     def _died(self, during: str) -> WorkerError:
         proc = self.proc

@@ -1,42 +1,45 @@
-"""The checker's side of the pipes to a worker: frames written and read against a deadline, and the worker's
-printed output drained by a thread into a capped capture.
+"""The checker's side of the pipes to a worker: messages (harness/wire.py) written and read against a deadline,
+and the worker's printed output drained by a thread into a capped capture.
 
-A frame is its length (8 bytes, big-endian), then its bytes, in both directions. Nothing here blocks past its
-deadline: a worker that stops reading its requests, or never answers, is a timeout, not a hang of the checker.
+Nothing here blocks past its deadline: a worker that stops reading its requests, or never answers, is a timeout,
+not a hang of the checker.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
-import struct
 import threading
 import time
 
-HEADER = struct.Struct("!Q")
+from lenet_parity.harness.wire import IOV_MAX, PipeClosed, written  # noqa: F401 - PipeClosed: raised from here
+
 _POLL = 0.2  # seconds between looks at the process's life and memory while waiting
+PIPE_SIZE = 1 << 20  # bytes a pipe to the worker holds (Linux's default limit for a user); 64 KiB by default
 
 
 class PipeTimeout(Exception):
-    """The deadline passed before the frame was written or read."""
+    """The deadline passed before the message was written or read."""
 
 
-class PipeClosed(Exception):
-    """The other end is gone (end of file, or a broken pipe)."""
+def widen(fd: int) -> None:
+    """Let the pipe of ``fd`` hold ``PIPE_SIZE`` bytes (Linux): a batch's activations then cross in a few
+    writes instead of one per 64 KiB, each waking the other process. Left as it is where that is refused."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    except (AttributeError, OSError):
+        pass
 
 
-def frame(data: bytes) -> bytes:
-    return HEADER.pack(len(data)) + data
-
-
-def write_all(fd: int, data: bytes, deadline: float, alive) -> None:
-    """All of ``data`` into the non-blocking ``fd`` by the deadline; ``alive()`` is asked while the pipe is full."""
-    view = memoryview(data)
-    while view:
+def write_all(fd: int, views: list, deadline: float, alive) -> None:
+    """Every buffer of ``views`` (wire.pack's) into the non-blocking ``fd`` by the deadline; ``alive()`` is asked
+    while the pipe is full."""
+    while views:
         _, ready, _ = select.select([], [fd], [], min(_POLL, max(0.0, deadline - time.monotonic())))
         if ready:
             try:
-                view = view[os.write(fd, view[:1 << 20]):]
+                views = written(views, os.writev(fd, views[:IOV_MAX]))
             except BlockingIOError:
                 continue
             except (BrokenPipeError, ConnectionResetError):
@@ -48,22 +51,20 @@ def write_all(fd: int, data: bytes, deadline: float, alive) -> None:
             raise PipeTimeout()
 
 
-def read_exactly(fd: int, n: int, deadline: float, watch) -> bytes:
-    """Exactly ``n`` bytes of ``fd`` by the deadline; ``watch()`` runs between waits (it raises to stop)."""
-    chunks, got = [], 0
-    while got < n:
+def read_into(fd: int, view: memoryview, deadline: float, watch) -> None:
+    """Fill ``view`` from ``fd`` by the deadline; ``watch()`` runs between waits (it raises to stop)."""
+    got = 0
+    while got < view.nbytes:
         ready, _, _ = select.select([fd], [], [], min(_POLL, max(0.0, deadline - time.monotonic())))
         if ready:
-            chunk = os.read(fd, min(n - got, 1 << 24))
-            if not chunk:
+            n = os.readv(fd, [view[got:]])
+            if not n:
                 raise PipeClosed()
-            chunks.append(chunk)
-            got += len(chunk)
+            got += n
             continue
         watch()
         if time.monotonic() >= deadline:
             raise PipeTimeout()
-    return b"".join(chunks)
 
 
 class OutputCapture:

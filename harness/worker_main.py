@@ -17,7 +17,6 @@ import os
 import pickle
 import resource
 import signal
-import struct
 import sys
 import traceback
 from pathlib import Path
@@ -27,6 +26,7 @@ from lenet_parity.conventions.importing import import_user_code
 from lenet_parity.conventions.names import did_you_mean
 from lenet_parity.custom_layers.backends import MODULES
 from lenet_parity.custom_layers.protocol import signature_of
+from lenet_parity.harness.wire import IOV_MAX, PipeClosed, pack, read_message, written
 
 FORBIDDEN = ("torch", "torchvision", "tensorflow", "jax")  # the answer key and its cousins: a layer is written, not borrowed
 ALLOW_IMPORTS, FORBID_IMPORTS = "allow-imports", "forbid-imports"  # the worker's fourth argument
@@ -84,7 +84,7 @@ def encode(value, depth: int = 0):
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
             return (OBJECT, f"ndarray of dtype {value.dtype}")
-        return (ARRAY, value.dtype.str, tuple(value.shape), np.ascontiguousarray(value).tobytes())
+        return (ARRAY, value.dtype.str, tuple(value.shape), pickle.PickleBuffer(np.ascontiguousarray(value)))
     if isinstance(value, np.generic):
         return value.item() if value.dtype.kind in "biuf" else (OBJECT, type(value).__name__)
     if value is None or type(value) in (bool, int, float, str):
@@ -219,13 +219,11 @@ class Server:
 def serve(fd_in: int, fd_out: int) -> None:
     server = Server()
     while True:
-        header = read_frame_bytes(fd_in, 8)
-        if header is None:
+        try:
+            request, buffers = read_message(lambda view: fill(fd_in, view))
+        except PipeClosed:
             return  # the parent is gone
-        request = read_frame_bytes(fd_in, struct.unpack("!Q", header)[0])
-        if request is None:
-            return
-        op, args, dropped = pickle.loads(request)  # from the checker: trusted
+        op, args, dropped = pickle.loads(request, buffers=buffers)  # from the checker: trusted
         for handle in dropped:  # objects the parent no longer holds
             server.objects.pop(handle, None)
         try:
@@ -233,11 +231,10 @@ def serve(fd_in: int, fd_out: int) -> None:
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt from user code too
             reply = error_reply(exc)
         try:
-            data = pickle.dumps(reply, protocol=5)
+            views = pack(reply)
         except BaseException as exc:  # noqa: BLE001 - e.g. a str subclass that refuses pickling
-            data = pickle.dumps(("error", "TypeError", "the reply cannot be sent: "
-                                 f"{type(exc).__name__}", ""), protocol=5)
-        write_frame(fd_out, data)
+            views = pack(("error", "TypeError", f"the reply cannot be sent: {type(exc).__name__}", ""))
+        send(fd_out, views)
 
 
 def error_reply(exc: BaseException) -> tuple:
@@ -256,23 +253,20 @@ def error_reply(exc: BaseException) -> tuple:
         return ("error", name, message, "")
 
 
-def read_frame_bytes(fd: int, n: int) -> bytes | None:
-    """Exactly n bytes of the request pipe; None at its end (the checker closed it)."""
-    chunks, got = [], 0
-    while got < n:
-        chunk = os.read(fd, min(n - got, 1 << 24))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+def fill(fd: int, view: memoryview) -> None:
+    """``view`` filled from the request pipe; PipeClosed at its end (the checker closed it)."""
+    got = 0
+    while got < view.nbytes:
+        n = os.readv(fd, [view[got:]])
+        if not n:
+            raise PipeClosed()
+        got += n
 
 
-def write_frame(fd: int, data: bytes) -> None:
-    """One reply: its length (8 bytes, big-endian), then its bytes; what harness/worker_io.py reads."""
-    view = memoryview(struct.pack("!Q", len(data)) + data)
-    while view:
-        view = view[os.write(fd, view):]
+def send(fd: int, views: list) -> None:
+    """One reply (wire.pack's buffers), whole: what harness/worker_io.py reads."""
+    while views:
+        views = written(views, os.writev(fd, views[:IOV_MAX]))
 
 
 def _end_with_parent() -> None:

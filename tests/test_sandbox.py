@@ -155,9 +155,9 @@ def test_torch_cannot_be_imported_even_with_the_python_guards_removed(tmp_path):
 
 def test_a_worker_that_stops_reading_its_requests_is_a_timeout_not_a_hang(tmp_path):
     """The layer answers forward early through the reply pipe (a forged "ok"), then sleeps: the checker's next
-    request, 2 MB of dy, cannot be written. The write has the call's deadline."""
+    request, 2.4 MB of dy (more than the 1 MiB pipe holds), cannot be written. The write has the call's deadline."""
     body = '''
-    import os, pickle, struct, sys, time
+    import sys, time
 
     class Layer:
         array_kind = "numpy"
@@ -166,8 +166,8 @@ def test_a_worker_that_stops_reading_its_requests_is_a_timeout_not_a_hang(tmp_pa
             self.params, self.grads = {}, {}
 
         def forward(self, x):
-            reply = pickle.dumps(("ok", {"result": None, "args": [None]}), protocol=5)
-            os.write(int(sys.argv[2]), struct.pack("!Q", len(reply)) + reply)
+            worker = sys.modules["__main__"]  # its message format (harness/wire.py), as the worker sends it
+            worker.send(int(sys.argv[2]), worker.pack(("ok", {"result": None, "args": [None]})))
             time.sleep(60)
 
         def backward(self, dy):

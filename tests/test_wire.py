@@ -1,0 +1,105 @@
+"""The checker-worker message format (harness/wire.py): arrays beside the pickle, limits against forged prefixes."""
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from lenet_parity.harness.isolation import OpaqueValue, _decode, _NoClasses
+from lenet_parity.harness.wire import LENGTH, MAX_BUFFERS, PREFIX, Oversized, PipeClosed, pack, read_message, written
+from lenet_parity.harness.worker_main import encode, fill, send
+
+
+def _through_a_pipe(value, limit=None):
+    """``value`` packed, sent through a real pipe as the worker sends, and read back as the checker reads."""
+    read_fd, write_fd = os.pipe()
+    try:
+        views = pack(value)
+        total = sum(memoryview(v).nbytes for v in views)
+        assert total < 60_000, "keep test messages within one default pipe buffer"
+        send(write_fd, views)
+        os.close(write_fd)
+        write_fd = None
+        return read_message(lambda view: fill(read_fd, view), limit=limit)
+    finally:
+        os.close(read_fd)
+        if write_fd is not None:
+            os.close(write_fd)
+
+
+ARRAYS = {
+    "c-contiguous float64": np.arange(24, dtype=np.float64).reshape(2, 3, 4),
+    "fortran float32": np.asfortranarray(np.arange(12, dtype=np.float32).reshape(3, 4)),
+    "strided view": np.arange(40, dtype=np.int64).reshape(5, 8)[:, ::3],
+    "empty": np.zeros((0, 3)),
+    "scalar array": np.array(2.5),
+    "bool": np.array([True, False, True]),
+}
+
+
+@pytest.mark.parametrize("name", list(ARRAYS))
+def test_a_request_carries_every_array_unchanged_and_writable(name):
+    array = ARRAYS[name]
+    data, buffers = _through_a_pipe(("call", (7, "forward", (array, {"k": array})), []))
+    op, (handle, method, (x, kw)), dropped = pickle.loads(data, buffers=buffers)
+    assert (op, handle, method, dropped) == ("call", 7, "forward", [])
+    for got in (x, kw["k"]):
+        assert got.dtype == array.dtype and got.shape == array.shape and np.array_equal(got, array)
+        assert got.flags.writeable  # the layer may write into its input, as in one process
+
+
+def test_large_arrays_travel_beside_the_pickle_not_inside_it():
+    array = np.ones((32, 6, 24, 24))
+    head, data, *raw = pack(("ok", encode({"result": array, "args": [array]})))
+    assert len(data) < 1000 and [v.nbytes for v in raw] == [array.nbytes, array.nbytes]
+    count = PREFIX.unpack(head[:PREFIX.size])[1]
+    assert count == 2 and len(head) == PREFIX.size + 2 * LENGTH.size
+
+
+def test_a_reply_decodes_to_writable_arrays_and_refuses_stray_buffers():
+    y = np.linspace(-1, 1, 30, dtype=np.float32).reshape(5, 6)
+    data, buffers = _through_a_pipe(("ok", encode({"result": y, "args": [y[::2]]})))
+    reply = _decode(_NoClasses(__import__("io").BytesIO(data), buffers=buffers).load()[1])
+    assert np.array_equal(reply["result"], y) and reply["result"].flags.writeable
+    assert np.array_equal(reply["args"][0], y[::2])
+    stray = _decode([bytearray(b"abc"), pickle.PickleBuffer(bytearray(4))])
+    assert all(isinstance(v, OpaqueValue) for v in stray)
+
+
+def test_a_read_only_array_stays_read_only_as_an_in_band_pickle_kept_it():
+    array = np.arange(6.0)
+    array.flags.writeable = False
+    data, buffers = _through_a_pipe((array,))
+    (got,) = pickle.loads(data, buffers=buffers)
+    assert np.array_equal(got, array) and not got.flags.writeable
+
+
+def test_a_forged_prefix_is_refused_before_anything_is_allocated():
+    def forged(prefix: bytes):
+        stream = memoryview(prefix)
+
+        def fill_from(view):
+            nonlocal stream
+            if stream.nbytes < view.nbytes:
+                raise PipeClosed()
+            view[:] = stream[:view.nbytes]
+            stream = stream[view.nbytes:]
+
+        return fill_from
+
+    with pytest.raises(Oversized) as too_many:
+        read_message(forged(PREFIX.pack(10, MAX_BUFFERS + 1)))
+    assert too_many.value.size > MAX_BUFFERS
+    with pytest.raises(Oversized) as too_large:
+        read_message(forged(PREFIX.pack(10, 1) + LENGTH.pack(1 << 40)), limit=1 << 31)
+    assert too_large.value.size == 10 + (1 << 40)
+    with pytest.raises(PipeClosed):  # announced, never sent
+        read_message(forged(PREFIX.pack(100, 0) + b"short"))
+
+
+def test_a_partial_write_resumes_where_it_stopped():
+    views = [b"abc", memoryview(np.arange(4, dtype=np.uint8)).cast("B"), b"", b"xyz"]
+    whole = b"".join(bytes(v) for v in views)
+    for n in range(len(whole) + 1):
+        assert b"".join(bytes(v) for v in written(views, n)) == whole[n:]
