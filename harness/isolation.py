@@ -127,11 +127,20 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # itemsize -> the integers of its bits
+
+
 def _unchanged(now: Any, before: Any) -> bool:
-    """Whether an argument the layer was given is as it was sent (the checker's judgment, never the worker's)."""
+    """Whether an argument the layer was given is as it was sent (the checker's judgment, never the worker's):
+    for an array, the same dtype, shape and values, NaN where there was NaN. The same bits settle it first, 50x
+    faster than ``array_equal(equal_nan=True)``, which cost a millisecond per megabyte of every call's input."""
     if isinstance(before, np.ndarray):
-        return (isinstance(now, np.ndarray) and now.shape == before.shape and now.dtype == before.dtype
-                and bool(np.array_equal(now, before, equal_nan=True)))
+        if not (isinstance(now, np.ndarray) and now.shape == before.shape and now.dtype == before.dtype):
+            return False
+        bits = _UNSIGNED.get(before.dtype.itemsize)
+        if bits is not None and bool((now.view(bits) == before.view(bits)).all()):
+            return True
+        return bool(np.array_equal(now, before, equal_nan=True))  # -0.0 written over 0.0 is no change
     try:
         return type(now) is type(before) and bool(now == before)
     except Exception:  # noqa: BLE001 - a comparison that raises: something changed
@@ -320,14 +329,18 @@ class RemoteDict(MutableMapping):
 class RemoteLayer:
     """A user's layer object living in the worker. Subclassed per user class, named like it, for messages."""
 
-    _LOCAL = ("_worker", "_handle", "_generation", "array_kind", "_factory")
+    _LOCAL = ("_worker", "_handle", "_generation", "array_kind", "_factory", "_known")
 
-    def __init__(self, factory: "IsolatedFactory", handle: int, array_kind: Any):
+    def __init__(self, factory: "IsolatedFactory", handle: int, array_kind: Any, known: dict[str, str] | None = None):
         object.__setattr__(self, "_factory", factory)
         object.__setattr__(self, "_worker", factory.worker)
         object.__setattr__(self, "_handle", handle)
         object.__setattr__(self, "_generation", factory.worker.generation)
         object.__setattr__(self, "array_kind", array_kind)
+        # attribute -> "method" or "dict", once the worker said so: a method is looked up again by the call
+        # itself, a dict by each item read or written, so neither answer can go stale; asking again for every
+        # forward was a third of a training step's round trips
+        object.__setattr__(self, "_known", dict(known or {}))
 
     def _request(self, op: str, *args: Any, during: str) -> Any:
         worker = self._worker
@@ -342,14 +355,17 @@ class RemoteLayer:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        found = self._request("attr", name, name == "params", during=f"reading .{name}")
-        if found[0] == "missing":
-            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
-        if found[0] == "method":
+        kind = self._known.get(name)
+        if kind is None:
+            found = self._request("attr", name, name == "params", during=f"reading .{name}")
+            if found[0] == "missing":
+                raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+            if found[0] not in ("method", "dict"):
+                return found[1]
+            kind = self._known[name] = found[0]
+        if kind == "method":
             return lambda *args: self._call(name, args)
-        if found[0] == "dict":
-            return RemoteDict(self, name)  # params: the harness writes entries in place
-        return found[1]
+        return RemoteDict(self, name)  # params: the harness writes entries in place
 
     def _call(self, method: str, args: tuple) -> Any:
         """The remote method's result; arguments it changed in place are changed here too, as in one process.
@@ -373,11 +389,12 @@ class RemoteLayer:
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self._LOCAL:
             raise AttributeError(f"{name} is the harness's")
+        self._known.pop(name, None)
         self._request("set", name, value, during=f"setting .{name}")
 
     def __copy__(self) -> "RemoteLayer":
         handle = self._request("snapshot", during="copying the layer's state")
-        return type(self)(self._factory, handle, self.array_kind)
+        return type(self)(self._factory, handle, self.array_kind, self._known)  # a copy has the same attributes
 
     def __del__(self):
         if self._worker.generation == self._generation:

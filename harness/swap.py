@@ -117,6 +117,7 @@ class Bridge(nn.Module):
         # torch's module in evaluation mode gives the output shape to expect (meta tensors would be free,
         # but their first use imports torch._dynamo: 4-5 s per process, measured)
         self._twin = (copy.deepcopy(module).eval(),)
+        self._shapes: dict[tuple, tuple | None] = {}  # (input shape, dtype) -> the output's shape
         self.training = module.training
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,11 +128,16 @@ class Bridge(nn.Module):
         return _BridgeFunction.apply(self, x, *params)
 
     def _expected_shape(self, x: torch.Tensor) -> tuple | None:
-        try:
-            with torch.no_grad():
-                return tuple(self._twin[0].to(x.dtype)(x.detach()).shape)
-        except Exception:  # torch itself refuses this input: leave the verdict to the comparison
-            return None
+        """The output's shape, by the input's shape and dtype alone (every module swapped is so): torch's module
+        runs once per input shape, not at every step."""
+        key = (tuple(x.shape), x.dtype)
+        if key not in self._shapes:
+            try:
+                with torch.no_grad():
+                    self._shapes[key] = tuple(self._twin[0].to(x.dtype)(x.detach()).shape)
+            except Exception:  # torch itself refuses this input: leave the verdict to the comparison
+                self._shapes[key] = None
+        return self._shapes[key]
 
     def _forward(self, x: torch.Tensor, params: tuple) -> tuple[torch.Tensor, Any]:
         layer, dtype = self.layer, x.dtype
@@ -143,7 +149,7 @@ class Bridge(nn.Module):
                 layer.params[n] = to_layer(p, self.kind)
             for n in self.buffer_names:
                 layer.params[n] = to_layer(getattr(self, n), self.kind)
-            if mask is not None or hasattr(layer, "mask"):  # None: a dropout layer draws its own
+            if self.p is not None and (mask is not None or hasattr(layer, "mask")):  # None: a dropout draws its own
                 layer.mask = None if mask is None or not self.training else to_layer(mask.to(dtype), self.kind)
                 self.last_mask = mask if self.training else None
             y = layer.forward(to_layer(x, self.kind))

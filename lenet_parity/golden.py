@@ -24,7 +24,8 @@ from typing import Any
 
 from lenet_parity.atomic import atomic_write_text
 from lenet_parity.errors import UserInputError
-from lenet_parity.golden_pins import in_memory, read_bytes, record_shipped, shipped_seal
+from lenet_parity.golden_pins import (in_memory, read_bytes, record_shipped, remember_verified, shipped_seal,
+                                      verified_before)
 
 _TYPECODES = {"float32": "f", "float64": "d", "int64": "q", "uint8": "B"}
 
@@ -153,7 +154,11 @@ def read_document(path: str | os.PathLike, *, kind: str, version: int, regenerat
     found_version = document.get("format_version")
     if found_version != version:
         raise UserInputError(f"{path}: format_version {found_version!r}, this lenet-parity reads {version}; {hint}")
-    return verify(path, document, hint=hint)
+    if verified_before(path, document):
+        return document
+    verify(path, document, hint=hint)
+    remember_verified(path, document)
+    return document
 
 
 def parse(path: Path, data: bytes, *, hint: str) -> dict[str, Any]:

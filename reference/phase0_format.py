@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from lenet_parity.errors import UserInputError
-from lenet_parity.golden import decode_tensor, read_document
+from lenet_parity.golden import SEAL, decode_tensor, read_document
 from lenet_parity.vocabulary import DEFAULT_PHASE0, DTYPES
 
 PHASE0_KIND = "lenet-parity/phase0"
@@ -91,9 +92,22 @@ def _layer(entry: dict[str, Any], where: str) -> LayerRecord:
 
 
 def load_phase0(path: str | os.PathLike = DEFAULT_PHASE0) -> Phase0:
-    """Load and validate Phase 0; a missing, corrupted or wrong-version file is a one-line UserInputError."""
+    """Load and validate Phase 0; a missing, corrupted or wrong-version file is a one-line UserInputError.
+
+    A copy of what the last call decoded when the document is the same (by its verified seal): a grading process
+    loads it once per submission, and decoding its arrays took 0.06 s; a copy takes 3 ms and shares no array."""
     path = Path(path)
     document = read_document(path, kind=PHASE0_KIND, version=PHASE0_VERSION, regenerate=REGENERATE)
+    key = (str(path), document.get(SEAL))
+    if _decoded.get("key") != key:
+        _decoded.update(key=key, phase0=_decode(path, document))
+    return copy.deepcopy(_decoded["phase0"])
+
+
+_decoded: dict[str, Any] = {}  # the last Phase 0 decoded, by (path, seal): load_phase0 hands out copies of it
+
+
+def _decode(path: Path, document: dict[str, Any]) -> Phase0:
     try:
         captures = {}
         for model, body in document["models"].items():

@@ -174,3 +174,38 @@ def test_isolated_factory_loads_a_file_and_reports_constructor_fit(tmp_path):
     assert accepts(lambda **kw: None, {"anything": 1})
     with pytest.raises(UserInputError, match="its classes: Mine"):
         IsolatedFactory(f"{source}:Yours")
+
+
+def test_a_remote_layer_that_rebinds_its_methods_and_params_is_seen_as_it_is_now(tmp_path):
+    """The proxy remembers that forward is a method and params a dict (one question each, not one per call), yet
+    the call and each entry still reach what the layer holds at that moment."""
+    source = tmp_path / "shifty.py"
+    source.write_text('''
+import numpy as np
+
+class Shifty:
+    def __init__(self):
+        self.params, self.grads = {"w": np.zeros(2)}, {}
+
+    def forward(self, x):
+        self.forward = self.doubled  # from now on another method
+        self.params = {"w": np.ones(2)}  # and another dict
+        return x
+
+    def doubled(self, x):
+        return 2 * x + self.params["w"]
+''')
+    with IsolatedFactory(f"{source}:Shifty") as factory:
+        layer = factory(LayerSpec("relu1", "relu", "ReLU", {}))
+        asked = []
+        request = factory.worker.request
+        factory.worker.request = lambda op, *a, **k: asked.append(op) or request(op, *a, **k)
+        x = np.arange(2.0)
+        assert np.array_equal(layer.forward(x), x)
+        layer.params["w"] = np.full(2, 5.0)  # written into the dict the layer holds now
+        assert np.array_equal(layer.forward(x), 2 * x + 5)
+        assert np.array_equal(layer.params["w"], np.full(2, 5.0))
+        assert asked.count("attr") == 2  # .forward and .params, once each
+        layer.params = {"w": np.full(2, -1.0)}  # set from here: asked again
+        assert np.array_equal(layer.forward(x), 2 * x - 1) and np.array_equal(layer.params["w"], np.full(2, -1.0))
+        assert not hasattr(layer, "missing") and asked.count("attr") == 4

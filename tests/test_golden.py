@@ -80,3 +80,46 @@ def test_write_is_atomic(tmp_path, monkeypatch):
         write_document(path, _doc(n=2))
     assert json.loads(path.read_text())["n"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["golden.json"]  # no temp file left behind
+
+
+def test_a_pinned_file_is_read_and_sealed_once_per_process_while_it_is_unchanged(tmp_path, monkeypatch):
+    """Grading pins the golden files once per submission: an unchanged file is reused as read and verified; any
+    write (even one that puts the modification time back) is seen, and a forged document is refused."""
+    import os
+
+    from lenet_parity import golden
+    from lenet_parity.golden_pins import pinned
+
+    path = tmp_path / "golden.json"
+    write_document(path, _doc(values=[1, 2, 3]))
+    sealed, parsed = [], []
+    real_seal, real_parse = golden.content_sha256, golden.parse
+    monkeypatch.setattr(golden, "content_sha256", lambda d: sealed.append(1) or real_seal(d))
+    monkeypatch.setattr(golden, "parse", lambda *a, **k: parsed.append(1) or real_parse(*a, **k))
+    read = lambda: read_document(path, kind="lenet-parity/test", version=1, regenerate="make golden")  # noqa: E731
+    for _ in range(3):
+        with pinned(path):
+            assert read()["values"] == [1, 2, 3]
+    assert (len(parsed), len(sealed)) == (1, 1)
+
+    before = os.stat(path)
+    text = path.read_text().replace("[1,2,3]", "[7,2,3]")
+    assert text != path.read_text()
+    path.write_text(text)  # the same size, the seal left as it was
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the modification time put back
+    with pinned(path), pytest.raises(UserInputError, match="does not match its content_sha256 seal"):
+        read()
+    assert len(parsed) == 2
+
+
+def test_load_phase0_hands_out_copies_that_share_no_array():
+    from lenet_parity.reference.phase0_format import load_phase0
+    from lenet_parity.vocabulary import DEFAULT_PHASE0
+
+    first = load_phase0(DEFAULT_PHASE0)
+    record = first.captures[("lenet", "float32")].layers[0]
+    original = record.x.copy()
+    record.x[...] = 123.0  # a check that wrote into what it was given
+    first.captures[("lenet", "float32")].layers.clear()
+    second = load_phase0(DEFAULT_PHASE0)
+    assert np.array_equal(second.captures[("lenet", "float32")].layers[0].x, original)

@@ -197,6 +197,30 @@ def test_the_bridge_hands_the_layer_a_dropout_mask_when_asked():
     assert bridge.layer.mask is None and not torch.equal(y, x * mask)
 
 
+
+def test_only_a_dropout_layer_has_its_mask_reset_before_a_forward():
+    """A ReLU that keeps its own ``mask`` (the sign of its last input) is left alone: only dropout takes one."""
+
+    class MaskedReLU:
+        array_kind = "numpy"
+
+        def __init__(self):
+            self.params, self.grads, self.mask, self.seen = {}, {}, None, []
+
+        def forward(self, x):
+            self.seen.append(self.mask)
+            self.mask = x > 0
+            return x * self.mask
+
+        def backward(self, dy):
+            return dy * self.mask
+
+    module = build_torch_layer(LayerSpec("relu1", "relu", "ReLU", {}))
+    bridge = Bridge("relu1", MaskedReLU(), module)
+    x = torch.randn(3, 4, dtype=torch.float64)
+    bridge(x), bridge(x)
+    assert bridge.layer.seen[0] is None and np.array_equal(bridge.layer.seen[1], x.numpy() > 0)
+
 class RaisesIn:
     """A ReLU that raises in the named method."""
 

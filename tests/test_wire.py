@@ -103,3 +103,19 @@ def test_a_partial_write_resumes_where_it_stopped():
     whole = b"".join(bytes(v) for v in views)
     for n in range(len(whole) + 1):
         assert b"".join(bytes(v) for v in written(views, n)) == whole[n:]
+
+
+def test_an_argument_is_unchanged_when_its_values_are_nan_included_and_changed_otherwise():
+    from lenet_parity.harness.isolation import _unchanged
+
+    x = np.array([[0.0, np.nan, -1.5], [2.0, 3.0, np.inf]])
+    assert _unchanged(x.copy(), x)
+    flipped = x.copy()
+    flipped[0, 0] = -0.0  # other bits, the same value: no change a caller could see
+    assert _unchanged(flipped, x)
+    for change in (lambda a: a.__setitem__((1, 1), 3.0000000000000004), lambda a: a.__setitem__((0, 1), 0.0)):
+        changed = x.copy()
+        change(changed)
+        assert not _unchanged(changed, x)
+    assert not _unchanged(x.astype(np.float32), x) and not _unchanged(x.reshape(3, 2), x)
+    assert _unchanged(x[:, ::2].copy(), x[:, ::2]) and not _unchanged(x[:, ::2] * 2, x[:, ::2])
