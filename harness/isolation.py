@@ -29,8 +29,8 @@ import numpy as np
 from lenet_parity.custom_layers.protocol import fits
 from lenet_parity.errors import UserInputError
 from lenet_parity.harness.sandbox import Sandbox, probe, worker_environment, wrap
-from lenet_parity.harness.wire import Oversized, PipeClosed, pack, read_message
-from lenet_parity.harness.worker_io import (OutputCapture, PipeTimeout, read_into, tree_resident_bytes, widen,
+from lenet_parity.harness.wire import Inbox, Oversized, PipeClosed, pack, read_message
+from lenet_parity.harness.worker_io import (OutputCapture, PipeTimeout, readable, tree_resident_bytes, widen,
                                             write_all)
 from lenet_parity.harness.worker_main import ALLOW_IMPORTS, FORBID_IMPORTS, ForbiddenImportError
 
@@ -192,6 +192,7 @@ class Worker:
             widen(fd)
         os.set_blocking(to_child_w, False)  # every write has a deadline (worker_io.write_all)
         self._request_fd, self._reply_fd = to_child_w, from_child_r
+        self._replies = Inbox(from_child_r)
         self._drainer = self.output.drain(output_r)
         self.generation += 1
         self.dropped = []
@@ -220,7 +221,8 @@ class Worker:
         deadline = time.monotonic() + self.timeout
         try:
             write_all(self._request_fd, pack((op, args, dropped)), deadline, alive=lambda: self.proc.poll() is None)
-            data, buffers = read_message(lambda view: self._read(view, deadline, during), limit=_MAX_REPLY)
+            wait = self._waiting(deadline, during)
+            data, buffers = read_message(lambda view: self._replies.fill(view, wait), limit=_MAX_REPLY)
         except Oversized as exc:
             self.close()
             raise WorkerError(f"the layer's process announced a {exc.size}-byte reply during {during}: killed") \
@@ -251,8 +253,8 @@ class Worker:
             message = f"{message or 'out of memory'}; memory limit {self.memory_limit / (1 << 30):g} GiB"
         raise remote_error(name, message, where)
 
-    def _read(self, view: memoryview, deadline: float, during: str) -> None:
-        """``view`` filled from the reply pipe by the deadline, watching the process's life and memory meanwhile."""
+    def _waiting(self, deadline: float, during: str):
+        """What waits for the reply pipe by the deadline, watching the process's life and memory meanwhile."""
         def watch() -> None:
             if self.proc.poll() is not None:
                 raise PipeClosed()
@@ -262,7 +264,7 @@ class Worker:
                 raise WorkerError(f"memory limit {self.memory_limit / (1 << 30):g} GiB exceeded during {during} "
                                   f"({resident / (1 << 30):.1f} GiB resident): killed (--memory-limit)")
 
-        read_into(self._reply_fd, view, deadline, watch)
+        return lambda: readable(self._reply_fd, deadline, watch)
 
     def _died(self, during: str) -> WorkerError:
         proc = self.proc

@@ -10,6 +10,7 @@ supplies how to fill a buffer; the limits here hold against a forged prefix.
 
 from __future__ import annotations
 
+import os
 import pickle
 import struct
 from typing import Any, Callable
@@ -18,6 +19,7 @@ PREFIX = struct.Struct("!QI")  # the pickle's length, the number of raw buffers 
 LENGTH = struct.Struct("!Q")
 MAX_BUFFERS = 1 << 16
 IOV_MAX = 1024  # buffers per os.writev call (Linux's limit)
+CHUNK = 1 << 12  # bytes an Inbox asks for at once
 
 
 class PipeClosed(Exception):
@@ -61,6 +63,35 @@ def _filled(fill: Callable[[memoryview], None], n: int) -> bytearray:
     if n:
         fill(memoryview(buffer))
     return buffer
+
+
+class Inbox:
+    """The bytes of one pipe, read in gulps of up to ``CHUNK``: a small message (most are) then costs one read
+    for its prefix, lengths and pickle together, not one each. What a gulp holds past the message waits here for
+    the next. ``wait()`` is called before each read (the checker's deadline and watch; nothing in the worker)."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.left = memoryview(b"")
+
+    def fill(self, view: memoryview, wait: Callable[[], None] = lambda: None) -> None:
+        """``view`` filled from what is left and then the pipe; PipeClosed at its end."""
+        got = min(self.left.nbytes, view.nbytes)
+        view[:got] = self.left[:got]
+        self.left = self.left[got:]
+        while got < view.nbytes:
+            wait()
+            need = view.nbytes - got
+            if need >= CHUNK:  # a large buffer: straight into it
+                n = os.readv(self.fd, [view[got:]])
+            else:
+                chunk = memoryview(os.read(self.fd, CHUNK))
+                n = min(chunk.nbytes, need)
+                view[got:got + n] = chunk[:n]
+                self.left = chunk[n:]
+            if not n:
+                raise PipeClosed()
+            got += n
 
 
 def written(views: list, n: int) -> list:

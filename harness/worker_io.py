@@ -13,7 +13,7 @@ import select
 import threading
 import time
 
-from lenet_parity.harness.wire import IOV_MAX, PipeClosed, written  # noqa: F401 - PipeClosed: raised from here
+from lenet_parity.harness.wire import IOV_MAX, PipeClosed, written
 
 _POLL = 0.2  # seconds between looks at the process's life and memory while waiting
 PIPE_SIZE = 1 << 20  # bytes a pipe to the worker holds (Linux's default limit for a user); 64 KiB by default
@@ -34,34 +34,26 @@ def widen(fd: int) -> None:
 
 def write_all(fd: int, views: list, deadline: float, alive) -> None:
     """Every buffer of ``views`` (wire.pack's) into the non-blocking ``fd`` by the deadline; ``alive()`` is asked
-    while the pipe is full."""
+    while the pipe is full. Written at once while the pipe has room (the common case: one system call)."""
     while views:
-        _, ready, _ = select.select([], [fd], [], min(_POLL, max(0.0, deadline - time.monotonic())))
-        if ready:
-            try:
-                views = written(views, os.writev(fd, views[:IOV_MAX]))
-            except BlockingIOError:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                raise PipeClosed() from None
+        try:
+            views = written(views, os.writev(fd, views[:IOV_MAX]))
             continue
-        if not alive():
-            raise PipeClosed()
-        if time.monotonic() >= deadline:
-            raise PipeTimeout()
-
-
-def read_into(fd: int, view: memoryview, deadline: float, watch) -> None:
-    """Fill ``view`` from ``fd`` by the deadline; ``watch()`` runs between waits (it raises to stop)."""
-    got = 0
-    while got < view.nbytes:
-        ready, _, _ = select.select([fd], [], [], min(_POLL, max(0.0, deadline - time.monotonic())))
-        if ready:
-            n = os.readv(fd, [view[got:]])
-            if not n:
+        except BlockingIOError:
+            pass
+        except (BrokenPipeError, ConnectionResetError):
+            raise PipeClosed() from None
+        while not select.select([], [fd], [], min(_POLL, max(0.0, deadline - time.monotonic())))[1]:
+            if not alive():
                 raise PipeClosed()
-            got += n
-            continue
+            if time.monotonic() >= deadline:
+                raise PipeTimeout()
+
+
+def readable(fd: int, deadline: float, watch) -> None:
+    """Return once ``fd`` has bytes to read (or its end); PipeTimeout at the deadline; ``watch()`` runs between
+    waits (it raises to stop)."""
+    while not select.select([fd], [], [], min(_POLL, max(0.0, deadline - time.monotonic())))[0]:
         watch()
         if time.monotonic() >= deadline:
             raise PipeTimeout()

@@ -26,7 +26,7 @@ from lenet_parity.conventions.importing import import_user_code
 from lenet_parity.conventions.names import did_you_mean
 from lenet_parity.custom_layers.backends import MODULES
 from lenet_parity.custom_layers.protocol import signature_of
-from lenet_parity.harness.wire import IOV_MAX, PipeClosed, pack, read_message, written
+from lenet_parity.harness.wire import IOV_MAX, Inbox, PipeClosed, pack, read_message, written
 
 FORBIDDEN = ("torch", "torchvision", "tensorflow", "jax")  # the answer key and its cousins: a layer is written, not borrowed
 ALLOW_IMPORTS, FORBID_IMPORTS = "allow-imports", "forbid-imports"  # the worker's fourth argument
@@ -217,10 +217,10 @@ class Server:
 
 
 def serve(fd_in: int, fd_out: int) -> None:
-    server = Server()
+    server, requests = Server(), Inbox(fd_in)
     while True:
         try:
-            request, buffers = read_message(lambda view: fill(fd_in, view))
+            request, buffers = read_message(requests.fill)
         except PipeClosed:
             return  # the parent is gone
         op, args, dropped = pickle.loads(request, buffers=buffers)  # from the checker: trusted
@@ -251,16 +251,6 @@ def error_reply(exc: BaseException) -> tuple:
         return ("error", name, message, where(exc))
     except BaseException:  # noqa: BLE001
         return ("error", name, message, "")
-
-
-def fill(fd: int, view: memoryview) -> None:
-    """``view`` filled from the request pipe; PipeClosed at its end (the checker closed it)."""
-    got = 0
-    while got < view.nbytes:
-        n = os.readv(fd, [view[got:]])
-        if not n:
-            raise PipeClosed()
-        got += n
 
 
 def send(fd: int, views: list) -> None:

@@ -2,13 +2,15 @@
 
 import os
 import pickle
+import threading
 
 import numpy as np
 import pytest
 
 from lenet_parity.harness.isolation import OpaqueValue, _decode, _NoClasses
-from lenet_parity.harness.wire import LENGTH, MAX_BUFFERS, PREFIX, Oversized, PipeClosed, pack, read_message, written
-from lenet_parity.harness.worker_main import encode, fill, send
+from lenet_parity.harness.wire import (CHUNK, LENGTH, MAX_BUFFERS, PREFIX, Inbox, Oversized, PipeClosed, pack,
+                                       read_message, written)
+from lenet_parity.harness.worker_main import encode, send
 
 
 def _through_a_pipe(value, limit=None):
@@ -21,7 +23,7 @@ def _through_a_pipe(value, limit=None):
         send(write_fd, views)
         os.close(write_fd)
         write_fd = None
-        return read_message(lambda view: fill(read_fd, view), limit=limit)
+        return read_message(Inbox(read_fd).fill, limit=limit)
     finally:
         os.close(read_fd)
         if write_fd is not None:
@@ -119,3 +121,22 @@ def test_an_argument_is_unchanged_when_its_values_are_nan_included_and_changed_o
         assert not _unchanged(changed, x)
     assert not _unchanged(x.astype(np.float32), x) and not _unchanged(x.reshape(3, 2), x)
     assert _unchanged(x[:, ::2].copy(), x[:, ::2]) and not _unchanged(x[:, ::2] * 2, x[:, ::2])
+
+
+def test_messages_read_in_gulps_come_apart_where_they_were_sent():
+    """Small messages share a read; a large buffer goes straight into its own; nothing is lost between them."""
+    read_fd, write_fd = os.pipe()
+    big = np.arange(3 * CHUNK // 8 + 5, dtype=np.float64)
+    values = [("a", 1), ("b", np.arange(3)), ("c", big), ("d", None), ("e", big[:7])]
+    try:
+        writer = threading.Thread(target=lambda: [send(write_fd, pack(v)) for v in values])
+        writer.start()
+        inbox = Inbox(read_fd)
+        got = [pickle.loads(data, buffers=buffers) for data, buffers in (read_message(inbox.fill) for _ in values)]
+        writer.join()
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    for (name, value), (got_name, got_value) in zip(values, got):
+        assert got_name == name
+        assert np.array_equal(got_value, value) if isinstance(value, np.ndarray) else got_value == value
