@@ -196,7 +196,7 @@ def class_convention(cls: type, torch_class: str) -> str:
     torch_names = {"Conv2d": {"in_channels", "out_channels", "kernel_size"}, "Linear": {"in_features", "out_features"},
                    "MaxPool2d": {"kernel_size"}}.get(torch_class, set())
     takes_torch = torch_names <= names
-    keeps_dicts = "params" in _assigned_names(cls) and "grads" in _assigned_names(cls)
+    keeps_dicts = {"params", "grads"} <= _assigned_names(cls)
     return "torchlike" if takes_torch and keeps_dicts else "attributes"
 
 
@@ -209,13 +209,27 @@ def follows_protocol(obj: Any, torch_class: str) -> bool:
     return "weight" in params if torch_class in ("Conv2d", "Linear") else True
 
 
-def _assigned_names(cls: type) -> set[str]:
-    """The attribute names the class's source assigns to ``self.`` (``self.params = {}``), as far as it can be read."""
+def _assigned_names(cls: type) -> frozenset[str]:
+    """The attribute names the class's source assigns to ``self.`` (``self.params = {}``), as far as it can be read.
+    Once per class: ``inspect.getsource`` parses the class's whole file each time (a worker's start asked it for
+    every class of the file and every torch class, 0.05 s). Kept by identity: a user's metaclass may refuse
+    hashing."""
+    kept = _ASSIGNED.get(id(cls))
+    if kept is not None and kept[0] is cls:
+        return kept[1]
+    _ASSIGNED[id(cls)] = (cls, _read_assigned_names(cls))
+    return _ASSIGNED[id(cls)][1]
+
+
+_ASSIGNED: dict[int, tuple[type, frozenset[str]]] = {}
+
+
+def _read_assigned_names(cls: type) -> frozenset[str]:
     try:
         source = inspect.getsource(cls)
     except (OSError, TypeError):
-        return set()
-    return set(re.findall(r"self\.(\w+)\s*(?=[,=:\[]|\+=)", source))
+        return frozenset()
+    return frozenset(re.findall(r"self\.(\w+)\s*(?=[,=:\[]|\+=)", source))
 
 
 def _function_pairs(torch_class: str, functions: dict[str, Any], spec: dict[str, Any]) -> list[Found]:
