@@ -1,9 +1,9 @@
 """User layers in a separate worker process: the process that decides the verdict never imports user code.
 
 ``IsolatedFactory`` starts one worker (harness/worker_main.py, a fresh interpreter) for a user's class and
-builds ``RemoteLayer`` proxies through it: each attribute access, ``params[key]`` and method call is one
-request over a pipe, so the checks run unchanged. Replies are plain data (arrays as dtype, shape and bytes),
-unpickled with no class allowed. Whatever the worker does (raise, exit, os._exit, crash, hang, run out of
+builds ``RemoteLayer`` proxies through it: each attribute access (a method's or a dict's only the first time),
+``params[key]`` and method call is one request over a pipe (harness/wire.py), so the checks run unchanged. Replies
+are plain data (arrays as dtype, shape and their bytes beside the pickle), unpickled with no class allowed. Whatever the worker does (raise, exit, os._exit, crash, hang, run out of
 memory) becomes an exception here whose message says so; after a hang, or a second death, the factory
 refuses further layers ("not run: ...") so one bad layer costs about one timeout.
 """
