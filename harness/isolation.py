@@ -403,6 +403,16 @@ class RemoteLayer:
             self._worker.dropped.append(self._handle)  # sent with the next request: no I/O inside the collector
 
 
+def _built(reply: Any) -> tuple[int, Any, str, dict[str, str]]:
+    """A build's reply (handle, array kind, class name, what is known of its attributes), checked: a forged one
+    is the worker's failure, never a traceback here."""
+    if not (isinstance(reply, tuple) and len(reply) == 4 and type(reply[0]) is int and isinstance(reply[3], dict)):
+        raise WorkerError("the worker sent a malformed reply during the constructor")
+    handle, array_kind, name, known = reply
+    known = {k: v for k, v in known.items() if (k, v) in (("forward", "method"), ("backward", "method"), ("params", "dict"))}
+    return handle, array_kind, str(name), known
+
+
 class IsolatedFactory:
     """``factory(spec)`` builds the user's class in the worker; ``accepts(spec)`` asks its constructor.
 
@@ -492,14 +502,14 @@ class IsolatedFactory:
     def __call__(self, spec: Any) -> RemoteLayer:
         self._ready()
         try:
-            handle, array_kind, name = self.worker.request("build", dict(spec.kwargs), spec.cls,
-                                                           during="the constructor")
+            reply = self.worker.request("build", dict(spec.kwargs), spec.cls, during="the constructor")
+            handle, array_kind, name, known = _built(reply)
         except WorkerError as exc:
             self.failed(str(exc))
             raise
         if name not in self._proxies:
             self._proxies[name] = type(name, (RemoteLayer,), {})
-        return self._proxies[name](self, handle, array_kind)
+        return self._proxies[name](self, handle, array_kind, known)
 
     @property
     def output(self) -> OutputCapture:

@@ -13,12 +13,14 @@ import copy
 import importlib
 import importlib.abc
 import importlib.util
+import inspect
 import os
 import pickle
 import resource
 import signal
 import sys
 import traceback
+import types
 from pathlib import Path
 
 from lenet_parity.conventions.detect import Found, class_convention, find, not_found_message, user_definitions
@@ -107,6 +109,22 @@ def where(exc: BaseException) -> str:
     return f"{Path(f.filename).name}:{f.lineno} in {f.name}"
 
 
+def known_at_build(obj) -> dict[str, str]:
+    """What the ``attr`` request would answer about a new object: forward and backward plain functions
+    ("method"), params a dict ("dict"), read without running any of the object's code (no property, no
+    ``__getattr__``; a class with its own ``__getattribute__`` gets nothing): the checker need not ask for each
+    object it builds (a third of a sweep's requests). Anything else is asked when it is needed, as before."""
+    if type(obj).__getattribute__ is not object.__getattribute__:
+        return {}
+    known = {}
+    for name in ("forward", "backward"):
+        if isinstance(inspect.getattr_static(obj, name, None), types.FunctionType):
+            known[name] = "method"
+    if type(inspect.getattr_static(obj, "params", None)) is dict:
+        known["params"] = "dict"
+    return known
+
+
 class Server:
     def __init__(self):
         self.found: dict[str, Found] = {}  # torch class -> what implements it (conventions/detect.py)
@@ -164,9 +182,10 @@ class Server:
         return signature_of(found.obj) if found.convention == "torchlike" else None
 
     def build(self, kwargs: dict, torch_class: str):
+        """The new object's handle, array kind and source, and what the checker may know of it without asking."""
         found = self._found(torch_class)
         obj = found.build(kwargs)
-        return self._keep(obj), getattr(obj, "array_kind", "numpy"), found.source
+        return self._keep(obj), getattr(obj, "array_kind", "numpy"), found.source, known_at_build(obj)
 
     def described(self) -> dict[str, list[str]]:
         """torch class -> [convention, the class or functions' name, what was found (with what its first build and

@@ -177,7 +177,7 @@ def test_isolated_factory_loads_a_file_and_reports_constructor_fit(tmp_path):
 
 
 def test_a_remote_layer_that_rebinds_its_methods_and_params_is_seen_as_it_is_now(tmp_path):
-    """The proxy remembers that forward is a method and params a dict (one question each, not one per call), yet
+    """The proxy knows that forward is a method and params a dict (from the build, not one question per call), yet
     the call and each entry still reach what the layer holds at that moment."""
     source = tmp_path / "shifty.py"
     source.write_text('''
@@ -205,7 +205,51 @@ class Shifty:
         layer.params["w"] = np.full(2, 5.0)  # written into the dict the layer holds now
         assert np.array_equal(layer.forward(x), 2 * x + 5)
         assert np.array_equal(layer.params["w"], np.full(2, 5.0))
-        assert asked.count("attr") == 2  # .forward and .params, once each
+        assert asked.count("attr") == 0  # .forward and .params: known when it was built
         layer.params = {"w": np.full(2, -1.0)}  # set from here: asked again
         assert np.array_equal(layer.forward(x), 2 * x - 1) and np.array_equal(layer.params["w"], np.full(2, -1.0))
-        assert not hasattr(layer, "missing") and asked.count("attr") == 4
+        assert not hasattr(layer, "missing") and asked.count("attr") == 2
+
+
+def test_what_a_build_tells_the_checker_runs_none_of_the_layers_code():
+    """A new object's plain forward, backward and params dict are known from its class and instance dict alone; a
+    property, a __getattr__ or a __getattribute__ is never run to find out (it is asked when needed, as before)."""
+    from lenet_parity.harness.worker_main import known_at_build
+
+    ran = []
+
+    class Plain:
+        def __init__(self):
+            self.params, self.grads = {}, {}
+
+        def forward(self, x):
+            return x
+
+        def backward(self, dy):
+            return dy
+
+    class Tricky:
+        @property
+        def forward(self):
+            ran.append("forward")
+            return lambda x: x
+
+        @property
+        def params(self):
+            ran.append("params")
+            return {}
+
+        def __getattr__(self, name):
+            ran.append(name)
+            raise AttributeError(name)
+
+    class Watching(Plain):
+        def __getattribute__(self, name):
+            ran.append(name)
+            return object.__getattribute__(self, name)
+
+    assert known_at_build(Plain()) == {"forward": "method", "backward": "method", "params": "dict"}
+    assert known_at_build(Tricky()) == {}
+    watching = Watching()
+    ran.clear()
+    assert known_at_build(watching) == {} and ran == []
