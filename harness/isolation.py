@@ -37,7 +37,8 @@ from lenet_parity.harness.worker_main import ALLOW_IMPORTS, FORBID_IMPORTS, Forb
 DEFAULT_TIMEOUT = 60.0  # seconds per call into user code
 DEFAULT_MEMORY_LIMIT = 4 << 30  # bytes of address space (RLIMIT_AS) for the worker
 _GRACE = 0.5  # seconds between SIGTERM and SIGKILL
-_MAX_REPLY = 1 << 31  # bytes: larger than any tensor LeNet's checks exchange
+_MAX_REPLY = 1 << 28  # bytes of a reply: 256 MiB, over a hundred times the largest array LeNet's checks exchange
+_MAX_PICKLE = 1 << 26  # bytes of its pickle (arrays travel beside it): 64 MiB, 30 times a batch of 64 as lists
 _ARRAY, _OBJECT = "__ndarray__", "__object__"  # worker_main.encode's markers
 
 
@@ -65,12 +66,23 @@ class _NoClasses(pickle.Unpickler):
         raise pickle.UnpicklingError(f"the worker sent an object of class {module}.{name}; only plain data is read")
 
 
-def _decode(value: Any) -> Any:
+def _decode(value: Any, seen: set[int] | None = None) -> Any:
+    """A reply's value with its arrays rebuilt over their buffers. Every container and buffer may appear once: an
+    honest worker's encode builds each afresh, while a forged pickle that reuses them through its memo would make
+    this walk exponential (a 209-byte reply: 5 s and 650 MB) or two arrays share memory."""
+    seen = set() if seen is None else seen
+    if isinstance(value, (list, dict)) or isinstance(value, tuple) and value:
+        if id(value) in seen:
+            raise WorkerError("the worker sent a reply that reuses its own parts (no honest worker does)")
+        seen.add(id(value))
     if isinstance(value, tuple) and value and value[0] == _ARRAY and len(value) == 4:
         _, dtype, shape, data = value
         dtype = np.dtype(dtype)
         if dtype.kind not in "biuf":
             raise WorkerError(f"the worker sent an array of dtype {dtype}")
+        if id(data) in seen:
+            raise WorkerError("the worker sent two arrays over one buffer (no honest worker does)")
+        seen.add(id(data))
         array = np.frombuffer(data, dtype=dtype).reshape(shape)  # over the message's own buffer (wire.py)
         return array if array.flags.writeable and array.flags.aligned else array.copy()
     if isinstance(value, tuple) and value and value[0] == _OBJECT and len(value) == 2:
@@ -78,11 +90,11 @@ def _decode(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview, pickle.PickleBuffer)):  # a buffer outside an array
         return OpaqueValue(type(value).__name__)
     if isinstance(value, list):
-        return [_decode(v) for v in value]
+        return [_decode(v, seen) for v in value]
     if isinstance(value, tuple):
-        return tuple(_decode(v) for v in value)
+        return tuple(_decode(v, seen) for v in value)
     if isinstance(value, dict):
-        return {k: _decode(v) for k, v in value.items()}
+        return {k: _decode(v, seen) for k, v in value.items()}
     return value
 
 
@@ -161,6 +173,7 @@ class Worker:
         self.deaths = 0
         self.memory_errors = 0  # MemoryErrors the layer raised: each costs the time to fill the limit
         self.slowest = (0.0, "")  # (seconds, method) of the slowest layer method that answered: a timeout's context
+        self.forged: str | None = None  # why a reply was refused as no honest worker's: the layer is stopped
         self.timed_out: tuple[float, str] | None = None  # (time.monotonic(), during) of the first --timeout kill:
         # a row whose error was decided after it (CheckResult.decided_at) was cut by it (harness/grade_cells.py)
         self.proc: subprocess.Popen | None = None
@@ -191,6 +204,8 @@ class Worker:
         for fd in (to_child_w, from_child_r):
             widen(fd)
         os.set_blocking(to_child_w, False)  # every write has a deadline (worker_io.write_all)
+        os.set_blocking(from_child_r, False)  # and every read: a worker that takes back a byte it wrote into
+        # its own reply pipe (it can open it again through /proc) after select saw it must not block a read
         self._request_fd, self._reply_fd = to_child_w, from_child_r
         self._replies = Inbox(from_child_r)
         self._drainer = self.output.drain(output_r)
@@ -222,11 +237,11 @@ class Worker:
         try:
             write_all(self._request_fd, pack((op, args, dropped)), deadline, alive=lambda: self.proc.poll() is None)
             wait = self._waiting(deadline, during)
-            data, buffers = read_message(lambda view: self._replies.fill(view, wait), limit=_MAX_REPLY)
+            data, buffers = read_message(lambda view: self._replies.fill(view, wait), limit=_MAX_REPLY,
+                                         pickle_limit=_MAX_PICKLE)
         except Oversized as exc:
-            self.close()
-            raise WorkerError(f"the layer's process announced a {exc.size}-byte reply during {during}: killed") \
-                from None
+            raise self.forged_reply(f"the layer's process announced a {exc.size}-byte reply during {during}: "
+                                    f"killed") from None
         except PipeClosed:
             raise self._died(during) from None
         except PipeTimeout:
@@ -240,18 +255,24 @@ class Worker:
             if not ok:
                 _, name, message, where = reply
                 name, message, where = str(name), str(message), str(where)
-        except WorkerError:
-            self.close()
-            raise
+        except WorkerError as exc:  # an array of a dtype no honest worker sends
+            raise self.forged_reply(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - a damaged or forged reply
-            self.close()
-            raise WorkerError(f"the worker sent an unreadable reply during {during} ({describe_exception(exc)})") from None
+            raise self.forged_reply(f"the worker sent an unreadable reply during {during} "
+                                    f"({describe_exception(exc)})") from None
         if ok:
             return value
         if name == "MemoryError":
             self.memory_errors += 1
             message = f"{message or 'out of memory'}; memory limit {self.memory_limit / (1 << 30):g} GiB"
         raise remote_error(name, message, where)
+
+    def forged_reply(self, reason: str) -> WorkerError:
+        """A reply no honest worker sends (an announced size over the limits, an unreadable or malformed one):
+        the process is killed and its factory builds nothing more (the layer would do it again, case by case)."""
+        self.close()
+        self.forged = self.forged or reason
+        return WorkerError(reason)
 
     def _waiting(self, deadline: float, during: str):
         """What waits for the reply pipe by the deadline, watching the process's life and memory meanwhile."""
@@ -376,7 +397,7 @@ class RemoteLayer:
         reply = self._request("call", method, args, during=method)
         self._worker.slowest = max(self._worker.slowest, (time.monotonic() - started, method))
         if not (isinstance(reply, dict) and isinstance(reply.get("args"), list) and len(reply["args"]) == len(args)):
-            raise WorkerError(f"the worker sent a malformed reply during {method}")
+            raise self._factory.refused(f"the worker sent a malformed reply during {method}")
         for mine, now in zip(args, reply["args"]):
             if _unchanged(now, mine):
                 continue
@@ -403,11 +424,15 @@ class RemoteLayer:
             self._worker.dropped.append(self._handle)  # sent with the next request: no I/O inside the collector
 
 
+class _Malformed(Exception):
+    """A reply of the right kind but not the right shape: forged (IsolatedFactory.refused)."""
+
+
 def _built(reply: Any) -> tuple[int, Any, str, dict[str, str]]:
     """A build's reply (handle, array kind, class name, what is known of its attributes), checked: a forged one
     is the worker's failure, never a traceback here."""
     if not (isinstance(reply, tuple) and len(reply) == 4 and type(reply[0]) is int and isinstance(reply[3], dict)):
-        raise WorkerError("the worker sent a malformed reply during the constructor")
+        raise _Malformed("the worker sent a malformed reply during the constructor")
     handle, array_kind, name, known = reply
     known = {k: v for k, v in known.items() if (k, v) in (("forward", "method"), ("backward", "method"), ("params", "dict"))}
     return handle, array_kind, str(name), known
@@ -471,10 +496,17 @@ class IsolatedFactory:
         return str(entry[1]) if self.whole_file else self.worker.class_name
 
     def failed(self, reason: str) -> None:
-        """After a hang, or a second death, stop: every later layer is "not run", so the run ends soon."""
+        """After a hang, a forged reply or a second death, stop: every later layer is "not run", so the run ends
+        soon."""
         if self.worker.proc is None and self.stopped is None:
-            if "no answer" in reason or self.worker.deaths >= 2:
+            if "no answer" in reason or self.worker.forged or self.worker.deaths >= 2:
                 self.stopped = f"the layer was stopped earlier: {reason}"
+
+    def refused(self, reason: str) -> WorkerError:
+        """A reply refused as forged (see Worker.forged_reply): the worker killed, the layer stopped."""
+        error = self.worker.forged_reply(reason)
+        self.failed(reason)
+        return error
 
     def _ready(self) -> None:
         if self.stopped is None and self.worker.memory_errors >= 2:  # it would fill the limit again, case by case
@@ -504,6 +536,8 @@ class IsolatedFactory:
         try:
             reply = self.worker.request("build", dict(spec.kwargs), spec.cls, during="the constructor")
             handle, array_kind, name, known = _built(reply)
+        except _Malformed as exc:
+            raise self.refused(str(exc)) from None
         except WorkerError as exc:
             self.failed(str(exc))
             raise

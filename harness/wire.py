@@ -44,12 +44,14 @@ def pack(value: Any) -> list:
     return [head, data, *views]
 
 
-def read_message(fill: Callable[[memoryview], None], limit: int | None = None) -> tuple[bytes, list[bytearray]]:
+def read_message(fill: Callable[[memoryview], None], limit: int | None = None,
+                 pickle_limit: int | None = None) -> tuple[bytes, list[bytearray]]:
     """One message, read through ``fill`` (which fills a view exactly, or raises): its pickle and its buffers,
-    each buffer a bytearray of its own (so an array over it is writable and aligned, and owns no one else's
-    memory). ``Oversized`` when it announces more than ``limit`` bytes or ``MAX_BUFFERS`` buffers."""
+    each buffer a bytearray of its own (so an array over it is writable and aligned). ``Oversized`` when it
+    announces more than ``limit`` bytes in all, a pickle over ``pickle_limit`` bytes or over ``MAX_BUFFERS``
+    buffers, before anything of that size is allocated."""
     size, count = PREFIX.unpack(_filled(fill, PREFIX.size))
-    if count > MAX_BUFFERS:
+    if count > MAX_BUFFERS or pickle_limit is not None and size > pickle_limit:
         raise Oversized(size + count * LENGTH.size)
     lengths = [n for (n,) in LENGTH.iter_unpack(_filled(fill, count * LENGTH.size))] if count else []
     if limit is not None and size + sum(lengths) > limit:
@@ -82,13 +84,16 @@ class Inbox:
         while got < view.nbytes:
             wait()
             need = view.nbytes - got
-            if need >= CHUNK:  # a large buffer: straight into it
-                n = os.readv(self.fd, [view[got:]])
-            else:
-                chunk = memoryview(os.read(self.fd, CHUNK))
-                n = min(chunk.nbytes, need)
-                view[got:got + n] = chunk[:n]
-                self.left = chunk[n:]
+            try:
+                if need >= CHUNK:  # a large buffer: straight into it
+                    n = os.readv(self.fd, [view[got:]])
+                else:
+                    chunk = memoryview(os.read(self.fd, CHUNK))
+                    n = min(chunk.nbytes, need)
+                    view[got:got + n] = chunk[:n]
+                    self.left = chunk[n:]
+            except BlockingIOError:  # a non-blocking pipe that was readable no longer is (the other end took
+                continue  # the bytes back): wait again, by wait()'s deadline
             if not n:
                 raise PipeClosed()
             got += n

@@ -253,3 +253,27 @@ def test_what_a_build_tells_the_checker_runs_none_of_the_layers_code():
     watching = Watching()
     ran.clear()
     assert known_at_build(watching) == {} and ran == []
+
+
+def test_a_forged_reply_stops_the_layer_instead_of_repeating_for_every_case(tmp_path):
+    from lenet_parity.harness.isolation import WorkerError
+
+    source = tmp_path / "forger.py"
+    source.write_text('''
+import os, struct, sys
+
+class Forger:
+    def __init__(self):
+        self.params, self.grads = {}, {}
+
+    def forward(self, x):
+        os.write(int(sys.argv[2]), struct.pack("!QI", 1 << 40, 0))  # announces a terabyte of pickle
+        return x
+''')
+    relu = LayerSpec("relu1", "relu", "ReLU", {})
+    with IsolatedFactory(f"{source}:Forger") as factory:
+        with pytest.raises(WorkerError, match=r"announced a \d+-byte reply during forward: killed"):
+            factory(relu).forward(np.zeros(3))
+        assert factory.stopped and "announced" in factory.stopped
+        with pytest.raises(WorkerError, match="not run: the layer was stopped earlier"):
+            factory(relu)

@@ -140,3 +140,24 @@ def test_messages_read_in_gulps_come_apart_where_they_were_sent():
     for (name, value), (got_name, got_value) in zip(values, got):
         assert got_name == name
         assert np.array_equal(got_value, value) if isinstance(value, np.ndarray) else got_value == value
+
+
+def test_a_read_that_would_block_waits_again_instead_of_blocking():
+    """The checker's reply pipe is non-blocking: bytes select saw may be gone when it reads (a worker can take back
+    what it wrote); the read then waits again, by the deadline, never blocks."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    waits = []
+
+    def wait():
+        waits.append(1)
+        if len(waits) == 2:
+            os.write(write_fd, b"abcd")
+
+    try:
+        view = memoryview(bytearray(4))
+        Inbox(read_fd).fill(view, wait)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    assert bytes(view) == b"abcd" and len(waits) == 2
