@@ -3,9 +3,10 @@
 ``IsolatedFactory`` starts one worker (harness/worker_main.py, a fresh interpreter) for a user's class and
 builds ``RemoteLayer`` proxies through it: each attribute access (a method's or a dict's only the first time),
 ``params[key]`` and method call is one request over a pipe (harness/wire.py), so the checks run unchanged. Replies
-are plain data (arrays as dtype, shape and their bytes beside the pickle), unpickled with no class allowed. Whatever the worker does (raise, exit, os._exit, crash, hang, run out of
-memory) becomes an exception here whose message says so; after a hang, or a second death, the factory
-refuses further layers ("not run: ...") so one bad layer costs about one timeout.
+are plain data (arrays as dtype, shape and their bytes beside the pickle), unpickled with no class allowed.
+Whatever the worker does (raise, exit, os._exit, crash, hang, run out of memory, forge a reply) becomes an
+exception here whose message says so; after a hang, a forged reply or a second death, the factory refuses further
+layers ("not run: ...") so one bad layer costs about one timeout.
 """
 
 from __future__ import annotations
@@ -424,6 +425,9 @@ class RemoteLayer:
             self._worker.dropped.append(self._handle)  # sent with the next request: no I/O inside the collector
 
 
+_KNOWABLE = (("forward", "method"), ("backward", "method"), ("params", "dict"))  # what a build may tell
+
+
 class _Malformed(Exception):
     """A reply of the right kind but not the right shape: forged (IsolatedFactory.refused)."""
 
@@ -434,7 +438,7 @@ def _built(reply: Any) -> tuple[int, Any, str, dict[str, str]]:
     if not (isinstance(reply, tuple) and len(reply) == 4 and type(reply[0]) is int and isinstance(reply[3], dict)):
         raise _Malformed("the worker sent a malformed reply during the constructor")
     handle, array_kind, name, known = reply
-    known = {k: v for k, v in known.items() if (k, v) in (("forward", "method"), ("backward", "method"), ("params", "dict"))}
+    known = {k: v for k, v in known.items() if (k, v) in _KNOWABLE}
     return handle, array_kind, str(name), known
 
 
